@@ -1,0 +1,174 @@
+"""Settings: defaults < lakectl.toml < LAKECTL_* environment < explicit overrides.
+
+Loaded once by the CLI and passed down; library code never reads the environment itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    TomlConfigSettingsSource,
+)
+
+from lakectl.errors import ConfigError
+
+DEFAULT_CLUSTERS = ["diabetes", "emagrecimento", "rejuvenescimento", "relacionamento", "renda_extra"]
+CLUSTER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+CONFIG_ENV = "LAKECTL_CONFIG"
+DEFAULT_CONFIG_FILE = "lakectl.toml"
+
+
+class ReaderSettings(BaseModel):
+    """Limits that keep hostile or absurd spreadsheets from hurting the process."""
+
+    include_hidden_sheets: bool = False
+    max_cells: int = Field(50_000_000, gt=0, description="largest used range (rows x columns) of a sheet")
+    max_uncompressed_mb: int = Field(1024, gt=0, description="largest total uncompressed size of an xlsx")
+    max_compression_ratio: int = Field(100, gt=1, description="largest uncompressed/compressed ratio per entry")
+    isolate: bool = Field(True, description="parse files in a child process with a memory cap and a timeout")
+    memory_limit_mb: int = Field(6144, ge=256, description="address-space cap of the parser process")
+    timeout_s: float = Field(900.0, gt=0, description="longest time one file may take to ingest")
+
+
+class WatchSettings(BaseModel):
+    stability_window_s: float = Field(2.0, ge=0)
+    reconcile_interval_s: float = Field(30.0, gt=0)
+    force_polling: bool = False
+    after_ingest: Literal["archive", "keep", "delete"] = "archive"
+    max_attempts: int = Field(5, ge=1, description="tries before a transient failure quarantines a file")
+    batch_max_files: int = Field(100, ge=1)
+    heartbeat_file: Path | None = None
+    promote: bool = False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LAKECTL_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    landing_zone: Path = Path("landing_zone")
+    lake_root: Path = Path("delta_lake")
+    clusters: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_CLUSTERS))
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    reader: ReaderSettings = Field(default_factory=ReaderSettings)
+    watch: WatchSettings = Field(default_factory=WatchSettings)
+
+    @field_validator("clusters", mode="before")
+    @classmethod
+    def _split_clusters(cls, value: Any) -> Any:
+        # env gives a string: accept a JSON list or "a,b,c"
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("clusters")
+    @classmethod
+    def _check_clusters(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one cluster is needed")
+        for name in value:
+            if not CLUSTER_NAME.match(name):
+                raise ValueError(
+                    f"cluster name {name!r} is not valid: use lower-case letters, digits, '_' or '-', "
+                    "starting with a letter or digit, at most 63 characters"
+                )
+        if len(set(value)) != len(value):
+            raise ValueError("cluster names must be unique")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # the toml file (if any) is set per load, in load_settings
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def check_cluster(self, cluster: str) -> str:
+        if cluster not in self.clusters:
+            raise ConfigError(
+                f"unknown cluster {cluster!r}",
+                hint=f"known clusters: {', '.join(self.clusters)} (setting LAKECTL_CLUSTERS / 'clusters')",
+            )
+        return cluster
+
+
+def config_file_from(explicit: Path | None, environ: dict[str, str] | None = None) -> Path | None:
+    """The lakectl.toml to read: --config, else $LAKECTL_CONFIG, else ./lakectl.toml if present."""
+    env = os.environ if environ is None else environ
+    if explicit is not None:
+        chosen, where = explicit, "--config"
+    elif env.get(CONFIG_ENV):
+        chosen, where = Path(env[CONFIG_ENV]), CONFIG_ENV
+    else:
+        default = Path(DEFAULT_CONFIG_FILE)
+        return default if default.is_file() else None
+    if not chosen.is_file():
+        raise ConfigError(f"config file {chosen} ({where}) does not exist", hint="create it with 'lakectl init'")
+    return chosen
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build Settings, turning every validation problem into a ConfigError that names the setting."""
+
+    class LoadedSettings(Settings):
+        model_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": config_file})
+
+    try:
+        return LoadedSettings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = ".".join(str(part) for part in err["loc"]) or "settings"
+            problems.append(f"{name}: {err['msg']}")
+        source = f" (from {config_file})" if config_file else ""
+        raise ConfigError(
+            "invalid setting" + ("s" if len(problems) > 1 else "") + source + ": " + "; ".join(problems),
+            hint="set it with LAKECTL_<NAME> (nested: LAKECTL_READER__MAX_CELLS) or in lakectl.toml",
+        ) from None
+    except (SettingsError, ValueError) as exc:
+        raise ConfigError(f"could not read settings: {exc}", hint="check lakectl.toml and LAKECTL_* values") from None
+
+
+SAMPLE_TOML = """\
+# lakectl configuration. Every key can also be set with an environment variable:
+# LAKECTL_<KEY> (nested keys with '__', e.g. LAKECTL_READER__MAX_CELLS).
+
+# Where files are dropped, one folder per cluster.
+landing_zone = "landing_zone"
+# The lake root: bronze/, silver/, gold/ and _lakectl/ live here.
+lake_root = "delta_lake"
+# Product niches; a file's cluster is the first folder under the landing zone.
+clusters = ["diabetes", "emagrecimento", "rejuvenescimento", "relacionamento", "renda_extra"]
+
+[reader]
+# include_hidden_sheets = false
+# max_cells = 50000000          # refuse sheets whose used range is larger
+# isolate = true                # parse in a child process with a memory cap
+# memory_limit_mb = 6144
+# timeout_s = 900
+
+[watch]
+# stability_window_s = 2.0      # a file is taken once size and mtime hold still this long
+# reconcile_interval_s = 30
+# force_polling = false         # set true for NFS/SMB shares
+# after_ingest = "archive"      # archive | keep | delete
+"""

@@ -1,0 +1,165 @@
+"""The one home of deltalake: append exactly once, read, history, locking.
+
+delta-rs records app transactions but does not enforce them (tech-notes D6): callers check
+``transaction_version`` before writing and again after a commit conflict, which ``append_once`` does.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+
+from lakectl.errors import StorageError, TransientError
+
+log = logging.getLogger(__name__)
+
+COMMIT_ATTEMPTS = 8
+
+
+def table_exists(path: Path) -> bool:
+    return DeltaTable.is_deltatable(str(path))
+
+
+def open_table(path: Path) -> DeltaTable | None:
+    try:
+        return DeltaTable(str(path))
+    except TableNotFoundError:
+        return None
+
+
+def file_app_id(sha256: str) -> str:
+    """The app transaction id that marks a source file as written into a table."""
+    return f"lakectl:file:{sha256}"
+
+
+def committed_version(table: DeltaTable | None, app_id: str) -> int | None:
+    return None if table is None else table.transaction_version(app_id)
+
+
+def table_columns(path: Path) -> list[str]:
+    table = open_table(path)
+    return [] if table is None else [field.name for field in table.schema().fields]
+
+
+def _storage_error(exc: BaseException, path: Path) -> StorageError:
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "No space left" in text or "os error 28" in text:
+        return TransientError(
+            f"disk full while writing {path}", hint="free disk space; the file stays pending and is retried"
+        )
+    if isinstance(exc, PermissionError) or "Permission denied" in text or "os error 13" in text:
+        return StorageError(f"permission denied writing {path}", hint="check the owner of the lake folder")
+    return StorageError(f"cannot write {path}: {text.splitlines()[0] if text else type(exc).__name__}")
+
+
+def append_once(
+    path: Path,
+    data: pa.RecordBatchReader | pa.Table,
+    app_ids: list[str],
+    metadata: dict[str, str],
+) -> int | None:
+    """Append ``data`` with the given app transactions in one atomic commit.
+
+    Returns the new table version, or None when every app id was already committed (by us earlier
+    or by a concurrent writer that won the race). ``data`` is consumed at most once: a reader
+    cannot be replayed, so a conflict after the data was written is retried only for tables.
+    """
+    for attempt in range(COMMIT_ATTEMPTS):
+        table = open_table(path)
+        if app_ids and all(committed_version(table, app) is not None for app in app_ids):
+            return None
+        try:
+            write_deltalake(
+                str(path),
+                data,
+                mode="append",
+                schema_mode="merge",
+                commit_properties=CommitProperties(
+                    app_transactions=[Transaction(app_id=app, version=1) for app in app_ids],
+                    custom_metadata=metadata,
+                    max_commit_retries=15,
+                ),
+            )
+        except CommitFailedError as exc:
+            log.info("commit conflict on %s (attempt %d): %s", path, attempt + 1, exc)
+            if isinstance(data, pa.RecordBatchReader):
+                table = open_table(path)
+                if app_ids and all(committed_version(table, app) is not None for app in app_ids):
+                    return None
+                raise TransientError(f"commit conflict on {path}", hint="retry; another writer was busy") from None
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+            continue
+        except (DeltaError, OSError) as exc:
+            raise _storage_error(exc, path) from None
+        except Exception as exc:  # deltalake raises plain Exception for cast errors (tech-notes D1)
+            if "No space left" in str(exc) or "Permission denied" in str(exc):
+                raise _storage_error(exc, path) from None
+            raise
+        table = open_table(path)
+        assert table is not None
+        return table.version()
+    raise TransientError(f"gave up committing to {path} after {COMMIT_ATTEMPTS} conflicts", hint="retry later")
+
+
+def history(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    table = open_table(path)
+    return [] if table is None else table.history(limit)
+
+
+def commit_metadata_since(path: Path, after_version: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(version, commit info) of every commit newer than ``after_version``, oldest first."""
+    table = open_table(path)
+    if table is None or table.version() <= after_version:
+        return
+    for entry in sorted(table.history(table.version() - after_version), key=lambda e: e.get("version", 0)):
+        if entry.get("version", -1) > after_version:
+            yield entry["version"], entry
+
+
+def read_arrow(path: Path, columns: list[str] | None = None) -> pa.Table | None:
+    table = open_table(path)
+    if table is None:
+        return None
+    return pa.table(table.to_pyarrow_dataset().to_table(columns=columns))
+
+
+@contextmanager
+def lake_lock(lake_root: Path, name: str = "write", timeout_s: float = 600.0) -> Iterator[None]:
+    """An exclusive advisory lock shared by every lakectl writer of one local lake.
+
+    It serialises the check-then-commit of ingests (and later promotions and maintenance) across
+    processes; the OS drops it when a process dies, so a crash never leaves it stuck.
+    """
+    lock_dir = lake_root / "_lakectl" / "locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    handle = os.open(lock_dir / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TransientError(
+                        f"the lake is busy: another lakectl process holds the {name} lock",
+                        hint="wait for it to finish and try again",
+                    ) from None
+                time.sleep(0.05)
+        os.ftruncate(handle, 0)
+        os.write(handle, json.dumps({"pid": os.getpid(), "since": time.time()}).encode())
+        yield
+    finally:
+        os.close(handle)  # closing releases the flock

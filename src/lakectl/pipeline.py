@@ -1,0 +1,301 @@
+"""Sequences the I/O: a source file -> bronze, exactly once, with a ledger row for every outcome."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from lakectl import __version__, delta, ledger
+from lakectl.config import Settings
+from lakectl.errors import LakectlError, SourceError, TransientError
+from lakectl.models import IngestResult, SheetSummary
+from lakectl.read import ReadOptions, SheetFrame, read_file
+from lakectl.read_csv import RaggedRows, read_csv
+from lakectl.safety import Limits
+from lakectl.schema import schema_id
+
+log = logging.getLogger(__name__)
+
+FAULT_ENV = "LAKECTL_FAULT"
+FAULT_POINTS = ("after_read", "before_commit", "after_commit")
+
+
+def fault(point: str) -> None:
+    """Crash-test seam: LAKECTL_FAULT=<point> kills the process right here, as a power cut would."""
+    if os.environ.get(FAULT_ENV) == point:
+        os._exit(137)
+
+
+def sha256_of(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def read_options(settings: Settings) -> ReadOptions:
+    reader = settings.reader
+    return ReadOptions(
+        include_hidden=reader.include_hidden_sheets,
+        limits=Limits(
+            max_cells=reader.max_cells,
+            max_uncompressed_bytes=reader.max_uncompressed_mb << 20,
+            max_ratio=reader.max_compression_ratio,
+        ),
+    )
+
+
+class _Stream:
+    """Turns sheet frames into one Arrow stream with a common schema and lineage columns."""
+
+    def __init__(self, frames: list[SheetFrame], file_name: str, sha256: str, ingest_id: str) -> None:
+        self.frames = frames
+        self.file_name = file_name
+        self.sha256 = sha256
+        self.ingest_id = ingest_id
+        self.ingested_at = ledger.now()
+        self.rows = [0] * len(frames)
+        # Start every sheet's stream now: the lenient CSV path settles its columns on the first batch.
+        self.iterators: list[Iterator[pl.DataFrame]] = []
+        self.firsts: list[pl.DataFrame | None] = []
+        for frame in frames:
+            iterator = frame.batches()
+            self.firsts.append(next(iterator, None))
+            self.iterators.append(iterator)
+        columns: dict[str, None] = {}
+        for frame in frames:
+            columns.update(dict.fromkeys(frame.columns))
+        self.columns = list(columns)
+        self.schema = pa.schema(
+            [pa.field(c, pa.string()) for c in self.columns]
+            + [
+                pa.field("_source_file", pa.string()),
+                pa.field("_source_sha256", pa.string()),
+                pa.field("_sheet", pa.string()),
+                pa.field("_row", pa.int64()),
+                pa.field("_ingested_at", pa.timestamp("us", tz="UTC")),
+                pa.field("_ingest_id", pa.string()),
+                pa.field("_schema_id", pa.string()),
+            ]
+        )
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        for index, frame in enumerate(self.frames):
+            lineage = [
+                pl.lit(self.file_name).alias("_source_file"),
+                pl.lit(self.sha256).alias("_source_sha256"),
+                pl.lit(frame.sheet).alias("_sheet"),
+                pl.lit(self.ingested_at).dt.cast_time_unit("us").alias("_ingested_at"),
+                pl.lit(self.ingest_id).alias("_ingest_id"),
+                pl.lit(schema_id(frame.columns)).alias("_schema_id"),
+            ]
+            first = self.firsts[index]
+            parts = self.iterators[index] if first is None else _chain(first, self.iterators[index])
+            for batch in parts:
+                self.rows[index] += batch.height
+                missing = [pl.lit(None, pl.String).alias(c) for c in self.columns if c not in batch.columns]
+                shaped = batch.with_columns(*missing, *lineage).select(self.schema.names)
+                yield from shaped.to_arrow().cast(self.schema).to_batches()
+        fault("after_read")
+
+    def reader(self) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(self.schema, self.batches())
+
+
+def _chain(first: pl.DataFrame, rest: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    yield first
+    yield from rest
+
+
+def _summaries(frames: list[SheetFrame], rows: list[int], known: set[str]) -> list[SheetSummary]:
+    return [
+        SheetSummary(
+            sheet=f.sheet,
+            header_row=f.header_row,
+            columns=list(f.columns),
+            headers=list(f.headers),
+            rows=n,
+            new_columns=[c for c in f.columns if known and c not in known],
+            dropped=list(f.dropped),
+            notes=list(f.notes),
+        )
+        for f, n in zip(frames, rows, strict=True)
+    ]
+
+
+def _record(result: IngestResult, started: Any) -> dict[str, Any]:
+    sheets = result.sheets
+    return {
+        "ingest_id": result.ingest_id,
+        "path": result.path,
+        "file_name": result.file,
+        "sha256": result.sha256,
+        "cluster": result.cluster,
+        "size": result.size,
+        "status": result.status,
+        "reason": result.reason,
+        "hint": result.hint,
+        "duplicate_of": result.duplicate_of,
+        "sheets": len(sheets),
+        "rows": result.rows,
+        "headers_original": json.dumps({s.sheet: s.headers for s in sheets}, ensure_ascii=False),
+        "headers_normalised": json.dumps({s.sheet: s.columns for s in sheets}, ensure_ascii=False),
+        "schema_ids": json.dumps({s.sheet: schema_id(s.columns) for s in sheets}),
+        "dropped_rows": json.dumps({s.sheet: s.dropped for s in sheets if s.dropped}, ensure_ascii=False),
+        "bronze_version": result.bronze_version,
+        "started_at": started,
+        "finished_at": ledger.now(),
+        "lakectl_version": __version__,
+    }
+
+
+def _read_all(path: Path, settings: Settings) -> list[SheetFrame]:
+    return read_file(path, read_options(settings))
+
+
+def ingest_file(path: Path, cluster: str, settings: Settings, dry_run: bool = False) -> IngestResult:
+    """Ingest one file into bronze/<cluster>, exactly once. Never raises for a bad file."""
+    started_clock = time.monotonic()
+    started = ledger.now()
+    lake = settings.lake_root
+    ingest_id = uuid.uuid4().hex[:16]
+    base: dict[str, Any] = {"file": path.name, "path": str(path), "cluster": cluster, "ingest_id": ingest_id}
+    try:
+        sha, size = sha256_of(path)
+    except OSError as exc:
+        return IngestResult(
+            **base, status="rejected", reason=f"{path.name}: cannot read the file ({exc.strerror})",
+            hint="check that the file exists and is readable", error_class="OSError", transient=True,
+        )
+    base.update(sha256=sha, size=size)
+
+    def finish(**fields: Any) -> IngestResult:
+        return IngestResult(**base, duration_s=round(time.monotonic() - started_clock, 3), **fields)
+
+    try:
+        if dry_run:
+            return _dry_run(path, cluster, settings, finish)
+        with delta.lake_lock(lake):
+            first = ledger.first_ingest(lake, sha)
+            if first is not None:
+                result = finish(
+                    status="skipped",
+                    duplicate_of=first["ingest_id"],
+                    reason=f"duplicate of {first['file_name']} ingested into {first['cluster']} "
+                    f"at {first['finished_at']:%Y-%m-%d %H:%M:%S} UTC (same bytes)",
+                )
+                ledger.append(lake, [_record(result, started)])
+                return result
+            result = _write(path, cluster, settings, sha, ingest_id, base, started, finish)
+            fault("after_commit")
+            ledger.append(lake, [_record(result, started)])
+            return result
+    except LakectlError as exc:
+        result = finish(
+            status="rejected", reason=exc.message, hint=exc.hint, error_class=type(exc).__name__,
+            transient=isinstance(exc, TransientError),
+        )
+        if isinstance(exc, SourceError):
+            _log_rejection(lake, result, started)
+        return result
+
+
+def record_rejection(settings: Settings, result: IngestResult) -> None:
+    """Ledger row for a file rejected outside ingest_file (parser crash, timeout)."""
+    if result.sha256 is None:
+        with contextlib.suppress(OSError):
+            sha, size = sha256_of(Path(result.path))
+            result = dataclasses.replace(result, sha256=sha, size=size)
+    _log_rejection(settings.lake_root, result, ledger.now())
+
+
+def reconcile(settings: Settings) -> int:
+    """Repair the ledger from bronze commit metadata after a crash (see ledger.reconcile)."""
+    with delta.lake_lock(settings.lake_root):
+        repaired = ledger.reconcile(settings.lake_root, settings.clusters)
+    if repaired:
+        log.warning("ledger repaired: %d file(s) were in bronze without a ledger row", repaired)
+    return repaired
+
+
+def _log_rejection(lake: Path, result: IngestResult, started: Any) -> None:
+    try:
+        with delta.lake_lock(lake):
+            ledger.append(lake, [_record(result, started)])
+    except LakectlError as exc:  # the ledger is a record, never a reason to fail the run
+        log.warning("could not record the rejection of %s: %s", result.file, exc)
+
+
+def _open_frames(path: Path, settings: Settings, lenient: bool) -> list[SheetFrame]:
+    return [read_csv(path, lenient=True)] if lenient else _read_all(path, settings)
+
+
+def _write(
+    path: Path,
+    cluster: str,
+    settings: Settings,
+    sha: str,
+    ingest_id: str,
+    base: dict[str, Any],
+    started: Any,
+    finish: Any,
+) -> IngestResult:
+    lake = settings.lake_root
+    target = ledger.bronze_path(lake, cluster)
+    known = set(delta.table_columns(target))
+    for lenient in (False, True):
+        frames = _open_frames(path, settings, lenient)
+        stream = _Stream(frames, path.name, sha, ingest_id)
+        # The commit carries the ledger record too, so a crash after it can be repaired (ledger.reconcile).
+        planned = finish(status="ingested", sheets=_summaries(frames, [0] * len(frames), known))
+        metadata = {
+            "lakectl.operation": "ingest",
+            ledger.FILES_KEY: ledger.commit_record(_record(planned, started)),
+        }
+        fault("before_commit")
+        try:
+            empty = all(first is None for first in stream.firsts)
+            version = None  # a header-only file appends nothing; its ledger row records it
+            if not empty:
+                version = delta.append_once(target, stream.reader(), [delta.file_app_id(sha)], metadata)
+        except RaggedRows:
+            continue
+        summaries = _summaries(frames, stream.rows, known)
+        rows = sum(stream.rows)
+        if version is None and not empty:
+            return finish(status="skipped", reason="already in bronze (committed by a concurrent ingest)",
+                          sheets=summaries, rows=rows)
+        return finish(status="ingested", sheets=summaries, rows=rows, bronze_version=version)
+    raise SourceError(f"{path.name}: cannot parse the file")  # unreachable: lenient never raises RaggedRows
+
+
+def _dry_run(path: Path, cluster: str, settings: Settings, finish: Any) -> IngestResult:
+    known = set(delta.table_columns(ledger.bronze_path(settings.lake_root, cluster)))
+    first = ledger.first_ingest(settings.lake_root, finish(status="skipped").sha256 or "")
+    for lenient in (False, True):
+        frames = _open_frames(path, settings, lenient)
+        try:
+            rows = [sum(b.height for b in f.batches()) for f in frames]
+        except RaggedRows:
+            continue
+        summaries = _summaries(frames, rows, known)
+        if first is not None:
+            return finish(status="skipped", sheets=summaries, rows=sum(rows), duplicate_of=first["ingest_id"],
+                          reason=f"duplicate of {first['file_name']} (would be skipped)")
+        return finish(status="ingested", sheets=summaries, rows=sum(rows), reason="dry run: nothing written")
+    raise SourceError(f"{path.name}: cannot parse the file")

@@ -1,0 +1,295 @@
+"""File -> header-detected, all-text frames, one per sheet.
+
+Every value leaves here as text, exactly as the file holds it: numbers without float noise and
+without rounding, Excel dates as ISO-8601, leading zeros kept. Nothing is nulled or re-typed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import fastexcel
+import polars as pl
+
+from lakectl import safety
+from lakectl.errors import SourceError
+from lakectl.schema import HEADER_SCAN_ROWS, detect_header, footer_length, unique_names
+
+log = logging.getLogger(__name__)
+# fastexcel logs "Could not determine dtype ... falling back to string" for every empty column.
+logging.getLogger("fastexcel").setLevel(logging.ERROR)
+
+EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods", ".xlsb"}
+TEXT_SUFFIXES = {".csv", ".tsv", ".txt"}
+SUPPORTED_SUFFIXES = EXCEL_SUFFIXES | TEXT_SUFFIXES
+ROW = "_row"
+BATCH_ROWS = 100_000
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+@dataclass
+class SheetFrame:
+    """One table found in a file: its header and a way to stream its rows.
+
+    ``batches()`` yields frames with the normalised source columns (all String) plus ``_row``, the
+    1-based row in the sheet. Footer rows it dropped are listed in ``dropped`` once it is exhausted.
+    """
+
+    sheet: str
+    header_row: int | None
+    headers: list[str]
+    columns: list[str]
+    batches: Callable[[], Iterator[pl.DataFrame]]
+    notes: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    include_hidden: bool = False
+    limits: safety.Limits = safety.Limits()
+
+
+def sniff_format(path: Path) -> str:
+    """'xlsx', 'xls', 'ods' or 'csv', from the bytes first and the name second."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise SourceError(
+            f"{path.name}: unsupported file type {suffix or '(no extension)'!r}",
+            hint="lakectl reads .xlsx, .xlsm, .xls, .ods, .csv, .tsv and .txt exports",
+        )
+    with path.open("rb") as handle:
+        magic = handle.read(8)
+    if not magic:
+        raise SourceError(f"{path.name}: the file is empty (0 bytes)", hint="export it again from the platform")
+    if magic.startswith(_ZIP_MAGIC):
+        return "ods" if suffix == ".ods" else "xlsx"
+    if magic == _OLE_MAGIC:
+        return "xls"
+    if suffix in EXCEL_SUFFIXES:
+        if suffix == ".xls" and magic.lstrip().startswith((b"<", b"\xef\xbb\xbf<")):
+            raise SourceError(
+                f"{path.name}: this .xls is really an HTML/XML page, not an Excel file",
+                hint="open it in Excel or LibreOffice and save it as .xlsx, or export as CSV",
+            )
+        if suffix == ".xls" and b"\t" in path.read_bytes()[:4096]:
+            return "csv"  # tab-separated text saved as .xls by some platforms
+        raise SourceError(
+            f"{path.name}: not a valid {suffix} file (it is neither a zip nor an OLE container)",
+            hint="the file may be truncated or mis-named; export it again",
+        )
+    return "csv"
+
+
+def read_file(path: Path, options: ReadOptions = ReadOptions()) -> list[SheetFrame]:
+    """All tables in a file. Raises SourceError with a reason a person can act on."""
+    kind = sniff_format(path)
+    if kind == "csv":
+        from lakectl.read_csv import read_csv  # local import keeps the module graph flat
+
+        return [read_csv(path)]
+    return read_workbook(path, kind, options)
+
+
+# ---------------------------------------------------------------- workbooks (calamine via fastexcel)
+
+
+def read_workbook(path: Path, kind: str, options: ReadOptions) -> list[SheetFrame]:
+    facts = safety.WorkbookFacts()
+    if kind == "xlsx":
+        facts = safety.preflight_xlsx(path, options.limits)
+    elif kind == "ods":
+        safety.preflight_ods(path, options.limits)
+    try:
+        reader = fastexcel.read_excel(path)
+        names = reader.sheet_names
+    except Exception as exc:  # fastexcel raises its own tree; all mean "cannot open"
+        raise SourceError(f"{path.name}: cannot open the workbook ({_short(exc)})", hint=_REEXPORT) from None
+    frames = []
+    skipped = []
+    for index, name in enumerate(names):
+        if facts.hidden.get(name) and not options.include_hidden:
+            skipped.append(f"sheet {name!r} is hidden (set reader.include_hidden_sheets to read it)")
+            continue
+        extent = facts.extents.get(name)
+        if extent is not None and extent.first_row is None:
+            continue  # no cell holds a value
+        frame = _read_sheet(reader, index, name, path, options, extent.first_row if extent else None, skipped)
+        if frame is not None:
+            frames.append(frame)
+    if not frames:
+        detail = "; ".join(skipped) if skipped else "every sheet is empty"
+        raise SourceError(f"{path.name}: no sheet holds data ({detail})", hint="check that the export is not empty")
+    frames[0].notes.extend(skipped)
+    return frames
+
+
+_REEXPORT = "export the file again, or open it in Excel/LibreOffice and save it as .xlsx"
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:300]
+
+
+def _load(
+    reader: fastexcel.ExcelReader, index: int, header_row: int | None, as_text: bool = False
+) -> fastexcel.ExcelSheet:
+    # Typed reading over all rows keeps full float precision (fastexcel's text mode rounds to 9
+    # decimals); a column mixing types comes back as text, so nothing is nulled.
+    if as_text:
+        return reader.load_sheet(index, header_row=header_row, dtypes="string")
+    return reader.load_sheet(index, header_row=header_row, schema_sample_rows=None, dtype_coercion="coerce")
+
+
+def _read_sheet(
+    reader: fastexcel.ExcelReader,
+    index: int,
+    name: str,
+    path: Path,
+    options: ReadOptions,
+    first_row: int | None,
+    skipped: list[str],
+) -> SheetFrame | None:
+    as_text = False
+    try:
+        try:
+            sheet = _load(reader, index, 0)
+        except fastexcel.FastExcelError as exc:
+            if "empty" in str(exc).lower() or "not a valid worksheet" in str(exc):
+                raise
+            # Cell errors (#NAME?) and type mixes calamine cannot coerce: read the sheet as text.
+            as_text = True
+            sheet = _load(reader, index, 0, as_text=True)
+    except Exception as exc:
+        message = _short(exc)
+        if "empty" in message.lower():
+            return None
+        if "not a valid worksheet" in message or "chartsheet" in message:
+            skipped.append(f"sheet {name!r} is a chart, not a table")
+            return None
+        raise SourceError(f"{path.name}: sheet {name!r} cannot be read ({message})", hint=_REEXPORT) from None
+    if sheet.visible != "visible" and not options.include_hidden:
+        skipped.append(f"sheet {name!r} is hidden (set reader.include_hidden_sheets to read it)")
+        return None
+    # Optimistic first load takes row 0 as the header; look at the first rows to find the real one.
+    infos = sheet.available_columns()
+    header_cells = [None if info.column_name_from == "generated" else info.name for info in infos]
+    loaded = sheet.to_polars()
+    sample = [header_cells, *_as_text(loaded.head(HEADER_SCAN_ROWS)).rows()]
+    guess = detect_header(sample)
+    if guess.index is None:
+        sheet = _load(reader, index, None, as_text)
+        headers: list[str | None] = [None] * sheet.width
+        header_offset = -1  # no header row: data starts at the first row of the range
+    elif guess.index == 0:
+        headers = header_cells
+        header_offset = 0
+    else:
+        sheet = _load(reader, index, guess.index, as_text)
+        headers = [None if i.column_name_from == "generated" else i.name for i in sheet.available_columns()]
+        header_offset = guess.index
+    data = loaded if guess.index == 0 else sheet.to_polars()
+    # Columns with neither a header nor a value carry nothing: drop them.
+    keep = [i for i, h in enumerate(headers) if h is not None or data.to_series(i).null_count() < data.height]
+    data = data.select([data.columns[i] for i in keep])
+    headers = [headers[i] for i in keep]
+    if not headers:
+        return None
+    columns = unique_names(headers)
+    data = _as_text(data).rename(dict(zip(data.columns, columns, strict=True)))
+    range_start = first_row or 1  # fastexcel counts rows from the first non-empty one
+    first_data_row = range_start + header_offset + 1
+    data = data.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + first_data_row).alias(ROW))
+    data = drop_blank_rows(data, columns)
+    frame = SheetFrame(
+        sheet=name,
+        header_row=range_start + header_offset if header_offset >= 0 else None,
+        headers=[h if h is not None else "" for h in headers],
+        columns=columns,
+        batches=lambda: iter(()),
+    )
+    range_rows = range(range_start, range_start + max(header_offset, 0))
+    frame.dropped.extend(above_header(sample[: max(header_offset, 0)], range_rows))
+    if as_text:
+        frame.notes.append(f"sheet {name!r} read as text: calamine cannot type its cells (precision 9 decimals)")
+    data = trim_footer(data, columns, frame.dropped)
+    frame.batches = lambda: iter([data])
+    if guess.index is None:
+        frame.notes.append(f"sheet {name!r}: {guess.reason}")
+    return frame
+
+
+def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every column to String, formatting typed cells the way a person reads them, losslessly."""
+    return frame.with_columns(text_expr(name, dtype) for name, dtype in frame.schema.items())
+
+
+def text_expr(name: str, dtype: pl.DataType) -> pl.Expr:
+    col = pl.col(name)
+    if dtype == pl.String:
+        return col
+    if dtype == pl.Float64 or dtype == pl.Float32:
+        whole = (col == col.round(0)) & (col.abs() < 1e15)
+        return pl.when(whole).then(col.cast(pl.Int64).cast(pl.String)).otherwise(col.cast(pl.String)).alias(name)
+    if dtype == pl.Boolean:
+        return pl.when(col).then(pl.lit("true")).otherwise(pl.lit("false")).alias(name)
+    if isinstance(dtype, pl.Datetime):
+        midnight = col.dt.time() == pl.time(0)
+        has_ms = col.dt.millisecond() != 0
+        time_only = col.dt.date() == pl.date(1899, 12, 31)
+        return (
+            pl.when(time_only)
+            .then(col.dt.strftime("%H:%M:%S"))
+            .when(midnight)
+            .then(col.dt.strftime("%Y-%m-%d"))
+            .when(has_ms)
+            .then(col.dt.strftime("%Y-%m-%dT%H:%M:%S%.3f"))
+            .otherwise(col.dt.strftime("%Y-%m-%dT%H:%M:%S"))
+            .alias(name)
+        )
+    if dtype == pl.Date:
+        return col.dt.strftime("%Y-%m-%d").alias(name)
+    if isinstance(dtype, pl.Duration):
+        seconds = col.dt.total_seconds()
+        return pl.format(
+            "{}:{}:{}",
+            seconds // 3600,
+            (seconds % 3600 // 60).cast(pl.String).str.zfill(2),
+            (seconds % 60).cast(pl.String).str.zfill(2),
+        ).alias(name)
+    return col.cast(pl.String).alias(name)
+
+
+def above_header(rows: list[list[str | None]] | list[tuple[str | None, ...]], numbers: range) -> list[str]:
+    """Describe the non-blank rows above a header (titles, periods) for the ingest log."""
+    described = []
+    for number, row in zip(numbers, rows, strict=False):
+        text = " | ".join(c for c in row if c is not None and c.strip())
+        if text:
+            described.append(f"row {number} (above header): {text[:200]}")
+    return described
+
+
+def drop_blank_rows(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """Rows with no value in any source column are layout, not data."""
+    if not columns:
+        return frame
+    has_value = pl.any_horizontal(pl.col(c).str.strip_chars().str.len_bytes() > 0 for c in columns)
+    return frame.filter(has_value.fill_null(False))
+
+
+def trim_footer(frame: pl.DataFrame, columns: list[str], dropped: list[str]) -> pl.DataFrame:
+    """Cut totals and notes rows off the end of a table, recording what was cut."""
+    tail = frame.tail(20)
+    cut = footer_length(tail.select(columns).rows(), len(columns))
+    if not cut:
+        return frame
+    for row in tail.tail(cut).iter_rows(named=True):
+        text = " | ".join(str(row[c]) for c in columns if row[c] not in (None, ""))
+        dropped.append(f"row {row[ROW]}: {text[:200]}")
+    return frame.head(frame.height - cut)

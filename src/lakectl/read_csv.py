@@ -1,0 +1,276 @@
+"""Delimited text -> one streamed, header-detected, all-text table.
+
+Encodings are found from the bytes (BOMs, UTF-16 without BOM, UTF-8, else cp1252); files polars
+cannot read as they are (non-UTF-8, NUL bytes, CR-only line ends) are transcoded once to a temporary
+UTF-8 copy. The separator is sniffed from the first records, the header found like in workbooks.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import io
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from lakectl.errors import SourceError
+from lakectl.read import BATCH_ROWS, ROW, SheetFrame, above_header, drop_blank_rows, trim_footer
+from lakectl.schema import HEADER_SCAN_ROWS, detect_header, unique_names
+
+HEAD_BYTES = 1 << 16
+CHUNK = 1 << 20
+SEPARATORS = (",", ";", "\t", "|")
+
+
+class RaggedRows(SourceError):
+    """A line has more fields than the header: re-read with the lenient reader."""
+
+
+@dataclass(frozen=True)
+class TextSource:
+    path: Path  # UTF-8 file polars can read (the original, or a temporary transcoded copy)
+    encoding: str
+    temporary: bool
+    notes: tuple[str, ...] = ()
+
+
+def detect_encoding(path: Path) -> tuple[str, bool, int, bool]:
+    """(encoding, cr_only, nul_bytes, valid_utf8) from a streaming pass over the bytes."""
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    if head.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", False, 0, False
+    elif len(head) >= 4 and head[1::2].count(0) > 0.4 * len(head[1::2]) and head[0::2].count(0) < 0.1 * len(head):
+        return "utf-16-le", False, 0, False
+    elif len(head) >= 4 and head[0::2].count(0) > 0.4 * len(head[0::2]) and head[1::2].count(0) < 0.1 * len(head):
+        return "utf-16-be", False, 0, False
+    else:
+        encoding = "utf-8"
+    cr_only = b"\r" in head and b"\n" not in head
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    nul = 0
+    valid = True
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            nul += chunk.count(0)
+            if valid:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    valid = False
+        if valid:
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                valid = False
+    if not valid:
+        encoding = "cp1252"
+    return encoding, cr_only, nul, valid
+
+
+def prepare(path: Path) -> TextSource:
+    encoding, cr_only, nul, _ = detect_encoding(path)
+    if encoding in ("utf-8", "utf-8-sig") and not cr_only and not nul:
+        return TextSource(path, encoding, temporary=False)
+    notes = []
+    if encoding not in ("utf-8", "utf-8-sig"):
+        notes.append(f"decoded as {encoding}")
+    if nul:
+        notes.append(f"removed {nul} NUL bytes")
+    if cr_only:
+        notes.append("converted CR-only line ends")
+    handle, name = tempfile.mkstemp(prefix="lakectl-", suffix=".csv")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out, _open_text(path, encoding) as src:
+            while text := src.read(CHUNK):
+                if nul:
+                    text = text.replace("\x00", "")
+                if cr_only:
+                    text = text.replace("\r", "\n")
+                out.write(text)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return TextSource(Path(name), encoding, temporary=True, notes=tuple(notes))
+
+
+def _open_text(path: Path, encoding: str) -> io.TextIOWrapper:
+    # cp1252 leaves five bytes undefined; latin-1 keeps them as code points instead of failing.
+    errors = "strict" if encoding != "cp1252" else "latin1_fallback"
+    return open(path, encoding=encoding, errors=errors, newline="")  # noqa: SIM115
+
+
+def _latin1_fallback(exc: UnicodeError) -> tuple[str, int]:
+    assert isinstance(exc, UnicodeDecodeError)
+    return exc.object[exc.start : exc.end].decode("latin-1"), exc.end
+
+
+codecs.register_error("latin1_fallback", _latin1_fallback)
+
+
+def head_text(path: Path) -> str:
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    text = head.decode("utf-8-sig", errors="replace")
+    if len(head) == HEAD_BYTES and "\n" in text:
+        text = text[: text.rfind("\n") + 1]  # whole lines only
+    return text
+
+
+def sniff_separator(text: str) -> str:
+    """The separator that splits the most records into the same number (>1) of fields."""
+    best, best_score = ",", (0, 0)
+    for sep in SEPARATORS:
+        widths = [len(rec) for rec in _records(text, sep) if len(rec) > 1]
+        if not widths:
+            continue
+        width, count = Counter(widths).most_common(1)[0]
+        score = (count, width)
+        if score > best_score:
+            best, best_score = sep, score
+    return best
+
+
+def _records(text: str, sep: str, limit: int = HEADER_SCAN_ROWS) -> list[list[str]]:
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    out = []
+    with contextlib.suppress(csv.Error):
+        for record in reader:
+            out.append(record)
+            if len(out) >= limit:
+                break
+    return out
+
+
+def read_csv(path: Path, lenient: bool = False) -> SheetFrame:
+    """The table in a delimited text file; ``lenient`` keeps every field of ragged lines."""
+    source = prepare(path)
+    try:
+        text = head_text(source.path)
+        if not text.strip():
+            raise SourceError(f"{path.name}: the file holds no data (only blank lines)", hint="export it again")
+        sep = sniff_separator(text)
+        reader = csv.reader(io.StringIO(text), delimiter=sep)
+        records: list[list[str]] = []
+        line_after: list[int] = []
+        with contextlib.suppress(csv.Error):
+            for record in reader:
+                records.append(record)
+                line_after.append(reader.line_num)
+                if len(records) >= HEADER_SCAN_ROWS:
+                    break
+        guess = detect_header([[c if c.strip() else None for c in rec] for rec in records])
+        width = max((len(r) for r in records), default=1)
+        if guess.index is None:
+            headers: list[str] = [""] * width
+            skip_lines, header_row = 0, None
+        else:
+            headers = records[guess.index]
+            skip_lines, header_row = line_after[guess.index], guess.index + 1
+        # Lines in the sample wider than the header keep their extra fields as extra columns.
+        after = records[(guess.index or -1) + 1 :]
+        widest = max((len(r) for r in after), default=0)
+        headers = headers + [""] * max(0, widest - len(headers))
+    except BaseException:
+        if source.temporary:
+            source.path.unlink(missing_ok=True)
+        raise
+    columns = unique_names([h.lstrip("\ufeff") or None for h in headers])
+    frame = SheetFrame(
+        sheet=path.stem,
+        header_row=header_row,
+        headers=[h.lstrip("\ufeff") for h in headers],
+        columns=columns,
+        batches=lambda: iter(()),
+        notes=[*source.notes, f"separator {sep!r}", *([] if guess.index is not None else [guess.reason])],
+    )
+    frame.dropped.extend(above_header(list(records[: guess.index or 0]), range(1, (guess.index or 0) + 1)))
+    first_row = (header_row or 0) + 1
+    if lenient:
+        frame.batches = lambda: _python_batches(source, sep, skip_lines, frame, first_row)
+    else:
+        frame.batches = lambda: _polars_batches(source, sep, skip_lines, frame, first_row)
+    return frame
+
+
+def _finish(batches: Iterator[pl.DataFrame], frame: SheetFrame) -> Iterator[pl.DataFrame]:
+    """Drop blank rows; hold back the last batch so that a footer can be trimmed from it."""
+    pending: pl.DataFrame | None = None
+    for batch in batches:
+        batch = drop_blank_rows(batch, frame.columns)
+        if batch.height == 0:
+            continue
+        if pending is not None:
+            yield pending
+        pending = batch
+    if pending is not None:
+        yield trim_footer(pending, frame.columns, frame.dropped)
+
+
+def _polars_batches(
+    source: TextSource, sep: str, skip_lines: int, frame: SheetFrame, first_row: int
+) -> Iterator[pl.DataFrame]:
+    # a row index over the whole scan (not per batch) numbers records as a spreadsheet would
+    lazy = pl.scan_csv(
+        source.path,
+        separator=sep,
+        has_header=False,
+        skip_lines=skip_lines,
+        schema=dict.fromkeys(frame.columns, pl.String),
+        quote_char='"',
+        raise_if_empty=False,
+        encoding="utf8",
+        row_index_name=ROW,
+        row_index_offset=first_row,
+    ).with_columns(pl.col(ROW).cast(pl.Int64))
+    try:
+        yield from _finish(lazy.collect_batches(chunk_size=BATCH_ROWS), frame)
+    except pl.exceptions.ComputeError as exc:
+        if "more fields" in str(exc):
+            raise RaggedRows(f"{frame.sheet}: a line has more fields than the header") from None
+        raise SourceError(f"{frame.sheet}: cannot parse the file ({str(exc).splitlines()[0]})") from None
+    finally:
+        if source.temporary:
+            source.path.unlink(missing_ok=True)
+
+
+def _python_batches(
+    source: TextSource, sep: str, skip_lines: int, frame: SheetFrame, first_row: int
+) -> Iterator[pl.DataFrame]:
+    """The forgiving path for ragged files: every field of every line is kept, extra ones in new
+    columns. It holds the file in memory to learn the widest line first."""
+    try:
+        with source.path.open(encoding="utf-8-sig", newline="") as handle:
+            for _ in range(skip_lines):
+                handle.readline()
+            records = list(csv.reader(handle, delimiter=sep))
+    finally:
+        if source.temporary:
+            source.path.unlink(missing_ok=True)
+    widest = max((len(r) for r in records), default=0)
+    if widest > len(frame.columns):
+        frame.headers.extend([""] * (widest - len(frame.columns)))
+        frame.columns[:] = unique_names([h or None for h in frame.headers])
+    width = len(frame.columns)
+    schema = dict.fromkeys(frame.columns, pl.String)
+
+    def chunks() -> Iterator[pl.DataFrame]:
+        for start in range(0, len(records), BATCH_ROWS):
+            rows = [
+                [v if v != "" else None for v in rec] + [None] * (width - len(rec))
+                for rec in records[start : start + BATCH_ROWS]
+            ]
+            part = pl.DataFrame(rows, schema=schema, orient="row")
+            number = first_row + start
+            yield part.with_columns(pl.int_range(number, number + len(rows), dtype=pl.Int64).alias(ROW))
+
+    yield from _finish(chunks(), frame)

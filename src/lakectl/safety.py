@@ -1,0 +1,205 @@
+"""Checks on a spreadsheet's bytes before any parser sees them.
+
+calamine builds a dense grid over a sheet's used range, so one cell at XFD1048576 makes it try to
+allocate 512 GiB and abort the whole process. We judge the used range from the cells actually
+present (the <dimension> element lies in real files), refuse zip bombs, encrypted parts and DTDs,
+and learn each sheet's first data row so that lineage can name real sheet rows.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from xml.etree import ElementTree
+
+from lakectl.errors import SourceError
+
+MAX_ZIP_ENTRIES = 10_000
+CHUNK = 1 << 22
+EXCEL_MAX_ROWS = 1_048_576
+
+_DTD = re.compile(rb"<!DOCTYPE|<!ENTITY", re.IGNORECASE)
+# Cell references are the only ' r="<letters><digits>"' attributes; literal prefixes keep these fast.
+_FIRST_CELL = re.compile(rb' r="[A-Z]{1,3}([0-9]{1,7})"[^>]*(?<!/)>')
+_COLS_3 = re.compile(rb' r="([A-Z]{3})[0-9]')
+_COLS_2 = re.compile(rb' r="([A-Z]{2})[0-9]')
+_COLS_WIDE = re.compile(rb' r="[A-Z]{2}')
+_ROW_NUMBER = re.compile(rb'[^>]*? r="([0-9]+)"')
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_cells: int = 50_000_000
+    max_uncompressed_bytes: int = 1 << 30
+    max_ratio: int = 100
+
+
+@dataclass
+class SheetExtent:
+    first_row: int | None = None  # 1-based row of the first cell holding a value
+    max_row: int = 0
+    max_col: int = 0
+
+    @property
+    def cells(self) -> int:
+        return self.max_row * self.max_col
+
+
+@dataclass
+class WorkbookFacts:
+    """What the preflight learnt: per sheet name, the extent and whether it is hidden."""
+
+    extents: dict[str, SheetExtent] = field(default_factory=dict)
+    hidden: dict[str, bool] = field(default_factory=dict)
+
+
+def column_number(letters: bytes) -> int:
+    number = 0
+    for ch in letters:
+        number = number * 26 + (ch - 64)
+    return number
+
+
+def check_zip(path: Path, limits: Limits) -> zipfile.ZipFile:
+    """Open a zip container after checking entry count, encryption and expansion."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise SourceError(
+            f"{path.name}: not a valid xlsx/ods file (broken zip container: {exc})",
+            hint="re-export the file from the platform or open and re-save it in Excel/LibreOffice",
+        ) from None
+    entries = archive.infolist()
+    if len(entries) > MAX_ZIP_ENTRIES:
+        raise SourceError(f"{path.name}: the zip container holds {len(entries)} entries (limit {MAX_ZIP_ENTRIES})")
+    total = 0
+    for info in entries:
+        if info.flag_bits & 0x1:
+            raise SourceError(
+                f"{path.name}: the workbook is encrypted or password-protected",
+                hint="remove the password in Excel (File > Info > Protect Workbook) and export again",
+            )
+        total += info.file_size
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > 1 << 20 and ratio > limits.max_ratio:
+            raise SourceError(
+                f"{path.name}: part {info.filename} expands {ratio:.0f}:1 (limit {limits.max_ratio}:1), "
+                "which looks like a zip bomb",
+                hint="if the file is genuine, raise reader.max_compression_ratio",
+            )
+    if total > limits.max_uncompressed_bytes:
+        raise SourceError(
+            f"{path.name}: the workbook expands to {total / 2**20:.0f} MiB "
+            f"(limit {limits.max_uncompressed_bytes / 2**20:.0f} MiB)",
+            hint="split the export, or raise reader.max_uncompressed_mb",
+        )
+    return archive
+
+
+def _read_small_xml(archive: zipfile.ZipFile, name: str, path: Path) -> bytes:
+    data = archive.read(name)
+    if _DTD.search(data):
+        raise SourceError(f"{path.name}: {name} declares a DTD, which spreadsheets never need (refused for safety)")
+    return data
+
+
+def _sheet_parts(archive: zipfile.ZipFile, path: Path) -> list[tuple[str, str, bool]]:
+    """(sheet name, part name, hidden) from workbook.xml and its relationships."""
+    names = set(archive.namelist())
+    if "xl/workbook.xml" not in names:
+        raise SourceError(f"{path.name}: not an Excel workbook (no xl/workbook.xml in the zip)")
+    try:
+        workbook = ElementTree.fromstring(_read_small_xml(archive, "xl/workbook.xml", path))
+        rels_data = b"<Relationships/>"
+        if "xl/_rels/workbook.xml.rels" in names:
+            rels_data = _read_small_xml(archive, "xl/_rels/workbook.xml.rels", path)
+        rels = ElementTree.fromstring(rels_data)
+    except ElementTree.ParseError as exc:
+        raise SourceError(f"{path.name}: the workbook's XML is broken ({exc})") from None
+    targets = {rel.get("Id"): rel.get("Target", "") for rel in rels}
+    parts = []
+    for sheet in workbook.iter():
+        if not sheet.tag.endswith("}sheet"):
+            continue
+        target = targets.get(sheet.get(_REL_NS), "")
+        part = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+        hidden = sheet.get("state", "visible") != "visible"
+        parts.append((sheet.get("name", ""), part, hidden))
+    return parts
+
+
+def scan_sheet(archive: zipfile.ZipFile, part: str, path: Path) -> SheetExtent:
+    """Stream one sheet's XML (never fully in memory) and bound its used range from real cells."""
+    extent = SheetExtent()
+    max_col_letters = b""
+    tail = b""
+    row_tag = b"<row"
+    with archive.open(part) as stream:
+        first_chunk = True
+        while chunk := stream.read(CHUNK):
+            buffer = tail + chunk
+            cut = buffer.rfind(b"<")
+            body, tail = (buffer[:cut], buffer[cut:]) if cut > 0 else (buffer, b"")
+            if first_chunk:
+                if _DTD.search(body):
+                    raise SourceError(f"{path.name}: {part} declares a DTD (refused for safety)")
+                if prefixed := re.search(rb"<(\w+:)sheetData", body):
+                    row_tag = b"<" + prefixed.group(1) + b"row"
+                first_chunk = False
+            if extent.first_row is None and (found := _FIRST_CELL.search(body)):
+                extent.first_row = int(found.group(1))
+            # Rows: the last row tag of each chunk, plus any row with more digits than the running max
+            # (catches a far row hidden among small ones without matching every row tag).
+            digits = len(str(extent.max_row)) + 1
+            if re.search(rb' r="[0-9]{%d,}"' % digits, body):
+                longer = re.compile(re.escape(row_tag) + rb'\b[^>]*? r="([0-9]{%d,})"' % digits)
+                for match in longer.finditer(body):
+                    extent.max_row = max(extent.max_row, int(match.group(1)))
+            last = body.rfind(row_tag + b" ")
+            if last >= 0 and (found := _ROW_NUMBER.match(body, last + len(row_tag))):
+                extent.max_row = max(extent.max_row, int(found.group(1)))
+            # Columns: a sheet of at most 26 columns has no two-letter reference at all.
+            if _COLS_WIDE.search(body):
+                for pattern in (_COLS_3, _COLS_2):
+                    if pattern.search(body):
+                        letters = max(set(pattern.findall(body)), key=lambda c: (len(c), c))
+                        if (len(letters), letters) > (len(max_col_letters), max_col_letters):
+                            max_col_letters = letters
+                        break
+    extent.max_col = column_number(max_col_letters) if max_col_letters else 26
+    if extent.max_row == 0 and extent.first_row is not None:
+        extent.max_row = extent.first_row
+    return extent
+
+
+def preflight_xlsx(path: Path, limits: Limits) -> WorkbookFacts:
+    """Refuse unsafe workbooks; return each sheet's extent and visibility."""
+    facts = WorkbookFacts()
+    with check_zip(path, limits) as archive:
+        for name, part, hidden in _sheet_parts(archive, path):
+            facts.hidden[name] = hidden
+            if part not in archive.namelist():
+                continue  # chart sheets and broken links: the reader reports them
+            extent = scan_sheet(archive, part, path)
+            if extent.max_row > EXCEL_MAX_ROWS or extent.cells > limits.max_cells:
+                raise SourceError(
+                    f"{path.name}: sheet {name!r} spans {extent.max_row:,} rows x {extent.max_col:,} columns "
+                    f"({extent.cells:,} cells, limit {limits.max_cells:,}); a stray far-away cell makes "
+                    "readers allocate the whole grid",
+                    hint="delete the stray cells far outside the table (Ctrl+End shows them) and save again, "
+                    "or raise reader.max_cells",
+                )
+            facts.extents[name] = extent
+    return facts
+
+
+def preflight_ods(path: Path, limits: Limits) -> None:
+    with check_zip(path, limits) as archive:
+        if "content.xml" not in archive.namelist():
+            raise SourceError(f"{path.name}: not an OpenDocument spreadsheet (no content.xml)")
+        with archive.open("content.xml") as stream:
+            if _DTD.search(stream.read(1 << 16)):
+                raise SourceError(f"{path.name}: content.xml declares a DTD (refused for safety)")
