@@ -54,7 +54,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def main_callback(
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="lakectl.toml to read (default: $LAKECTL_CONFIG or ./lakectl.toml)")
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="lakectl.toml to read (default: $LAKECTL_CONFIG or ./lakectl.toml)"
+        ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="show tracebacks and debug logs")] = False,
     version: Annotated[
@@ -102,11 +105,15 @@ def init(
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="files or folders (read recursively)", show_default=False)],
+    paths: Annotated[
+        list[Path], typer.Argument(help="files or folders (read recursively)", show_default=False)
+    ],
     cluster: Annotated[
         str | None, typer.Option("--cluster", "-C", help="target cluster (default: the landing-zone folder)")
     ] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would be ingested; write nothing")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="show what would be ingested; write nothing")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print results as JSON")] = False,
 ) -> None:
     """Ingest spreadsheets into bronze, exactly once (re-ingesting the same bytes is a no-op)."""
@@ -125,8 +132,13 @@ def ingest(
             err.print("nothing to ingest: no data files under the given paths")
             raise typer.Exit(code=0)
         with Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=err, transient=True, disable=len(jobs) < 2 or not err.is_terminal,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=len(jobs) < 2 or not err.is_terminal,
         ) as progress:
             task = progress.add_task("ingesting", total=len(jobs))
             results = runner.ingest_paths(

@@ -35,7 +35,9 @@ class ReaderSettings(BaseModel):
     include_hidden_sheets: bool = False
     max_cells: int = Field(50_000_000, gt=0, description="largest used range (rows x columns) of a sheet")
     max_uncompressed_mb: int = Field(1024, gt=0, description="largest total uncompressed size of an xlsx")
-    max_compression_ratio: int = Field(100, gt=1, description="largest uncompressed/compressed ratio per entry")
+    max_compression_ratio: int = Field(
+        100, gt=1, description="largest uncompressed/compressed ratio per entry"
+    )
     isolate: bool = Field(True, description="parse files in a child process with a memory cap and a timeout")
     memory_limit_mb: int = Field(6144, ge=256, description="address-space cap of the parser process")
     timeout_s: float = Field(900.0, gt=0, description="longest time one file may take to ingest")
@@ -122,7 +124,9 @@ def config_file_from(explicit: Path | None, environ: dict[str, str] | None = Non
         default = Path(DEFAULT_CONFIG_FILE)
         return default if default.is_file() else None
     if not chosen.is_file():
-        raise ConfigError(f"config file {chosen} ({where}) does not exist", hint="create it with 'lakectl init'")
+        raise ConfigError(
+            f"config file {chosen} ({where}) does not exist", hint="create it with 'lakectl init'"
+        )
     return chosen
 
 
@@ -145,7 +149,9 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             hint="set it with LAKECTL_<NAME> (nested: LAKECTL_READER__MAX_CELLS) or in lakectl.toml",
         ) from None
     except (SettingsError, ValueError) as exc:
-        raise ConfigError(f"could not read settings: {exc}", hint="check lakectl.toml and LAKECTL_* values") from None
+        raise ConfigError(
+            f"could not read settings: {exc}", hint="check lakectl.toml and LAKECTL_* values"
+        ) from None
 
 
 SAMPLE_TOML = """\

@@ -55,7 +55,11 @@ def table_columns(path: Path) -> list[str]:
 
 def _storage_error(exc: BaseException, path: Path) -> StorageError:
     text = str(exc)
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "No space left" in text or "os error 28" in text:
+    if (
+        (isinstance(exc, OSError) and exc.errno == errno.ENOSPC)
+        or "No space left" in text
+        or "os error 28" in text
+    ):
         return TransientError(
             f"disk full while writing {path}", hint="free disk space; the file stays pending and is retried"
         )
@@ -98,7 +102,9 @@ def append_once(
                 table = open_table(path)
                 if app_ids and all(committed_version(table, app) is not None for app in app_ids):
                     return None
-                raise TransientError(f"commit conflict on {path}", hint="retry; another writer was busy") from None
+                raise TransientError(
+                    f"commit conflict on {path}", hint="retry; another writer was busy"
+                ) from None
             time.sleep(min(0.05 * 2**attempt, 2.0))
             continue
         except (DeltaError, OSError) as exc:
@@ -110,7 +116,9 @@ def append_once(
         table = open_table(path)
         assert table is not None
         return table.version()
-    raise TransientError(f"gave up committing to {path} after {COMMIT_ATTEMPTS} conflicts", hint="retry later")
+    raise TransientError(
+        f"gave up committing to {path} after {COMMIT_ATTEMPTS} conflicts", hint="retry later"
+    )
 
 
 def history(path: Path, limit: int | None = None) -> list[dict[str, Any]]:

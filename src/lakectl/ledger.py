@@ -67,7 +67,9 @@ def append(lake_root: Path, records: list[dict[str, Any]]) -> None:
 def read(lake_root: Path) -> pl.DataFrame:
     table = delta.read_arrow(ledger_path(lake_root))
     if table is None:
-        return pl.DataFrame(schema=pl.Schema(pl.DataFrame(pa.Table.from_pylist([], schema=LEDGER_SCHEMA)).schema))
+        return pl.DataFrame(
+            schema=pl.Schema(pl.DataFrame(pa.Table.from_pylist([], schema=LEDGER_SCHEMA)).schema)
+        )
     return pl.DataFrame(table)
 
 
@@ -96,7 +98,15 @@ def reconcile(lake_root: Path, clusters: list[str]) -> int:
         for version, commit in delta.commit_metadata_since(path, after):
             for record in json.loads(commit.get(FILES_KEY, "[]")):
                 if record["sha256"] not in shas:
-                    record.update(bronze_version=version, finished_at=now())
+                    # the commit metadata is written before the stream is counted: count from bronze
+                    rows = (
+                        pl.scan_delta(str(path), version=version)
+                        .filter(pl.col("_ingest_id") == record["ingest_id"])
+                        .select(pl.len())
+                        .collect()
+                        .item()
+                    )
+                    record.update(bronze_version=version, finished_at=now(), rows=rows)
                     if isinstance(record.get("started_at"), str):
                         record["started_at"] = datetime.fromisoformat(record["started_at"])
                     repaired.append(record)

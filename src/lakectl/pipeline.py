@@ -179,8 +179,12 @@ def ingest_file(path: Path, cluster: str, settings: Settings, dry_run: bool = Fa
         sha, size = sha256_of(path)
     except OSError as exc:
         return IngestResult(
-            **base, status="rejected", reason=f"{path.name}: cannot read the file ({exc.strerror})",
-            hint="check that the file exists and is readable", error_class="OSError", transient=True,
+            **base,
+            status="rejected",
+            reason=f"{path.name}: cannot read the file ({exc.strerror})",
+            hint="check that the file exists and is readable",
+            error_class="OSError",
+            transient=True,
         )
     base.update(sha256=sha, size=size)
 
@@ -207,7 +211,10 @@ def ingest_file(path: Path, cluster: str, settings: Settings, dry_run: bool = Fa
             return result
     except LakectlError as exc:
         result = finish(
-            status="rejected", reason=exc.message, hint=exc.hint, error_class=type(exc).__name__,
+            status="rejected",
+            reason=exc.message,
+            hint=exc.hint,
+            error_class=type(exc).__name__,
             transient=isinstance(exc, TransientError),
         )
         if isinstance(exc, SourceError):
@@ -278,8 +285,12 @@ def _write(
         summaries = _summaries(frames, stream.rows, known)
         rows = sum(stream.rows)
         if version is None and not empty:
-            return finish(status="skipped", reason="already in bronze (committed by a concurrent ingest)",
-                          sheets=summaries, rows=rows)
+            return finish(
+                status="skipped",
+                reason="already in bronze (committed by a concurrent ingest)",
+                sheets=summaries,
+                rows=rows,
+            )
         return finish(status="ingested", sheets=summaries, rows=rows, bronze_version=version)
     raise SourceError(f"{path.name}: cannot parse the file")  # unreachable: lenient never raises RaggedRows
 
@@ -295,7 +306,12 @@ def _dry_run(path: Path, cluster: str, settings: Settings, finish: Any) -> Inges
             continue
         summaries = _summaries(frames, rows, known)
         if first is not None:
-            return finish(status="skipped", sheets=summaries, rows=sum(rows), duplicate_of=first["ingest_id"],
-                          reason=f"duplicate of {first['file_name']} (would be skipped)")
+            return finish(
+                status="skipped",
+                sheets=summaries,
+                rows=sum(rows),
+                duplicate_of=first["ingest_id"],
+                reason=f"duplicate of {first['file_name']} (would be skipped)",
+            )
         return finish(status="ingested", sheets=summaries, rows=sum(rows), reason="dry run: nothing written")
     raise SourceError(f"{path.name}: cannot parse the file")

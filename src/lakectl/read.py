@@ -7,7 +7,7 @@ without rounding, Excel dates as ISO-8601, leading zeros kept. Nothing is nulled
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,7 +51,7 @@ class SheetFrame:
 @dataclass(frozen=True)
 class ReadOptions:
     include_hidden: bool = False
-    limits: safety.Limits = safety.Limits()
+    limits: safety.Limits = field(default_factory=safety.Limits)
 
 
 def sniff_format(path: Path) -> str:
@@ -65,7 +65,9 @@ def sniff_format(path: Path) -> str:
     with path.open("rb") as handle:
         magic = handle.read(8)
     if not magic:
-        raise SourceError(f"{path.name}: the file is empty (0 bytes)", hint="export it again from the platform")
+        raise SourceError(
+            f"{path.name}: the file is empty (0 bytes)", hint="export it again from the platform"
+        )
     if magic.startswith(_ZIP_MAGIC):
         return "ods" if suffix == ".ods" else "xlsx"
     if magic == _OLE_MAGIC:
@@ -123,7 +125,9 @@ def read_workbook(path: Path, kind: str, options: ReadOptions) -> list[SheetFram
             frames.append(frame)
     if not frames:
         detail = "; ".join(skipped) if skipped else "every sheet is empty"
-        raise SourceError(f"{path.name}: no sheet holds data ({detail})", hint="check that the export is not empty")
+        raise SourceError(
+            f"{path.name}: no sheet holds data ({detail})", hint="check that the export is not empty"
+        )
     frames[0].notes.extend(skipped)
     return frames
 
@@ -216,7 +220,9 @@ def _read_sheet(
     range_rows = range(range_start, range_start + max(header_offset, 0))
     frame.dropped.extend(above_header(sample[: max(header_offset, 0)], range_rows))
     if as_text:
-        frame.notes.append(f"sheet {name!r} read as text: calamine cannot type its cells (precision 9 decimals)")
+        frame.notes.append(
+            f"sheet {name!r} read as text: calamine cannot type its cells (precision 9 decimals)"
+        )
     data = trim_footer(data, columns, frame.dropped)
     frame.batches = lambda: iter([data])
     if guess.index is None:
@@ -235,9 +241,13 @@ def text_expr(name: str, dtype: pl.DataType) -> pl.Expr:
         return col
     if dtype == pl.Float64 or dtype == pl.Float32:
         whole = (col == col.round(0)) & (col.abs() < 1e15)
-        return pl.when(whole).then(col.cast(pl.Int64).cast(pl.String)).otherwise(col.cast(pl.String)).alias(name)
+        return (
+            pl.when(whole).then(col.cast(pl.Int64).cast(pl.String)).otherwise(col.cast(pl.String)).alias(name)
+        )
     if dtype == pl.Boolean:
-        return pl.when(col).then(pl.lit("true")).otherwise(pl.lit("false")).alias(name)
+        return (
+            pl.when(col).then(pl.lit("true")).when(~col).then(pl.lit("false")).alias(name)
+        )  # null stays null
     if isinstance(dtype, pl.Datetime):
         midnight = col.dt.time() == pl.time(0)
         has_ms = col.dt.millisecond() != 0
@@ -265,7 +275,7 @@ def text_expr(name: str, dtype: pl.DataType) -> pl.Expr:
     return col.cast(pl.String).alias(name)
 
 
-def above_header(rows: list[list[str | None]] | list[tuple[str | None, ...]], numbers: range) -> list[str]:
+def above_header(rows: Sequence[Sequence[str | None]], numbers: range) -> list[str]:
     """Describe the non-blank rows above a header (titles, periods) for the ingest log."""
     described = []
     for number, row in zip(numbers, rows, strict=False):

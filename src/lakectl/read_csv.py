@@ -49,9 +49,17 @@ def detect_encoding(path: Path) -> tuple[str, bool, int, bool]:
         encoding = "utf-8-sig"
     elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16", False, 0, False
-    elif len(head) >= 4 and head[1::2].count(0) > 0.4 * len(head[1::2]) and head[0::2].count(0) < 0.1 * len(head):
+    elif (
+        len(head) >= 4
+        and head[1::2].count(0) > 0.4 * len(head[1::2])
+        and head[0::2].count(0) < 0.1 * len(head)
+    ):
         return "utf-16-le", False, 0, False
-    elif len(head) >= 4 and head[0::2].count(0) > 0.4 * len(head[0::2]) and head[1::2].count(0) < 0.1 * len(head):
+    elif (
+        len(head) >= 4
+        and head[0::2].count(0) > 0.4 * len(head[0::2])
+        and head[1::2].count(0) < 0.1 * len(head)
+    ):
         return "utf-16-be", False, 0, False
     else:
         encoding = "utf-8"
@@ -106,7 +114,7 @@ def prepare(path: Path) -> TextSource:
 def _open_text(path: Path, encoding: str) -> io.TextIOWrapper:
     # cp1252 leaves five bytes undefined; latin-1 keeps them as code points instead of failing.
     errors = "strict" if encoding != "cp1252" else "latin1_fallback"
-    return open(path, encoding=encoding, errors=errors, newline="")  # noqa: SIM115
+    return open(path, encoding=encoding, errors=errors, newline="")
 
 
 def _latin1_fallback(exc: UnicodeError) -> tuple[str, int]:
@@ -157,7 +165,9 @@ def read_csv(path: Path, lenient: bool = False) -> SheetFrame:
     try:
         text = head_text(source.path)
         if not text.strip():
-            raise SourceError(f"{path.name}: the file holds no data (only blank lines)", hint="export it again")
+            raise SourceError(
+                f"{path.name}: the file holds no data (only blank lines)", hint="export it again"
+            )
         sep = sniff_separator(text)
         reader = csv.reader(io.StringIO(text), delimiter=sep)
         records: list[list[str]] = []

@@ -51,7 +51,9 @@ def ingest_json(results: list[IngestResult]) -> str:
 
 
 def ingest_table(console: Console, results: list[IngestResult], dry_run: bool) -> None:
-    table = Table(title="lakectl ingest" + (" (dry run: nothing written)" if dry_run else ""), title_justify="left")
+    table = Table(
+        title="lakectl ingest" + (" (dry run: nothing written)" if dry_run else ""), title_justify="left"
+    )
     for name, kw in (
         ("file", {"overflow": "fold"}),
         ("cluster", {}),
@@ -67,7 +69,9 @@ def ingest_table(console: Console, results: list[IngestResult], dry_run: bool) -
         if r.status == "rejected" and r.hint:
             detail += f"\n[dim]hint: {r.hint}[/dim]"
         if dry_run and r.sheets:
-            detail = "\n".join(_sheet_plan(s) for s in r.sheets) + (f"\n{r.reason}" if r.status == "skipped" else "")
+            detail = "\n".join(_sheet_plan(s) for s in r.sheets) + (
+                f"\n{r.reason}" if r.status == "skipped" else ""
+            )
         elif r.status == "ingested":
             dropped = sum(len(s.dropped) for s in r.sheets)
             new = sorted({c for s in r.sheets for c in s.new_columns})
@@ -77,7 +81,14 @@ def ingest_table(console: Console, results: list[IngestResult], dry_run: bool) -
             if dropped:
                 parts.append(f"{dropped} non-data row(s) left out (see ingest log)")
             detail = "; ".join(parts)
-        table.add_row(r.file, r.cluster or "-", f"[{style}]{r.status}[/{style}]", f"{r.rows:,}", str(len(r.sheets)), detail)
+        table.add_row(
+            r.file,
+            r.cluster or "-",
+            f"[{style}]{r.status}[/{style}]",
+            f"{r.rows:,}",
+            str(len(r.sheets)),
+            detail,
+        )
     console.print(table)
     counts = Counter(r.status for r in results)
     console.print(

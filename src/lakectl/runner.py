@@ -26,7 +26,10 @@ def discover(paths: list[Path]) -> Iterator[Path]:
     for path in paths:
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                if any(part in SPECIAL_DIRS or part.startswith(".") for part in child.relative_to(path).parts[:-1]):
+                if any(
+                    part in SPECIAL_DIRS or part.startswith(".")
+                    for part in child.relative_to(path).parts[:-1]
+                ):
                     continue
                 if child.is_file() and not child.is_symlink() and is_candidate(child):
                     yield child
@@ -57,7 +60,9 @@ def plan(paths: list[Path], cluster: str | None, settings: Settings) -> list[tup
         else:
             jobs.append((path, target))
     if orphans:
-        shown = ", ".join(str(p) for p in orphans[:3]) + (f" and {len(orphans) - 3} more" if len(orphans) > 3 else "")
+        shown = ", ".join(str(p) for p in orphans[:3]) + (
+            f" and {len(orphans) - 3} more" if len(orphans) > 3 else ""
+        )
         raise ConfigError(
             f"cannot tell the cluster of {shown}",
             hint=f"pass --cluster ({', '.join(settings.clusters)}) or put the file in "

@@ -74,7 +74,9 @@ def check_zip(path: Path, limits: Limits) -> zipfile.ZipFile:
         ) from None
     entries = archive.infolist()
     if len(entries) > MAX_ZIP_ENTRIES:
-        raise SourceError(f"{path.name}: the zip container holds {len(entries)} entries (limit {MAX_ZIP_ENTRIES})")
+        raise SourceError(
+            f"{path.name}: the zip container holds {len(entries)} entries (limit {MAX_ZIP_ENTRIES})"
+        )
     total = 0
     for info in entries:
         if info.flag_bits & 0x1:
@@ -102,7 +104,9 @@ def check_zip(path: Path, limits: Limits) -> zipfile.ZipFile:
 def _read_small_xml(archive: zipfile.ZipFile, name: str, path: Path) -> bytes:
     data = archive.read(name)
     if _DTD.search(data):
-        raise SourceError(f"{path.name}: {name} declares a DTD, which spreadsheets never need (refused for safety)")
+        raise SourceError(
+            f"{path.name}: {name} declares a DTD, which spreadsheets never need (refused for safety)"
+        )
     return data
 
 

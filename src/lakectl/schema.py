@@ -128,7 +128,7 @@ def detect_header(rows: Sequence[Row]) -> HeaderGuess:
         return HeaderGuess(None, "no data")
 
     def label_share(row: Row) -> float:
-        cells = [c for c in row if not is_blank(c)]
+        cells = [c for c in row if c is not None and c.strip()]
         return sum(not looks_like_value(c) for c in cells) / len(cells)
 
     needed = width - width // 5 if width > 2 else width

@@ -49,9 +49,13 @@ def _child_main(conn: Connection, settings_data: dict[str, Any], memory_limit_mb
             result = pipeline.ingest_file(Path(path), cluster, settings, dry_run=dry_run)
         except MemoryError:
             result = IngestResult(
-                file=Path(path).name, path=path, cluster=cluster, status="rejected",
+                file=Path(path).name,
+                path=path,
+                cluster=cluster,
+                status="rejected",
                 reason=f"{Path(path).name}: the parser ran out of memory (limit {memory_limit_mb} MiB)",
-                hint="split the file, or raise reader.memory_limit_mb", error_class="MemoryError",
+                hint="split the file, or raise reader.memory_limit_mb",
+                error_class="MemoryError",
             )
         conn.send(result.to_dict())
 
@@ -98,8 +102,14 @@ class IngestWorker:
             )
             self.process = None
         result = IngestResult(
-            file=path.name, path=str(path), cluster=cluster, status="rejected", reason=reason, hint=hint,
-            duration_s=round(time.monotonic() - started, 3), error_class="ParserCrash",
+            file=path.name,
+            path=str(path),
+            cluster=cluster,
+            status="rejected",
+            reason=reason,
+            hint=hint,
+            duration_s=round(time.monotonic() - started, 3),
+            error_class="ParserCrash",
         )
         if not dry_run:
             self._record(result)
@@ -147,5 +157,7 @@ def _describe_exit(code: int | None) -> str:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
-        return f"killed by {name}" + (", an abort, often a failed memory allocation" if name == "SIGABRT" else "")
+        return f"killed by {name}" + (
+            ", an abort, often a failed memory allocation" if name == "SIGABRT" else ""
+        )
     return f"exit code {code}"

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from collections import Counter
+
+import polars as pl
+import xlsxwriter
+
+from lakectl import runner
+from lakectl.config import load_settings
+
+from .conftest import load_examples_module
+
+
+def test_example_inventory_and_ingest(tmp_path, settings):
+    module = load_examples_module()
+    sales = module.generate(settings.landing_zone)
+    files = [p for p in settings.landing_zone.rglob("*") if p.is_file()]
+    assert Counter(p.parent.name for p in files) == {
+        "diabetes": 3,
+        "emagrecimento": 4,
+        "rejuvenescimento": 4,
+        "relacionamento": 1,
+        "renda_extra": 10,
+    }
+    again = tmp_path / "again"
+    module.generate(again)
+    assert all((again / p.relative_to(settings.landing_zone)).read_bytes() == p.read_bytes() for p in files)
+    jobs = runner.plan([settings.landing_zone], None, settings)
+    results = runner.ingest_paths(jobs, settings)
+    statuses = Counter(r.status for r in results)
+    assert statuses == {"ingested": 21, "rejected": 1}
+    braip = next(r for r in results if r.file.startswith("braip"))
+    assert braip.sheets[0].header_row == 4 and any("Total" in d for d in braip.sheets[0].dropped)
+    bronze = pl.read_delta(str(settings.lake_root / "bronze" / "diabetes"))
+    hotmart = bronze.filter(pl.col("_source_file") == "hotmart_vendas_2026-09.csv")
+    assert hotmart.height == 40 and hotmart["valor_de_compra_com_impostos"].str.contains(",").all()
+    assert len(sales) > 700
+
+
+def test_a_file_that_kills_the_parser_is_rejected_and_the_run_goes_on(tmp_path):
+    settings = load_settings(
+        landing_zone=tmp_path / "lz",
+        lake_root=tmp_path / "lake",
+        reader={"isolate": True, "max_cells": 10**18},
+    )
+    folder = tmp_path / "lz" / "diabetes"
+    folder.mkdir(parents=True)
+    far = folder / "a_far.xlsx"
+    book = xlsxwriter.Workbook(str(far))
+    sheet = book.add_worksheet()
+    sheet.write(0, 0, "a")
+    sheet.write(1048575, 16383, "b")
+    book.close()
+    (folder / "b_ok.csv").write_text("id,valor\n1,2\n")
+    results = runner.ingest_paths(runner.plan([folder], None, settings), settings)
+    assert [r.status for r in results] == ["rejected", "ingested"]
+    assert "parser process died" in results[0].reason
+    log = pl.read_delta(str(tmp_path / "lake" / "_lakectl" / "ingest_log"))
+    assert sorted(log["status"].to_list()) == ["ingested", "rejected"]

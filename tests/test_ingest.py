@@ -1,0 +1,126 @@
+"""Exactly once: duplicates, renamed copies, concurrent ingests and crashes at every fault point."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from lakectl import ledger
+from lakectl.pipeline import FAULT_POINTS, ingest_file
+
+CSV = "Código da transação;Valor\n" + "".join(f"HP{i:04d};{i},50\n" for i in range(500))
+
+
+def bronze(settings, cluster="diabetes") -> pl.DataFrame:
+    return pl.read_delta(str(settings.lake_root / "bronze" / cluster))
+
+
+def drop(settings, cluster: str, name: str, text: str = CSV) -> Path:
+    folder = settings.landing_zone / cluster
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_same_file_renamed_copy_and_other_cluster_are_skipped(settings):
+    first = drop(settings, "diabetes", "a.csv")
+    assert ingest_file(first, "diabetes", settings).status == "ingested"
+    again = ingest_file(first, "diabetes", settings)
+    assert again.status == "skipped" and "a.csv" in again.reason
+    renamed = drop(settings, "diabetes", "copy of a.csv")
+    assert ingest_file(renamed, "diabetes", settings).status == "skipped"
+    other = drop(settings, "renda_extra", "a.csv")
+    assert ingest_file(other, "renda_extra", settings).status == "skipped"
+    assert bronze(settings).height == 500
+    assert not (settings.lake_root / "bronze" / "renda_extra").exists()
+    log = ledger.read(settings.lake_root)
+    assert sorted(log["status"].to_list()) == ["ingested", "skipped", "skipped", "skipped"]
+
+
+def test_new_columns_merge_and_missing_ones_are_null(settings):
+    ingest_file(drop(settings, "diabetes", "sep.csv", "id;valor\n1;10\n"), "diabetes", settings)
+    result = ingest_file(
+        drop(settings, "diabetes", "oct.csv", "id;valor;cupom\n2;20;X\n"), "diabetes", settings
+    )
+    assert result.sheets[0].new_columns == ["cupom"]
+    data = bronze(settings).sort("id")
+    assert data["cupom"].to_list() == [None, "X"]
+    assert data["_schema_id"].n_unique() == 2
+
+
+def _run_ingest(settings, path: Path, fault: str | None = None) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "LAKECTL_LAKE_ROOT": str(settings.lake_root),
+        "LAKECTL_LANDING_ZONE": str(settings.landing_zone),
+        "LAKECTL_READER__ISOLATE": "false",
+    }
+    if fault:
+        env["LAKECTL_FAULT"] = fault
+    return subprocess.run(
+        [sys.executable, "-m", "lakectl", "ingest", str(path), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_two_processes_ingesting_the_same_file_commit_it_once(settings):
+    path = drop(settings, "diabetes", "race.csv")
+    env = {
+        **os.environ,
+        "LAKECTL_LAKE_ROOT": str(settings.lake_root),
+        "LAKECTL_LANDING_ZONE": str(settings.landing_zone),
+        "LAKECTL_READER__ISOLATE": "false",
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "lakectl", "ingest", str(path)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    assert all(p.wait(timeout=120) == 0 for p in procs)
+    assert bronze(settings).height == 500
+    statuses = sorted(ledger.read(settings.lake_root)["status"].to_list())
+    assert statuses == ["ingested", "skipped"]
+
+
+@pytest.mark.parametrize("fault", FAULT_POINTS)
+def test_crash_at_any_point_then_rerun_gives_exactly_one_copy(settings, fault):
+    path = drop(settings, "diabetes", "crash.csv")
+    crashed = _run_ingest(settings, path, fault)
+    assert crashed.returncode == 137
+    table = settings.lake_root / "bronze" / "diabetes"
+    rows_after_crash = pl.read_delta(str(table)).height if (table / "_delta_log").exists() else 0
+    assert rows_after_crash in (0, 500)  # all or nothing
+    rerun = _run_ingest(settings, path)
+    assert rerun.returncode == 0, rerun.stderr
+    assert bronze(settings).height == 500
+    log = ledger.read(settings.lake_root).filter(pl.col("status") == "ingested")
+    assert log.height == 1 and log["rows"].to_list() == [500]
+
+
+def test_header_only_file_is_recorded_once(settings):
+    path = drop(settings, "diabetes", "vazio.csv", "id;valor\n")
+    assert ingest_file(path, "diabetes", settings).status == "ingested"
+    assert ingest_file(path, "diabetes", settings).status == "skipped"
+
+
+def test_unreadable_file_is_rejected_and_the_next_still_goes_in(settings):
+    bad = drop(settings, "diabetes", "bad.xlsx", "not a workbook")
+    good = drop(settings, "diabetes", "good.csv")
+    shutil.copy(bad, bad.with_name("bad2.xlsx"))
+    results = [ingest_file(p, "diabetes", settings) for p in (bad, good)]
+    assert [r.status for r in results] == ["rejected", "ingested"]
+    assert "bad.xlsx" in results[0].reason and results[0].hint
