@@ -141,7 +141,7 @@ def has(module: str) -> bool:
 
 def variants(source: Path, kind: str, work: Path) -> list[tuple[str, list[str] | None, dict[str, str]]]:
     lakectl = shutil.which("lakectl") or str(Path(sys.executable).parent / "lakectl")
-    lake = str(work / "lake_lakectl")
+    lake = str(work / f"lake_lakectl_{kind}")
     env = {"LAKECTL_LAKE_ROOT": lake, "LAKECTL_LANDING_ZONE": str(work)}
     out = [
         ("lakectl ingest", [lakectl, "ingest", str(source), "--cluster", "diabetes"], env),
@@ -152,7 +152,7 @@ def variants(source: Path, kind: str, work: Path) -> list[tuple[str, list[str] |
                 "-c",
                 FLOOR_XLSX if kind == "xlsx" else FLOOR_CSV,
                 str(source),
-                str(work / "lake_floor"),
+                str(work / f"lake_floor_{kind}"),
             ],
             {},
         ),
