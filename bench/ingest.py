@@ -135,12 +135,16 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float | None
     return wall, usage.ru_maxrss / 1024, ""
 
 
+def lakectl_command() -> str:
+    return str(Path(sys.executable).parent / "lakectl") if not shutil.which("lakectl") else "lakectl"
+
+
 def has(module: str) -> bool:
     return subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True).returncode == 0
 
 
 def variants(source: Path, kind: str, work: Path) -> list[tuple[str, list[str] | None, dict[str, str]]]:
-    lakectl = shutil.which("lakectl") or str(Path(sys.executable).parent / "lakectl")
+    lakectl = lakectl_command()
     lake = str(work / f"lake_lakectl_{kind}")
     env = {"LAKECTL_LAKE_ROOT": lake, "LAKECTL_LANDING_ZONE": str(work)}
     out = [
@@ -229,7 +233,7 @@ def streaming(work: Path) -> None:
             block = line * 10_000
             for _ in range(megabytes * 2**20 // len(block)):
                 out.write(block)
-        lakectl = shutil.which("lakectl") or str(Path(sys.executable).parent / "lakectl")
+        lakectl = lakectl_command()
         wall, rss, error = run(
             [lakectl, "ingest", str(path), "--cluster", "diabetes"],
             {"LAKECTL_LAKE_ROOT": str(work / f"lake_stream_{megabytes}")},

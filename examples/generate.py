@@ -84,6 +84,17 @@ FIRST = [
     "Wesley",
 ]
 LAST = ["Silva", "Souza", "Oliveira", "Santos", "Pereira", "Lima", "Carvalho", "Gomes", "Ribeiro", "Araújo"]
+# How each platform's export spells the canonical statuses (platforms notes; Monetizze/Braip: plausible).
+STATUS_LABELS = {
+    "kiwify": {"approved": "Pago", "pending": "Aguardando Pagamento", "refunded": "Reembolsado",
+               "chargeback": "Chargeback", "cancelled": "Cancelado", "refused": "Recusado"},
+    "eduzz": {"approved": "Paga", "pending": "Aberta", "refunded": "Reembolsado", "chargeback": "Chargeback",
+              "cancelled": "Cancelada", "refused": "Recusada"},
+    "monetizze": {"approved": "Finalizada", "pending": "Aguardando pagamento", "refunded": "Devolvida",
+                  "chargeback": "Chargeback", "cancelled": "Cancelada", "refused": "Recusada"},
+    "braip": {"approved": "Pagamento Aprovado", "pending": "Aguardando Pagamento", "refunded": "Estornado",
+              "chargeback": "Chargeback", "cancelled": "Cancelada", "refused": "Recusada"},
+}  # fmt: skip
 PT_STATUS = {
     "approved": "Aprovado",
     "pending": "Aguardando pagamento",
@@ -169,6 +180,22 @@ def br_datetime(when: datetime) -> str:
 # ------------------------------------------------------------------------------------------ writers
 
 
+def write_csv(
+    path: Path,
+    header: list[str],
+    rows: list[list[str]],
+    delimiter: str = ",",
+    crlf: bool = False,
+    encoding: str = "utf-8",
+    bom: bool = False,
+) -> None:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n" if crlf else "\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + out.getvalue().encode(encoding))
+
+
 def write_hotmart_csv(path: Path, sales: list[Sale], extra_rows: list[Sale] = ()) -> None:  # type: ignore[assignment]
     header = [
         "Código da transação",
@@ -191,13 +218,11 @@ def write_hotmart_csv(path: Path, sales: list[Sale], extra_rows: list[Sale] = ()
         "Venda feita como",
         "Transação do Produto Principal",
     ]
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(header)
+    rows = []
     for s in [*sales, *extra_rows]:
         net = (s.amount * Decimal("0.9")).quantize(Decimal("0.01"))
         confirmed = br_datetime(s.purchased_at + timedelta(minutes=3)) if s.status == "approved" else "(none)"
-        writer.writerow(
+        rows.append(
             [
                 s.transaction_id,
                 PT_STATUS[s.status],
@@ -220,7 +245,7 @@ def write_hotmart_csv(path: Path, sales: list[Sale], extra_rows: list[Sale] = ()
                 "(none)",
             ]
         )
-    path.write_bytes(b"\xef\xbb\xbf" + out.getvalue().encode("utf-8"))
+    write_csv(path, header, rows, delimiter=";", crlf=True, bom=True)
 
 
 def new_book(path: Path) -> xlsxwriter.Workbook:
@@ -290,14 +315,7 @@ def write_xlsx_table(
 
 
 def kiwify_rows(sales: list[Sale], with_coupon: bool) -> tuple[list[str], list[list[object]]]:
-    labels = {
-        "approved": "Pago",
-        "pending": "Aguardando Pagamento",
-        "refunded": "Reembolsado",
-        "chargeback": "Chargeback",
-        "cancelled": "Cancelado",
-        "refused": "Recusado",
-    }
+    labels = STATUS_LABELS["kiwify"]
     header = [
         "ID da venda",
         "Status",
@@ -332,14 +350,7 @@ def kiwify_rows(sales: list[Sale], with_coupon: bool) -> tuple[list[str], list[l
 
 
 def write_eduzz_xls(path: Path, sales: list[Sale]) -> None:
-    labels = {
-        "approved": "Paga",
-        "pending": "Aberta",
-        "refunded": "Reembolsado",
-        "chargeback": "Chargeback",
-        "cancelled": "Cancelada",
-        "refused": "Recusada",
-    }
+    labels = STATUS_LABELS["eduzz"]
     book = xlwt.Workbook(encoding="utf-8")
     sheet = book.add_sheet("Faturas")
     header = [
@@ -381,163 +392,48 @@ def write_eduzz_xls(path: Path, sales: list[Sale]) -> None:
 
 
 def write_monetizze_csv(path: Path, sales: list[Sale]) -> None:
-    labels = {
-        "approved": "Finalizada",
-        "pending": "Aguardando pagamento",
-        "refunded": "Devolvida",
-        "chargeback": "Chargeback",
-        "cancelled": "Cancelada",
-        "refused": "Recusada",
-    }
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(
-        [
-            "Código Venda",
-            "Status",
-            "Produto",
-            "Valor",
-            "Comprador",
-            "Email",
-            "Telefone",
-            "CPF",
-            "Data Pedido",
-            "Forma Pagamento",
-        ]
-    )
-    for s in sales:
-        writer.writerow(
-            [
-                s.transaction_id,
-                labels[s.status],
-                s.product,
-                br_money(s.amount),
-                s.name,
-                s.email,
-                s.phone,
-                s.document,
-                s.purchased_at.strftime("%d/%m/%Y %H:%M"),
-                s.payment,
-            ]
-        )
-    path.write_bytes(out.getvalue().encode("cp1252"))
+    header = ["Código Venda", "Status", "Produto", "Valor", "Comprador", "Email", "Telefone", "CPF",
+              "Data Pedido", "Forma Pagamento"]  # fmt: skip
+    labels = STATUS_LABELS["monetizze"]
+    rows = [[s.transaction_id, labels[s.status], s.product, br_money(s.amount), s.name, s.email, s.phone,
+             s.document, s.purchased_at.strftime("%d/%m/%Y %H:%M"), s.payment] for s in sales]  # fmt: skip
+    write_csv(path, header, rows, delimiter=";", crlf=True, encoding="cp1252")
 
 
 def write_clickbank_csv(path: Path, sales: list[Sale]) -> None:
     """Refunds and chargebacks are extra rows that carry the original receipt."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(
-        [
-            "Receipt",
-            "Transaction Type",
-            "Transaction Time",
-            "Item",
-            "Product Title",
-            "Amount",
-            "Currency",
-            "Customer Name",
-            "Customer Email",
-            "Payment Method",
-            "Country",
-        ]
-    )
+    header = ["Receipt", "Transaction Type", "Transaction Time", "Item", "Product Title", "Amount",
+              "Currency", "Customer Name", "Customer Email", "Payment Method", "Country"]  # fmt: skip
+    rows = []
     for s in sales:
         pay = "VISA" if "Cartão" in s.payment else "PYPL"
-        writer.writerow(
-            [
-                s.transaction_id,
-                "SALE",
-                s.purchased_at.isoformat(),
-                "1",
-                s.product,
-                f"{s.amount:,.2f}",
-                "USD",
-                s.name,
-                s.email,
-                pay,
-                "US",
-            ]
-        )
+        events = [("SALE", s.purchased_at, "")]
         if s.status in ("refunded", "chargeback"):
-            kind = "RFND" if s.status == "refunded" else "CGBK"
-            writer.writerow(
-                [
-                    s.transaction_id,
-                    kind,
-                    (s.purchased_at + timedelta(days=9)).isoformat(),
-                    "1",
-                    s.product,
-                    f"-{s.amount:,.2f}",
-                    "USD",
-                    s.name,
-                    s.email,
-                    pay,
-                    "US",
-                ]
+            events.append(
+                ("RFND" if s.status == "refunded" else "CGBK", s.purchased_at + timedelta(days=9), "-")
             )
-    path.write_text(out.getvalue(), encoding="utf-8")
+        for kind, when, sign in events:
+            rows.append([s.transaction_id, kind, when.isoformat(), "1", s.product, f"{sign}{s.amount:,.2f}",
+                         "USD", s.name, s.email, pay, "US"])  # fmt: skip
+    write_csv(path, header, rows)
 
 
 def write_digistore_csv(path: Path, sales: list[Sale]) -> None:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\n")
-    writer.writerow(
-        [
-            "Order ID",
-            "Transaction ID",
-            "Transaction type",
-            "Date",
-            "Product ID",
-            "Product name",
-            "Amount (gross)",
-            "Currency",
-            "First name",
-            "Last name",
-            "Email",
-            "Phone",
-            "Payment method",
-        ]
-    )
+    """Each payment, refund or chargeback is a transaction of its own on the same order."""
+    header = ["Order ID", "Transaction ID", "Transaction type", "Date", "Product ID", "Product name",
+              "Amount (gross)", "Currency", "First name", "Last name", "Email", "Phone", "Payment method"]  # fmt: skip
+    rows = []
     for n, s in enumerate(sales):
         first, _, last = s.name.partition(" ")
         amount = f"{s.amount:.2f}".replace(".", ",")
-        writer.writerow(
-            [
-                s.transaction_id,
-                f"T{n:05d}",
-                "payment",
-                s.purchased_at.strftime("%Y-%m-%d %H:%M:%S"),
-                "4711",
-                s.product,
-                amount,
-                "EUR",
-                first,
-                last,
-                s.email,
-                s.phone,
-                "creditcard",
-            ]
-        )
+        events = [(f"T{n:05d}", "payment", s.purchased_at, "")]
         if s.status in ("refunded", "chargeback"):
-            writer.writerow(
-                [
-                    s.transaction_id,
-                    f"T{n:05d}R",
-                    "refund" if s.status == "refunded" else "chargeback",
-                    (s.purchased_at + timedelta(days=5)).strftime("%Y-%m-%d %H:%M:%S"),
-                    "4711",
-                    s.product,
-                    f"-{amount}",
-                    "EUR",
-                    first,
-                    last,
-                    s.email,
-                    s.phone,
-                    "creditcard",
-                ]
-            )
-    path.write_text(out.getvalue(), encoding="utf-8")
+            kind = "refund" if s.status == "refunded" else "chargeback"
+            events.append((f"T{n:05d}R", kind, s.purchased_at + timedelta(days=5), "-"))
+        for txn, kind, when, sign in events:
+            rows.append([s.transaction_id, txn, kind, when.strftime("%Y-%m-%d %H:%M:%S"), "4711", s.product,
+                         f"{sign}{amount}", "EUR", first, last, s.email, s.phone, "creditcard"])  # fmt: skip
+    write_csv(path, header, rows, delimiter=";")
 
 
 # --------------------------------------------------------------------------------------- inventory
@@ -585,14 +481,7 @@ def generate(dest: Path, seed: int = SEED) -> list[Sale]:
         )
         write_xlsx_table(e / f"kiwify_vendas_2026-{month:02d}.xlsx", header, rows)
     braip = keep(make_sales(rng, "emagrecimento", "braip", 10, 30, people, "BRP"))
-    labels = {
-        "approved": "Pagamento Aprovado",
-        "pending": "Aguardando Pagamento",
-        "refunded": "Estornado",
-        "chargeback": "Chargeback",
-        "cancelled": "Cancelada",
-        "refused": "Recusada",
-    }
+    labels = STATUS_LABELS["braip"]
     write_xlsx_table(
         e / "braip_relatorio_2026-10.xlsx",
         [

@@ -30,6 +30,18 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
+def write_far_cell_xlsx(path: Path) -> Path:
+    """4.7 KB that make calamine allocate a 1,048,576 x 16,384 grid (512 GiB) and abort."""
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.write(0, 0, "a")
+    sheet.write(1048575, 16383, "b")
+    book.close()
+    return path
+
+
 def load_examples_module():  # the generator is a script, not part of the package
     spec = importlib.util.spec_from_file_location("lakectl_examples", ROOT / "examples" / "generate.py")
     assert spec and spec.loader

@@ -3,12 +3,11 @@ from __future__ import annotations
 from collections import Counter
 
 import polars as pl
-import xlsxwriter
 
 from lakectl import runner
 from lakectl.config import load_settings
 
-from .conftest import load_examples_module
+from .conftest import load_examples_module, write_far_cell_xlsx
 
 
 def test_example_inventory_and_ingest(tmp_path, settings):
@@ -45,12 +44,7 @@ def test_a_file_that_kills_the_parser_is_rejected_and_the_run_goes_on(tmp_path):
     )
     folder = tmp_path / "lz" / "diabetes"
     folder.mkdir(parents=True)
-    far = folder / "a_far.xlsx"
-    book = xlsxwriter.Workbook(str(far))
-    sheet = book.add_worksheet()
-    sheet.write(0, 0, "a")
-    sheet.write(1048575, 16383, "b")
-    book.close()
+    write_far_cell_xlsx(folder / "a_far.xlsx")
     (folder / "b_ok.csv").write_text("id,valor\n1,2\n")
     results = runner.ingest_paths(runner.plan([folder], None, settings), settings)
     assert [r.status for r in results] == ["rejected", "ingested"]

@@ -121,11 +121,6 @@ def append_once(
     )
 
 
-def history(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
-    table = open_table(path)
-    return [] if table is None else table.history(limit)
-
-
 def commit_metadata_since(path: Path, after_version: int) -> Iterator[tuple[int, dict[str, Any]]]:
     """(version, commit info) of every commit newer than ``after_version``, oldest first."""
     table = open_table(path)

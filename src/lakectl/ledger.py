@@ -66,19 +66,18 @@ def append(lake_root: Path, records: list[dict[str, Any]]) -> None:
 
 def read(lake_root: Path) -> pl.DataFrame:
     table = delta.read_arrow(ledger_path(lake_root))
-    if table is None:
-        return pl.DataFrame(
-            schema=pl.Schema(pl.DataFrame(pa.Table.from_pylist([], schema=LEDGER_SCHEMA)).schema)
-        )
-    return pl.DataFrame(table)
+    return pl.DataFrame(LEDGER_SCHEMA.empty_table() if table is None else table)
 
 
 def first_ingest(lake_root: Path, sha256: str) -> dict[str, Any] | None:
     """The ledger row of the first successful ingest of these bytes, if any."""
-    table = delta.read_arrow(ledger_path(lake_root), columns=None)
-    if table is None:
+    if not delta.table_exists(ledger_path(lake_root)):
         return None
-    frame = pl.DataFrame(table).filter((pl.col("sha256") == sha256) & (pl.col("status") == "ingested"))
+    frame = (
+        pl.scan_delta(str(ledger_path(lake_root)))
+        .filter((pl.col("sha256") == sha256) & (pl.col("status") == "ingested"))
+        .collect()
+    )
     if frame.is_empty():
         return None
     return frame.sort("finished_at").row(0, named=True)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import itertools
 import json
 import logging
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 import pyarrow as pa
@@ -29,7 +30,21 @@ from lakectl.schema import schema_id
 log = logging.getLogger(__name__)
 
 FAULT_ENV = "LAKECTL_FAULT"
+# What every bronze row carries besides the source columns (all text).
+LINEAGE = pa.schema(
+    [
+        ("_source_file", pa.string()),
+        ("_source_sha256", pa.string()),
+        ("_sheet", pa.string()),
+        ("_row", pa.int64()),
+        ("_ingested_at", pa.timestamp("us", tz="UTC")),
+        ("_ingest_id", pa.string()),
+        ("_schema_id", pa.string()),
+    ]
+)
 FAULT_POINTS = ("after_read", "before_commit", "after_commit")
+WRITE_ATTEMPTS = 3
+T = TypeVar("T")
 
 
 def fault(point: str) -> None:
@@ -81,18 +96,7 @@ class _Stream:
         for frame in frames:
             columns.update(dict.fromkeys(frame.columns))
         self.columns = list(columns)
-        self.schema = pa.schema(
-            [pa.field(c, pa.string()) for c in self.columns]
-            + [
-                pa.field("_source_file", pa.string()),
-                pa.field("_source_sha256", pa.string()),
-                pa.field("_sheet", pa.string()),
-                pa.field("_row", pa.int64()),
-                pa.field("_ingested_at", pa.timestamp("us", tz="UTC")),
-                pa.field("_ingest_id", pa.string()),
-                pa.field("_schema_id", pa.string()),
-            ]
-        )
+        self.schema = pa.schema([pa.field(c, pa.string()) for c in self.columns] + list(LINEAGE))
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         for index, frame in enumerate(self.frames):
@@ -105,7 +109,9 @@ class _Stream:
                 pl.lit(schema_id(frame.columns)).alias("_schema_id"),
             ]
             first = self.firsts[index]
-            parts = self.iterators[index] if first is None else _chain(first, self.iterators[index])
+            parts = (
+                self.iterators[index] if first is None else itertools.chain([first], self.iterators[index])
+            )
             for batch in parts:
                 self.rows[index] += batch.height
                 missing = [pl.lit(None, pl.String).alias(c) for c in self.columns if c not in batch.columns]
@@ -115,11 +121,6 @@ class _Stream:
 
     def reader(self) -> pa.RecordBatchReader:
         return pa.RecordBatchReader.from_batches(self.schema, self.batches())
-
-
-def _chain(first: pl.DataFrame, rest: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
-    yield first
-    yield from rest
 
 
 def _summaries(frames: list[SheetFrame], rows: list[int], known: set[str]) -> list[SheetSummary]:
@@ -164,10 +165,6 @@ def _record(result: IngestResult, started: Any) -> dict[str, Any]:
     }
 
 
-def _read_all(path: Path, settings: Settings) -> list[SheetFrame]:
-    return read_file(path, read_options(settings))
-
-
 def ingest_file(path: Path, cluster: str, settings: Settings, dry_run: bool = False) -> IngestResult:
     """Ingest one file into bronze/<cluster>, exactly once. Never raises for a bad file."""
     started_clock = time.monotonic()
@@ -193,7 +190,7 @@ def ingest_file(path: Path, cluster: str, settings: Settings, dry_run: bool = Fa
 
     try:
         if dry_run:
-            return _dry_run(path, cluster, settings, finish)
+            return _dry_run(path, cluster, settings, sha, finish)
         with delta.lake_lock(lake):
             first = ledger.first_ingest(lake, sha)
             if first is not None:
@@ -205,7 +202,7 @@ def ingest_file(path: Path, cluster: str, settings: Settings, dry_run: bool = Fa
                 )
                 ledger.append(lake, [_record(result, started)])
                 return result
-            result = _write(path, cluster, settings, sha, ingest_id, base, started, finish)
+            result = _write(path, cluster, settings, sha, ingest_id, started, finish)
             fault("after_commit")
             ledger.append(lake, [_record(result, started)])
             return result
@@ -248,25 +245,22 @@ def _log_rejection(lake: Path, result: IngestResult, started: Any) -> None:
         log.warning("could not record the rejection of %s: %s", result.file, exc)
 
 
-def _open_frames(path: Path, settings: Settings, lenient: bool) -> list[SheetFrame]:
-    return [read_csv(path, lenient=True)] if lenient else _read_all(path, settings)
+def _with_frames(path: Path, settings: Settings, use: Callable[[list[SheetFrame]], T]) -> T:
+    """Run ``use`` over the file's tables; a CSV whose lines outgrow its header is read again by the
+    forgiving reader (nothing was committed: the first stream failed before its commit)."""
+    try:
+        return use(read_file(path, read_options(settings)))
+    except RaggedRows:
+        return use([read_csv(path, lenient=True)])
 
 
 def _write(
-    path: Path,
-    cluster: str,
-    settings: Settings,
-    sha: str,
-    ingest_id: str,
-    base: dict[str, Any],
-    started: Any,
-    finish: Any,
+    path: Path, cluster: str, settings: Settings, sha: str, ingest_id: str, started: Any, finish: Any
 ) -> IngestResult:
-    lake = settings.lake_root
-    target = ledger.bronze_path(lake, cluster)
+    target = ledger.bronze_path(settings.lake_root, cluster)
     known = set(delta.table_columns(target))
-    for lenient in (False, True):
-        frames = _open_frames(path, settings, lenient)
+
+    def commit(frames: list[SheetFrame]) -> IngestResult:
         stream = _Stream(frames, path.name, sha, ingest_id)
         # The commit carries the ledger record too, so a crash after it can be repaired (ledger.reconcile).
         planned = finish(status="ingested", sheets=_summaries(frames, [0] * len(frames), known))
@@ -275,35 +269,35 @@ def _write(
             ledger.FILES_KEY: ledger.commit_record(_record(planned, started)),
         }
         fault("before_commit")
-        try:
-            empty = all(first is None for first in stream.firsts)
-            version = None  # a header-only file appends nothing; its ledger row records it
-            if not empty:
-                version = delta.append_once(target, stream.reader(), [delta.file_app_id(sha)], metadata)
-        except RaggedRows:
-            continue
+        if all(first is None for first in stream.firsts):
+            # header-only: nothing to append; the ledger row alone records the file
+            return finish(status="ingested", sheets=_summaries(frames, stream.rows, known))
+        version = delta.append_once(target, stream.reader(), [delta.file_app_id(sha)], metadata)
         summaries = _summaries(frames, stream.rows, known)
-        rows = sum(stream.rows)
-        if version is None and not empty:
+        if version is None:
             return finish(
                 status="skipped",
                 reason="already in bronze (committed by a concurrent ingest)",
                 sheets=summaries,
-                rows=rows,
             )
-        return finish(status="ingested", sheets=summaries, rows=rows, bronze_version=version)
-    raise SourceError(f"{path.name}: cannot parse the file")  # unreachable: lenient never raises RaggedRows
+        return finish(status="ingested", sheets=summaries, rows=sum(stream.rows), bronze_version=version)
 
-
-def _dry_run(path: Path, cluster: str, settings: Settings, finish: Any) -> IngestResult:
-    known = set(delta.table_columns(ledger.bronze_path(settings.lake_root, cluster)))
-    first = ledger.first_ingest(settings.lake_root, finish(status="skipped").sha256 or "")
-    for lenient in (False, True):
-        frames = _open_frames(path, settings, lenient)
+    for attempt in range(WRITE_ATTEMPTS):
         try:
-            rows = [sum(b.height for b in f.batches()) for f in frames]
-        except RaggedRows:
-            continue
+            return _with_frames(path, settings, commit)
+        except TransientError:
+            if attempt == WRITE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.5 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def _dry_run(path: Path, cluster: str, settings: Settings, sha: str, finish: Any) -> IngestResult:
+    known = set(delta.table_columns(ledger.bronze_path(settings.lake_root, cluster)))
+    first = ledger.first_ingest(settings.lake_root, sha)
+
+    def count(frames: list[SheetFrame]) -> IngestResult:
+        rows = [sum(batch.height for batch in frame.batches()) for frame in frames]
         summaries = _summaries(frames, rows, known)
         if first is not None:
             return finish(
@@ -314,4 +308,5 @@ def _dry_run(path: Path, cluster: str, settings: Settings, finish: Any) -> Inges
                 reason=f"duplicate of {first['file_name']} (would be skipped)",
             )
         return finish(status="ingested", sheets=summaries, rows=sum(rows), reason="dry run: nothing written")
-    raise SourceError(f"{path.name}: cannot parse the file")
+
+    return _with_frames(path, settings, count)

@@ -63,7 +63,8 @@ def sniff_format(path: Path) -> str:
             hint="lakectl reads .xlsx, .xlsm, .xls, .ods, .csv, .tsv and .txt exports",
         )
     with path.open("rb") as handle:
-        magic = handle.read(8)
+        head = handle.read(4096)
+    magic = head[:8]
     if not magic:
         raise SourceError(
             f"{path.name}: the file is empty (0 bytes)", hint="export it again from the platform"
@@ -78,7 +79,7 @@ def sniff_format(path: Path) -> str:
                 f"{path.name}: this .xls is really an HTML/XML page, not an Excel file",
                 hint="open it in Excel or LibreOffice and save it as .xlsx, or export as CSV",
             )
-        if suffix == ".xls" and b"\t" in path.read_bytes()[:4096]:
+        if suffix == ".xls" and b"\t" in head:
             return "csv"  # tab-separated text saved as .xls by some platforms
         raise SourceError(
             f"{path.name}: not a valid {suffix} file (it is neither a zip nor an OLE container)",

@@ -13,16 +13,7 @@ from dataclasses import dataclass
 
 Row = Sequence[str | None]
 
-# Names lakectl adds to every bronze row; source columns never start with "_".
-LINEAGE_COLUMNS = (
-    "_source_file",
-    "_source_sha256",
-    "_sheet",
-    "_row",
-    "_ingested_at",
-    "_ingest_id",
-    "_schema_id",
-)
+# Normalised names never start with "_": that prefix is kept for lakectl's lineage columns.
 MAX_NAME_LENGTH = 120
 HEADER_SCAN_ROWS = 50
 
