@@ -1,9 +1,10 @@
 """Ingest benchmark: lakectl vs the floor, pandas+openpyxl and dlt, side by side in one run.
 
-    python bench/ingest.py [--rows 200000] [--streaming]
+    python bench/ingest.py [--rows 200000] [--streaming] [--dlt-python PATH]
 
 Each variant runs in its own process on a fresh lake; wall time and peak RSS come from wait4().
 pandas/openpyxl and dlt are benchmark-only: a variant whose library is missing is reported as such.
+dlt pins its own deltalake/pyarrow, so give it its own venv: --dlt-python /path/to/venv/bin/python.
 --streaming also shows CSV peak memory at ~200 MB vs ~2 GB (slow: it writes 2 GB of CSV).
 """
 
@@ -136,53 +137,39 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float | None
 
 
 def lakectl_command() -> str:
-    return str(Path(sys.executable).parent / "lakectl") if not shutil.which("lakectl") else "lakectl"
+    beside = Path(sys.executable).parent / "lakectl"  # the lakectl of the running environment
+    return str(beside) if beside.exists() else (shutil.which("lakectl") or "lakectl")
 
 
-def has(module: str) -> bool:
-    return subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True).returncode == 0
+def has(python: str, *modules: str) -> bool:
+    code = "; ".join(f"import {m}" for m in modules)
+    return subprocess.run([python, "-c", code], capture_output=True).returncode == 0
 
 
-def variants(source: Path, kind: str, work: Path) -> list[tuple[str, list[str] | None, dict[str, str]]]:
-    lakectl = lakectl_command()
-    lake = str(work / f"lake_lakectl_{kind}")
-    env = {"LAKECTL_LAKE_ROOT": lake, "LAKECTL_LANDING_ZONE": str(work)}
-    out = [
-        ("lakectl ingest", [lakectl, "ingest", str(source), "--cluster", "diabetes"], env),
-        (
-            "floor (reader -> write_deltalake)",
-            [
-                sys.executable,
-                "-c",
-                FLOOR_XLSX if kind == "xlsx" else FLOOR_CSV,
-                str(source),
-                str(work / f"lake_floor_{kind}"),
-            ],
-            {},
-        ),
-    ]
-    if kind == "xlsx":
-        out.append(
-            (
-                "pandas + openpyxl",
-                [sys.executable, "-c", PANDAS_XLSX, str(source), str(work / "lake_pd")]
-                if has("pandas") and has("openpyxl")
-                else None,
-                {},
-            )
-        )
+def script(python: str, code: str, source: Path, lake: Path, *needs: str) -> list[str] | None:
+    """A variant's command, or None when its libraries are not installed for ``python``."""
+    return [python, "-c", code, str(source), str(lake)] if has(python, *needs) else None
+
+
+Variant = tuple[str, list[str] | None, dict[str, str]]
+
+
+def variants(source: Path, kind: str, work: Path, dlt_python: str) -> list[Variant]:
+    env = {"LAKECTL_LAKE_ROOT": str(work / f"lake_lakectl_{kind}"), "LAKECTL_LANDING_ZONE": str(work)}
+    xlsx = kind == "xlsx"
+    out: list[Variant] = [
+        ("lakectl ingest", [lakectl_command(), "ingest", str(source), "--cluster", "diabetes"], env),
+        ("floor (reader -> write_deltalake)",
+         script(sys.executable, FLOOR_XLSX if xlsx else FLOOR_CSV, source, work / f"lake_floor_{kind}"), {}),
+    ]  # fmt: skip
+    if xlsx:
+        out.append(("pandas + openpyxl", script(sys.executable, PANDAS_XLSX, source, work / "lake_pd",
+                                                "pandas", "openpyxl"), {}))  # fmt: skip
+    dlt_code = DLT_XLSX if xlsx else DLT_CSV
     out.append(
         (
             "dlt (filesystem -> delta)",
-            [
-                sys.executable,
-                "-c",
-                DLT_XLSX if kind == "xlsx" else DLT_CSV,
-                str(source),
-                str(work / f"lake_dlt_{kind}"),
-            ]
-            if has("dlt")
-            else None,
+            script(dlt_python, dlt_code, source, work / f"lake_dlt_{kind}", "dlt"),
             {},
         )
     )
@@ -193,6 +180,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--streaming", action="store_true")
+    parser.add_argument("--dlt-python", default=sys.executable, help="a python with dlt installed")
     args = parser.parse_args()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
@@ -208,7 +196,7 @@ def main() -> None:
         for kind, source in (("xlsx", xlsx), ("csv", csv_path)):
             print(f"\n{kind}: variant | wall s | peak RSS MiB | vs lakectl")
             base = None
-            for name, cmd, env in variants(source, kind, work):
+            for name, cmd, env in variants(source, kind, work, args.dlt_python):
                 if cmd is None:
                     print(f"  {name:36} | not installed")
                     continue

@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from lakectl.errors import ConfigError
+from lakectl.safety import Limits
 
 DEFAULT_CLUSTERS = ["diabetes", "emagrecimento", "rejuvenescimento", "relacionamento", "renda_extra"]
 CLUSTER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -41,6 +42,13 @@ class ReaderSettings(BaseModel):
     isolate: bool = Field(True, description="parse files in a child process with a memory cap and a timeout")
     memory_limit_mb: int = Field(6144, ge=256, description="address-space cap of the parser process")
     timeout_s: float = Field(900.0, gt=0, description="longest time one file may take to ingest")
+
+    def limits(self) -> Limits:
+        return Limits(
+            max_cells=self.max_cells,
+            max_uncompressed_bytes=self.max_uncompressed_mb << 20,
+            max_ratio=self.max_compression_ratio,
+        )
 
 
 class WatchSettings(BaseModel):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from lakectl.errors import StorageError, TransientError
@@ -26,6 +26,8 @@ from lakectl.errors import StorageError, TransientError
 log = logging.getLogger(__name__)
 
 COMMIT_ATTEMPTS = 8
+# zstd level 1 writes as fast as the default snappy and makes text-heavy bronze files ~40% smaller
+WRITER = WriterProperties(compression="ZSTD", compression_level=1)
 
 
 def table_exists(path: Path) -> bool:
@@ -90,6 +92,7 @@ def append_once(
                 data,
                 mode="append",
                 schema_mode="merge",
+                writer_properties=WRITER,
                 commit_properties=CommitProperties(
                     app_transactions=[Transaction(app_id=app, version=1) for app in app_ids],
                     custom_metadata=metadata,

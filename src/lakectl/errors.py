@@ -18,6 +18,10 @@ class LakectlError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self) -> tuple[type[LakectlError], tuple[str, str | None]]:
+        # keep the hint when an error crosses a process boundary (the parser worker)
+        return (type(self), (self.message, self.hint))
+
 
 class ConfigError(LakectlError):
     """A bad setting, an unknown cluster, an unreadable lakectl.toml."""

@@ -24,7 +24,7 @@ from lakectl.errors import LakectlError, SourceError, TransientError
 from lakectl.models import IngestResult, SheetSummary
 from lakectl.read import ReadOptions, SheetFrame, read_file
 from lakectl.read_csv import RaggedRows, read_csv
-from lakectl.safety import Limits
+from lakectl.safety import Checked
 from lakectl.schema import schema_id
 
 log = logging.getLogger(__name__)
@@ -64,15 +64,7 @@ def sha256_of(path: Path) -> tuple[str, int]:
 
 
 def read_options(settings: Settings) -> ReadOptions:
-    reader = settings.reader
-    return ReadOptions(
-        include_hidden=reader.include_hidden_sheets,
-        limits=Limits(
-            max_cells=reader.max_cells,
-            max_uncompressed_bytes=reader.max_uncompressed_mb << 20,
-            max_ratio=reader.max_compression_ratio,
-        ),
-    )
+    return ReadOptions(include_hidden=settings.reader.include_hidden_sheets, limits=settings.reader.limits())
 
 
 class _Stream:
@@ -165,7 +157,9 @@ def _record(result: IngestResult, started: Any) -> dict[str, Any]:
     }
 
 
-def ingest_file(path: Path, cluster: str, settings: Settings, dry_run: bool = False) -> IngestResult:
+def ingest_file(
+    path: Path, cluster: str, settings: Settings, dry_run: bool = False, precheck: Precheck = None
+) -> IngestResult:
     """Ingest one file into bronze/<cluster>, exactly once. Never raises for a bad file."""
     started_clock = time.monotonic()
     started = ledger.now()
@@ -190,7 +184,7 @@ def ingest_file(path: Path, cluster: str, settings: Settings, dry_run: bool = Fa
 
     try:
         if dry_run:
-            return _dry_run(path, cluster, settings, sha, finish)
+            return _dry_run(path, cluster, settings, precheck, sha, finish)
         with delta.lake_lock(lake):
             first = ledger.first_ingest(lake, sha)
             if first is not None:
@@ -202,7 +196,7 @@ def ingest_file(path: Path, cluster: str, settings: Settings, dry_run: bool = Fa
                 )
                 ledger.append(lake, [_record(result, started)])
                 return result
-            result = _write(path, cluster, settings, sha, ingest_id, started, finish)
+            result = _write(path, cluster, settings, precheck, sha, ingest_id, started, finish)
             fault("after_commit")
             ledger.append(lake, [_record(result, started)])
             return result
@@ -245,17 +239,32 @@ def _log_rejection(lake: Path, result: IngestResult, started: Any) -> None:
         log.warning("could not record the rejection of %s: %s", result.file, exc)
 
 
-def _with_frames(path: Path, settings: Settings, use: Callable[[list[SheetFrame]], T]) -> T:
+# The byte-level checks, when the caller ran them already: their result, or the error they raised.
+Precheck = Checked | SourceError | None
+
+
+def _with_frames(
+    path: Path, settings: Settings, precheck: Precheck, use: Callable[[list[SheetFrame]], T]
+) -> T:
     """Run ``use`` over the file's tables; a CSV whose lines outgrow its header is read again by the
     forgiving reader (nothing was committed: the first stream failed before its commit)."""
+    if isinstance(precheck, SourceError):
+        raise precheck
     try:
-        return use(read_file(path, read_options(settings)))
+        return use(read_file(path, read_options(settings), precheck))
     except RaggedRows:
         return use([read_csv(path, lenient=True)])
 
 
 def _write(
-    path: Path, cluster: str, settings: Settings, sha: str, ingest_id: str, started: Any, finish: Any
+    path: Path,
+    cluster: str,
+    settings: Settings,
+    precheck: Precheck,
+    sha: str,
+    ingest_id: str,
+    started: Any,
+    finish: Any,
 ) -> IngestResult:
     target = ledger.bronze_path(settings.lake_root, cluster)
     known = set(delta.table_columns(target))
@@ -284,7 +293,7 @@ def _write(
 
     for attempt in range(WRITE_ATTEMPTS):
         try:
-            return _with_frames(path, settings, commit)
+            return _with_frames(path, settings, precheck, commit)
         except TransientError:
             if attempt == WRITE_ATTEMPTS - 1:
                 raise
@@ -292,7 +301,9 @@ def _write(
     raise AssertionError("unreachable")
 
 
-def _dry_run(path: Path, cluster: str, settings: Settings, sha: str, finish: Any) -> IngestResult:
+def _dry_run(
+    path: Path, cluster: str, settings: Settings, precheck: Precheck, sha: str, finish: Any
+) -> IngestResult:
     known = set(delta.table_columns(ledger.bronze_path(settings.lake_root, cluster)))
     first = ledger.first_ingest(settings.lake_root, sha)
 
@@ -309,4 +320,4 @@ def _dry_run(path: Path, cluster: str, settings: Settings, sha: str, finish: Any
             )
         return finish(status="ingested", sheets=summaries, rows=sum(rows), reason="dry run: nothing written")
 
-    return _with_frames(path, settings, count)
+    return _with_frames(path, settings, precheck, count)

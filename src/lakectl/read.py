@@ -22,13 +22,8 @@ log = logging.getLogger(__name__)
 # fastexcel logs "Could not determine dtype ... falling back to string" for every empty column.
 logging.getLogger("fastexcel").setLevel(logging.ERROR)
 
-EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods", ".xlsb"}
-TEXT_SUFFIXES = {".csv", ".tsv", ".txt"}
-SUPPORTED_SUFFIXES = EXCEL_SUFFIXES | TEXT_SUFFIXES
 ROW = "_row"
 BATCH_ROWS = 100_000
-_ZIP_MAGIC = b"PK\x03\x04"
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 @dataclass
@@ -54,59 +49,28 @@ class ReadOptions:
     limits: safety.Limits = field(default_factory=safety.Limits)
 
 
-def sniff_format(path: Path) -> str:
-    """'xlsx', 'xls', 'ods' or 'csv', from the bytes first and the name second."""
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise SourceError(
-            f"{path.name}: unsupported file type {suffix or '(no extension)'!r}",
-            hint="lakectl reads .xlsx, .xlsm, .xls, .ods, .csv, .tsv and .txt exports",
-        )
-    with path.open("rb") as handle:
-        head = handle.read(4096)
-    magic = head[:8]
-    if not magic:
-        raise SourceError(
-            f"{path.name}: the file is empty (0 bytes)", hint="export it again from the platform"
-        )
-    if magic.startswith(_ZIP_MAGIC):
-        return "ods" if suffix == ".ods" else "xlsx"
-    if magic == _OLE_MAGIC:
-        return "xls"
-    if suffix in EXCEL_SUFFIXES:
-        if suffix == ".xls" and magic.lstrip().startswith((b"<", b"\xef\xbb\xbf<")):
-            raise SourceError(
-                f"{path.name}: this .xls is really an HTML/XML page, not an Excel file",
-                hint="open it in Excel or LibreOffice and save it as .xlsx, or export as CSV",
-            )
-        if suffix == ".xls" and b"\t" in head:
-            return "csv"  # tab-separated text saved as .xls by some platforms
-        raise SourceError(
-            f"{path.name}: not a valid {suffix} file (it is neither a zip nor an OLE container)",
-            hint="the file may be truncated or mis-named; export it again",
-        )
-    return "csv"
+def read_file(
+    path: Path, options: ReadOptions = ReadOptions(), checked: safety.Checked | None = None
+) -> list[SheetFrame]:
+    """All tables in a file. Raises SourceError with a reason a person can act on.
 
-
-def read_file(path: Path, options: ReadOptions = ReadOptions()) -> list[SheetFrame]:
-    """All tables in a file. Raises SourceError with a reason a person can act on."""
-    kind = sniff_format(path)
+    ``checked`` is the result of ``safety.check_file`` when the caller already ran it (the worker
+    runs it in the parent process while the parser process starts).
+    """
+    if checked is None:
+        checked = safety.check_file(path, options.limits)
+    kind, facts = checked
     if kind == "csv":
         from lakectl.read_csv import read_csv  # local import keeps the module graph flat
 
         return [read_csv(path)]
-    return read_workbook(path, kind, options)
+    return read_workbook(path, facts or safety.WorkbookFacts(), options)
 
 
 # ---------------------------------------------------------------- workbooks (calamine via fastexcel)
 
 
-def read_workbook(path: Path, kind: str, options: ReadOptions) -> list[SheetFrame]:
-    facts = safety.WorkbookFacts()
-    if kind == "xlsx":
-        facts = safety.preflight_xlsx(path, options.limits)
-    elif kind == "ods":
-        safety.preflight_ods(path, options.limits)
+def read_workbook(path: Path, facts: safety.WorkbookFacts, options: ReadOptions) -> list[SheetFrame]:
     try:
         reader = fastexcel.read_excel(path)
         names = reader.sheet_names

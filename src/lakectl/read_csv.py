@@ -243,7 +243,7 @@ def _polars_batches(
         row_index_offset=first_row,
     ).with_columns(pl.col(ROW).cast(pl.Int64))
     try:
-        yield from _finish(lazy.collect_batches(chunk_size=BATCH_ROWS), frame)
+        yield from _finish(lazy.collect_batches(), frame)  # engine-sized batches: bounded and fast
     except pl.exceptions.ComputeError as exc:
         if "more fields" in str(exc):
             raise RaggedRows(f"{frame.sheet}: a line has more fields than the header") from None

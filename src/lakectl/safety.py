@@ -16,6 +16,11 @@ from xml.etree import ElementTree
 
 from lakectl.errors import SourceError
 
+EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods", ".xlsb"}
+TEXT_SUFFIXES = {".csv", ".tsv", ".txt"}
+SUPPORTED_SUFFIXES = EXCEL_SUFFIXES | TEXT_SUFFIXES
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_ZIP_ENTRIES = 10_000
 CHUNK = 1 << 22
 EXCEL_MAX_ROWS = 1_048_576
@@ -207,3 +212,52 @@ def preflight_ods(path: Path, limits: Limits) -> None:
         with archive.open("content.xml") as stream:
             if _DTD.search(stream.read(1 << 16)):
                 raise SourceError(f"{path.name}: content.xml declares a DTD (refused for safety)")
+
+
+def sniff_format(path: Path) -> str:
+    """'xlsx', 'xls', 'ods' or 'csv', from the bytes first and the name second."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise SourceError(
+            f"{path.name}: unsupported file type {suffix or '(no extension)'!r}",
+            hint="lakectl reads .xlsx, .xlsm, .xls, .ods, .csv, .tsv and .txt exports",
+        )
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    magic = head[:8]
+    if not magic:
+        raise SourceError(
+            f"{path.name}: the file is empty (0 bytes)", hint="export it again from the platform"
+        )
+    if magic.startswith(_ZIP_MAGIC):
+        return "ods" if suffix == ".ods" else "xlsx"
+    if magic == _OLE_MAGIC:
+        return "xls"
+    if suffix in EXCEL_SUFFIXES:
+        if suffix == ".xls" and magic.lstrip().startswith((b"<", b"\xef\xbb\xbf<")):
+            raise SourceError(
+                f"{path.name}: this .xls is really an HTML/XML page, not an Excel file",
+                hint="open it in Excel or LibreOffice and save it as .xlsx, or export as CSV",
+            )
+        if suffix == ".xls" and b"\t" in head:
+            return "csv"  # tab-separated text saved as .xls by some platforms
+        raise SourceError(
+            f"{path.name}: not a valid {suffix} file (it is neither a zip nor an OLE container)",
+            hint="the file may be truncated or mis-named; export it again",
+        )
+    return "csv"
+
+
+# What check_file learnt: the file's kind ('xlsx', 'xls', 'ods', 'csv') and, for xlsx, its sheets.
+Checked = tuple[str, WorkbookFacts | None]
+
+
+def check_file(path: Path, limits: Limits) -> Checked:
+    """Everything that can be judged from the bytes before a parser runs. Stdlib only, so the
+    light parent process can run it while the parser process starts."""
+    kind = sniff_format(path)
+    if kind == "xlsx":
+        return kind, preflight_xlsx(path, limits)
+    if kind == "ods":
+        preflight_ods(path, limits)
+    return kind, None

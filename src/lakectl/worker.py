@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from lakectl.config import Settings
+from lakectl.errors import SourceError
 from lakectl.models import IngestResult
+from lakectl.safety import Checked, check_file
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +42,13 @@ def _child_main(conn: Connection, settings_data: dict[str, Any], memory_limit_mb
             return
         if job is None:
             return
-        kind, path, cluster, dry_run, payload = job
+        kind, path, cluster, dry_run, payload = job  # payload: a result to record, or the precheck
         if kind == "record":
             pipeline.record_rejection(settings, IngestResult.from_dict(payload))
             conn.send(payload)
             continue
         try:
-            result = pipeline.ingest_file(Path(path), cluster, settings, dry_run=dry_run)
+            result = pipeline.ingest_file(Path(path), cluster, settings, dry_run=dry_run, precheck=payload)
         except MemoryError:
             result = IngestResult(
                 file=Path(path).name,
@@ -85,8 +87,16 @@ class IngestWorker:
         assert self.conn is not None
         started = time.monotonic()
         timeout = self.settings.reader.timeout_s
+        # The byte-level checks need only the stdlib: run them here while the child imports or works.
+        precheck: Checked | SourceError | None = None
         try:
-            self.conn.send(("ingest", str(path), cluster, dry_run, None))
+            precheck = check_file(path, self.settings.reader.limits())
+        except SourceError as exc:
+            precheck = exc
+        except OSError:
+            precheck = None  # the child reports unreadable files with its own reason
+        try:
+            self.conn.send(("ingest", str(path), cluster, dry_run, precheck))
             if self.conn.poll(timeout):
                 return IngestResult.from_dict(self.conn.recv())
             reason = f"{path.name}: reading took longer than {timeout:g} s and was stopped"
@@ -133,10 +143,8 @@ class IngestWorker:
         self.process = None
 
     def close(self) -> None:
-        if self.conn is not None and self.process is not None and self.process.is_alive():
-            with contextlib.suppress(OSError):
-                self.conn.send(None)
-            self.process.join(5)
+        # Between jobs the child only waits on the pipe and holds no lock: killing it is safe and
+        # skips the deltalake runtime's slow teardown.
         self._kill()
         if self.conn is not None:
             self.conn.close()
