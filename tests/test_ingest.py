@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from lakectl import ledger
+from lakectl import ledger, read_csv
 from lakectl.pipeline import FAULT_POINTS, ingest_file
 
 CSV = "Código da transação;Valor\n" + "".join(f"HP{i:04d};{i},50\n" for i in range(500))
@@ -122,3 +122,27 @@ def test_unreadable_file_is_rejected_and_the_next_still_goes_in(settings):
     results = [ingest_file(p, "diabetes", settings) for p in (bad, good)]
     assert [r.status for r in results] == ["rejected", "ingested"]
     assert "bad.xlsx" in results[0].reason and results[0].hint
+
+
+@pytest.mark.parametrize("bad_line", ["1;2;3;extra", "1"])
+def test_ragged_line_deep_in_a_big_csv_keeps_every_field(settings, bad_line, monkeypatch):
+    """The fast reader fails mid-stream, inside the Delta writer; the file is re-read leniently."""
+    monkeypatch.setattr(read_csv, "BLOCK_BYTES", 1 << 16)  # many blocks: the bad line is far from the first
+    body = "".join(f"HP{i:06d};{i}\n" for i in range(100_000))
+    path = drop(settings, "diabetes", "grande.csv", "id;valor\n" + body + bad_line + "\nHPZ;9\n")
+    result = ingest_file(path, "diabetes", settings)
+    assert result.status == "ingested", result.reason
+    data = bronze(settings)
+    assert data.height == 100_002
+    last = data.filter(pl.col("_row") == 100_002)
+    assert last["id"].to_list() == ["1"]
+    if bad_line.count(";") == 3:
+        assert last["column_3"].to_list() == ["3"] and last["column_4"].to_list() == ["extra"]
+    assert data.filter(pl.col("_row") == 100_003)["id"].to_list() == ["HPZ"]
+
+
+def test_blank_lines_keep_record_numbers_exact(settings):
+    path = drop(settings, "diabetes", "buracos.csv", "id;valor\nA;1\n\n\nB;2\n;\nC;3\n")
+    ingest_file(path, "diabetes", settings)
+    data = bronze(settings).sort("_row")
+    assert data.select("id", "_row").rows() == [("A", 2), ("B", 5), ("C", 7)]

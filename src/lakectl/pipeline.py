@@ -33,13 +33,13 @@ FAULT_ENV = "LAKECTL_FAULT"
 # What every bronze row carries besides the source columns (all text).
 LINEAGE = pa.schema(
     [
-        ("_source_file", pa.string()),
-        ("_source_sha256", pa.string()),
-        ("_sheet", pa.string()),
+        ("_source_file", pa.large_string()),
+        ("_source_sha256", pa.large_string()),
+        ("_sheet", pa.large_string()),
         ("_row", pa.int64()),
         ("_ingested_at", pa.timestamp("us", tz="UTC")),
-        ("_ingest_id", pa.string()),
-        ("_schema_id", pa.string()),
+        ("_ingest_id", pa.large_string()),
+        ("_schema_id", pa.large_string()),
     ]
 )
 FAULT_POINTS = ("after_read", "before_commit", "after_commit")
@@ -77,6 +77,9 @@ class _Stream:
         self.ingest_id = ingest_id
         self.ingested_at = ledger.now()
         self.rows = [0] * len(frames)
+        # An error raised while the Delta writer pulls batches comes back wrapped in a DeltaError;
+        # keep the original (a SourceError, RaggedRows) to re-raise it as itself.
+        self.failure: SourceError | None = None
         # Start every sheet's stream now: the lenient CSV path settles its columns on the first batch.
         self.iterators: list[Iterator[pl.DataFrame]] = []
         self.firsts: list[pl.DataFrame | None] = []
@@ -88,7 +91,8 @@ class _Stream:
         for frame in frames:
             columns.update(dict.fromkeys(frame.columns))
         self.columns = list(columns)
-        self.schema = pa.schema([pa.field(c, pa.string()) for c in self.columns] + list(LINEAGE))
+        # large_string is what polars hands over: declaring it avoids copying every string (Delta: string)
+        self.schema = pa.schema([pa.field(c, pa.large_string()) for c in self.columns] + list(LINEAGE))
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         for index, frame in enumerate(self.frames):
@@ -112,7 +116,14 @@ class _Stream:
         fault("after_read")
 
     def reader(self) -> pa.RecordBatchReader:
-        return pa.RecordBatchReader.from_batches(self.schema, self.batches())
+        return pa.RecordBatchReader.from_batches(self.schema, self._guarded())
+
+    def _guarded(self) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from self.batches()
+        except SourceError as exc:
+            self.failure = exc
+            raise
 
 
 def _summaries(frames: list[SheetFrame], rows: list[int], known: set[str]) -> list[SheetSummary]:
@@ -281,7 +292,12 @@ def _write(
         if all(first is None for first in stream.firsts):
             # header-only: nothing to append; the ledger row alone records the file
             return finish(status="ingested", sheets=_summaries(frames, stream.rows, known))
-        version = delta.append_once(target, stream.reader(), [delta.file_app_id(sha)], metadata)
+        try:
+            version = delta.append_once(target, stream.reader(), [delta.file_app_id(sha)], metadata)
+        except Exception:
+            if stream.failure is not None:
+                raise stream.failure from None
+            raise
         summaries = _summaries(frames, stream.rows, known)
         if version is None:
             return finish(

@@ -3,6 +3,7 @@
 Encodings are found from the bytes (BOMs, UTF-16 without BOM, UTF-8, else cp1252); files polars
 cannot read as they are (non-UTF-8, NUL bytes, CR-only line ends) are transcoded once to a temporary
 UTF-8 copy. The separator is sniffed from the first records, the header found like in workbooks.
+Rows stream through Arrow's CSV reader; ragged files through a forgiving two-pass csv reader.
 """
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ import codecs
 import contextlib
 import csv
 import io
+import itertools
 import os
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from lakectl.errors import SourceError
 from lakectl.read import BATCH_ROWS, ROW, SheetFrame, above_header, drop_blank_rows, trim_footer
@@ -26,6 +31,7 @@ from lakectl.schema import HEADER_SCAN_ROWS, detect_header, unique_names
 
 HEAD_BYTES = 1 << 16
 CHUNK = 1 << 20
+BLOCK_BYTES = 8 << 20  # Arrow CSV block: the unit of streaming
 SEPARATORS = (",", ";", "\t", "|")
 
 
@@ -208,7 +214,7 @@ def read_csv(path: Path, lenient: bool = False) -> SheetFrame:
     if lenient:
         frame.batches = lambda: _python_batches(source, sep, skip_lines, frame, first_row)
     else:
-        frame.batches = lambda: _polars_batches(source, sep, skip_lines, frame, first_row)
+        frame.batches = lambda: _arrow_batches(source, sep, skip_lines, frame, first_row)
     return frame
 
 
@@ -226,28 +232,61 @@ def _finish(batches: Iterator[pl.DataFrame], frame: SheetFrame) -> Iterator[pl.D
         yield trim_footer(pending, frame.columns, frame.dropped)
 
 
-def _polars_batches(
+def _skip_lines(handle: BinaryIO, count: int) -> None:
+    """Move past the lines above the data (titles, header) and a UTF-8 BOM on the first line."""
+    if count == 0 and handle.read(3) != codecs.BOM_UTF8:
+        handle.seek(0)
+    for _ in range(count):
+        handle.readline()
+
+
+def _arrow_batches(
     source: TextSource, sep: str, skip_lines: int, frame: SheetFrame, first_row: int
 ) -> Iterator[pl.DataFrame]:
-    # a row index over the whole scan (not per batch) numbers records as a spreadsheet would
-    lazy = pl.scan_csv(
-        source.path,
-        separator=sep,
-        has_header=False,
-        skip_lines=skip_lines,
-        schema=dict.fromkeys(frame.columns, pl.String),
-        quote_char='"',
-        raise_if_empty=False,
-        encoding="utf8",
-        row_index_name=ROW,
-        row_index_offset=first_row,
-    ).with_columns(pl.col(ROW).cast(pl.Int64))
+    """The fast path: Arrow's streaming CSV reader, memory flat in the file size (polars' scan grows).
+
+    Blank lines come through as all-null rows (dropped later), so record numbers stay exact; any line
+    with a different number of fields raises RaggedRows and the caller re-reads leniently.
+    """
+    parse = pacsv.ParseOptions(
+        delimiter=sep, quote_char='"', double_quote=True, newlines_in_values=True, ignore_empty_lines=False
+    )
+    convert = pacsv.ConvertOptions(
+        column_types=dict.fromkeys(frame.columns, pa.string()),
+        strings_can_be_null=True,  # an empty field is null, a quoted "" stays ''
+        quoted_strings_can_be_null=False,
+    )
     try:
-        yield from _finish(lazy.collect_batches(), frame)  # engine-sized batches: bounded and fast
-    except pl.exceptions.ComputeError as exc:
-        if "more fields" in str(exc):
-            raise RaggedRows(f"{frame.sheet}: a line has more fields than the header") from None
-        raise SourceError(f"{frame.sheet}: cannot parse the file ({str(exc).splitlines()[0]})") from None
+        with source.path.open("rb") as handle:
+            _skip_lines(handle, skip_lines)
+            reader = pacsv.open_csv(
+                handle,
+                read_options=pacsv.ReadOptions(column_names=frame.columns, block_size=BLOCK_BYTES),
+                parse_options=parse,
+                convert_options=convert,
+            )
+
+            def numbered() -> Iterator[pl.DataFrame]:
+                number = first_row
+                for batch in reader:
+                    part = pl.from_arrow(batch)
+                    assert isinstance(part, pl.DataFrame)
+                    yield part.with_columns(
+                        pl.int_range(number, number + part.height, dtype=pl.Int64).alias(ROW)
+                    )
+                    number += part.height
+
+            yield from _finish(numbered(), frame)
+    except pa.ArrowInvalid as exc:
+        if "columns, got" in str(exc):
+            raise RaggedRows(
+                f"{frame.sheet}: a line has a different number of fields than the header"
+            ) from None
+        if "empty" in str(exc).lower():
+            return  # only a header: no data lines
+        raise SourceError(
+            f"{frame.sheet}: cannot parse the file ({str(exc).splitlines()[0][:300]})"
+        ) from None
     finally:
         if source.temporary:
             source.path.unlink(missing_ok=True)
@@ -256,31 +295,35 @@ def _polars_batches(
 def _python_batches(
     source: TextSource, sep: str, skip_lines: int, frame: SheetFrame, first_row: int
 ) -> Iterator[pl.DataFrame]:
-    """The forgiving path for ragged files: every field of every line is kept, extra ones in new
-    columns. It holds the file in memory to learn the widest line first."""
-    try:
-        with source.path.open(encoding="utf-8-sig", newline="") as handle:
+    """The forgiving path for ragged files: every field of every line is kept, short lines padded,
+    extra fields in extra columns. Two streaming passes: the first finds the widest line."""
+
+    def records() -> Iterator[list[str]]:
+        with source.path.open(encoding="utf-8", newline="") as handle:
+            if skip_lines == 0 and handle.read(1) != "\ufeff":
+                handle.seek(0)
             for _ in range(skip_lines):
                 handle.readline()
-            records = list(csv.reader(handle, delimiter=sep))
+            yield from csv.reader(handle, delimiter=sep)
+
+    try:
+        widest = max((len(record) for record in records()), default=0)
+        if widest > len(frame.columns):
+            frame.headers.extend([""] * (widest - len(frame.columns)))
+            frame.columns[:] = unique_names([h or None for h in frame.headers])
+        width = len(frame.columns)
+        schema = dict.fromkeys(frame.columns, pl.String)
+
+        def chunks() -> Iterator[pl.DataFrame]:
+            lines = records()
+            number = first_row
+            while group := list(itertools.islice(lines, BATCH_ROWS)):
+                rows = [[v if v != "" else None for v in rec] + [None] * (width - len(rec)) for rec in group]
+                part = pl.DataFrame(rows, schema=schema, orient="row")
+                yield part.with_columns(pl.int_range(number, number + len(rows), dtype=pl.Int64).alias(ROW))
+                number += len(rows)
+
+        yield from _finish(chunks(), frame)
     finally:
         if source.temporary:
             source.path.unlink(missing_ok=True)
-    widest = max((len(r) for r in records), default=0)
-    if widest > len(frame.columns):
-        frame.headers.extend([""] * (widest - len(frame.columns)))
-        frame.columns[:] = unique_names([h or None for h in frame.headers])
-    width = len(frame.columns)
-    schema = dict.fromkeys(frame.columns, pl.String)
-
-    def chunks() -> Iterator[pl.DataFrame]:
-        for start in range(0, len(records), BATCH_ROWS):
-            rows = [
-                [v if v != "" else None for v in rec] + [None] * (width - len(rec))
-                for rec in records[start : start + BATCH_ROWS]
-            ]
-            part = pl.DataFrame(rows, schema=schema, orient="row")
-            number = first_row + start
-            yield part.with_columns(pl.int_range(number, number + len(rows), dtype=pl.Int64).alias(ROW))
-
-    yield from _finish(chunks(), frame)
