@@ -20,7 +20,7 @@ from .conftest import write_far_cell_xlsx
 
 def rows_of(path: Path, options: ReadOptions | None = None) -> tuple[list, pl.DataFrame]:
     frames = read_file(path, options or ReadOptions())
-    data = pl.concat([b for f in frames for b in f.batches()], how="diagonal")
+    data = pl.concat([pl.from_arrow(b) for f in frames for b in f.batches()], how="diagonal")
     return frames, data
 
 
@@ -77,7 +77,7 @@ def test_ragged_lines_keep_every_field(tmp_path):
     with pytest.raises(RaggedRows):
         list(read_file(path)[0].batches())
     frame = read_csv(path, lenient=True)
-    data = pl.concat(list(frame.batches()))
+    data = pl.concat([pl.from_arrow(b) for b in frame.batches()])
     assert frame.columns == ["a", "b", "column_3"]
     assert data["column_3"].drop_nulls().to_list() == ["extra"]
 
@@ -119,7 +119,7 @@ def test_excel_values_are_lossless_text(tmp_path):
     frames, data = rows_of(path, ReadOptions(include_hidden=True))
     first = frames[0]
     assert first.header_row == 3
-    got = pl.concat(list(first.batches()))
+    got = pl.concat([pl.from_arrow(b) for b in first.batches()])
     assert got["id"].to_list() == ["97", "2", "3"]
     assert got["valor"].to_list() == ["0.1", "1.5e-12", "0.123456789012"]
     assert got["quando"].to_list() == ["2026-10-05T14:03:00", "2026-10-06", "2026-10-07T01:02:03"]

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-import polars as pl
 import pyarrow as pa
 
 from lakectl import __version__, delta, ledger
@@ -30,16 +29,18 @@ from lakectl.schema import schema_id
 log = logging.getLogger(__name__)
 
 FAULT_ENV = "LAKECTL_FAULT"
-# What every bronze row carries besides the source columns (all text).
+# What every bronze row carries besides the source columns. Values constant over a file travel as
+# one-entry dictionaries (Delta stores them as plain strings).
+CONSTANT = pa.dictionary(pa.int32(), pa.large_string())
 LINEAGE = pa.schema(
     [
-        ("_source_file", pa.large_string()),
-        ("_source_sha256", pa.large_string()),
-        ("_sheet", pa.large_string()),
+        ("_source_file", CONSTANT),
+        ("_source_sha256", CONSTANT),
+        ("_sheet", CONSTANT),
         ("_row", pa.int64()),
         ("_ingested_at", pa.timestamp("us", tz="UTC")),
-        ("_ingest_id", pa.large_string()),
-        ("_schema_id", pa.large_string()),
+        ("_ingest_id", CONSTANT),
+        ("_schema_id", CONSTANT),
     ]
 )
 FAULT_POINTS = ("after_read", "before_commit", "after_commit")
@@ -81,8 +82,8 @@ class _Stream:
         # keep the original (a SourceError, RaggedRows) to re-raise it as itself.
         self.failure: SourceError | None = None
         # Start every sheet's stream now: the lenient CSV path settles its columns on the first batch.
-        self.iterators: list[Iterator[pl.DataFrame]] = []
-        self.firsts: list[pl.DataFrame | None] = []
+        self.iterators: list[Iterator[pa.Table]] = []
+        self.firsts: list[pa.Table | None] = []
         for frame in frames:
             iterator = frame.batches()
             self.firsts.append(next(iterator, None))
@@ -96,24 +97,40 @@ class _Stream:
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         for index, frame in enumerate(self.frames):
-            lineage = [
-                pl.lit(self.file_name).alias("_source_file"),
-                pl.lit(self.sha256).alias("_source_sha256"),
-                pl.lit(frame.sheet).alias("_sheet"),
-                pl.lit(self.ingested_at).dt.cast_time_unit("us").alias("_ingested_at"),
-                pl.lit(self.ingest_id).alias("_ingest_id"),
-                pl.lit(schema_id(frame.columns)).alias("_schema_id"),
-            ]
+            constants = {
+                "_source_file": self.file_name,
+                "_source_sha256": self.sha256,
+                "_sheet": frame.sheet,
+                "_ingest_id": self.ingest_id,
+                "_schema_id": schema_id(frame.columns),
+            }
             first = self.firsts[index]
             parts = (
                 self.iterators[index] if first is None else itertools.chain([first], self.iterators[index])
             )
             for batch in parts:
-                self.rows[index] += batch.height
-                missing = [pl.lit(None, pl.String).alias(c) for c in self.columns if c not in batch.columns]
-                shaped = batch.with_columns(*missing, *lineage).select(self.schema.names)
-                yield from shaped.to_arrow().cast(self.schema).to_batches()
+                self.rows[index] += batch.num_rows
+                yield self._shape(batch, constants)
         fault("after_read")
+
+    def _shape(self, table: pa.Table, constants: dict[str, str]) -> pa.RecordBatch:
+        """Source columns in the common order (missing ones null) plus lineage, built in Arrow:
+        constant columns are one-value dictionaries, so nothing is repeated per row in memory."""
+        rows = table.num_rows
+        zeros = pa.repeat(pa.scalar(0, pa.int32()), rows)
+        arrays = []
+        for field in self.schema:
+            if field.name in constants:
+                dictionary = pa.array([constants[field.name]], pa.large_string())
+                arrays.append(pa.DictionaryArray.from_arrays(zeros, dictionary))
+            elif field.name == "_ingested_at":
+                arrays.append(pa.repeat(pa.scalar(self.ingested_at, field.type), rows))
+            elif field.name in table.column_names:
+                column = table.column(field.name).combine_chunks()
+                arrays.append(column if column.type == field.type else column.cast(field.type))
+            else:
+                arrays.append(pa.nulls(rows, field.type))
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
     def reader(self) -> pa.RecordBatchReader:
         return pa.RecordBatchReader.from_batches(self.schema, self._guarded())
@@ -324,7 +341,7 @@ def _dry_run(
     first = ledger.first_ingest(settings.lake_root, sha)
 
     def count(frames: list[SheetFrame]) -> IngestResult:
-        rows = [sum(batch.height for batch in frame.batches()) for frame in frames]
+        rows = [sum(batch.num_rows for batch in frame.batches()) for frame in frames]
         summaries = _summaries(frames, rows, known)
         if first is not None:
             return finish(

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import fastexcel
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from lakectl import safety
 from lakectl.errors import SourceError
@@ -30,7 +32,7 @@ BATCH_ROWS = 100_000
 class SheetFrame:
     """One table found in a file: its header and a way to stream its rows.
 
-    ``batches()`` yields frames with the normalised source columns (all String) plus ``_row``, the
+    ``batches()`` yields Arrow tables with the normalised source columns (large_string) plus ``_row``, the
     1-based row in the sheet. Footer rows it dropped are listed in ``dropped`` once it is exhausted.
     """
 
@@ -38,7 +40,7 @@ class SheetFrame:
     header_row: int | None
     headers: list[str]
     columns: list[str]
-    batches: Callable[[], Iterator[pl.DataFrame]]
+    batches: Callable[[], Iterator[pa.Table]]
     notes: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
 
@@ -174,7 +176,7 @@ def _read_sheet(
     range_start = first_row or 1  # fastexcel counts rows from the first non-empty one
     first_data_row = range_start + header_offset + 1
     data = data.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + first_data_row).alias(ROW))
-    data = drop_blank_rows(data, columns)
+    table = drop_blank_rows(data.to_arrow(), columns)
     frame = SheetFrame(
         sheet=name,
         header_row=range_start + header_offset if header_offset >= 0 else None,
@@ -188,8 +190,8 @@ def _read_sheet(
         frame.notes.append(
             f"sheet {name!r} read as text: calamine cannot type its cells (precision 9 decimals)"
         )
-    data = trim_footer(data, columns, frame.dropped)
-    frame.batches = lambda: iter([data])
+    table = trim_footer(table, columns, frame.dropped)
+    frame.batches = lambda: iter([table])
     if guess.index is None:
         frame.notes.append(f"sheet {name!r}: {guess.reason}")
     return frame
@@ -250,25 +252,34 @@ def above_header(rows: Sequence[Sequence[str | None]], numbers: range) -> list[s
     return described
 
 
-def drop_blank_rows(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+def drop_blank_rows(table: pa.Table, columns: list[str]) -> pa.Table:
     """Rows with no value in any source column are layout, not data.
 
-    Cheap on purpose (it runs on every batch of a multi-GB CSV): no string is copied or stripped.
-    A cell holding only spaces counts as a value.
+    Cheap on purpose (it runs on every batch of a multi-GB CSV): no string is copied or stripped,
+    and nothing is filtered (which copies every column) when no row is blank. A cell holding only
+    spaces counts as a value.
     """
-    if not columns:
-        return frame
-    has_value = pl.any_horizontal(pl.col(c).str.len_bytes() > 0 for c in columns)
-    return frame.filter(has_value.fill_null(False))
+    if not columns or table.num_rows == 0:
+        return table
+    # A column without nulls or empty strings proves no row is blank: one check instead of all.
+    full = next((table.column(c) for c in columns if table.column(c).null_count == 0), None)
+    if full is not None and not pc.any(pc.equal(pc.binary_length(full), 0)).as_py():
+        return table
+    mask = None
+    for name in columns:
+        has = pc.fill_null(pc.greater(pc.binary_length(table.column(name)), 0), False)
+        mask = has if mask is None else pc.or_(mask, has)
+    return table if pc.all(mask).as_py() else table.filter(mask)
 
 
-def trim_footer(frame: pl.DataFrame, columns: list[str], dropped: list[str]) -> pl.DataFrame:
+def trim_footer(table: pa.Table, columns: list[str], dropped: list[str]) -> pa.Table:
     """Cut totals and notes rows off the end of a table, recording what was cut."""
-    tail = frame.tail(20)
-    cut = footer_length(tail.select(columns).rows(), len(columns))
+    tail = table.slice(max(0, table.num_rows - 20))
+    rows = tail.select([*columns, ROW]).to_pylist()
+    cut = footer_length([[row[c] for c in columns] for row in rows], len(columns))
     if not cut:
-        return frame
-    for row in tail.tail(cut).iter_rows(named=True):
+        return table
+    for row in rows[len(rows) - cut :]:
         text = " | ".join(str(row[c]) for c in columns if row[c] not in (None, ""))
         dropped.append(f"row {row[ROW]}: {text[:200]}")
-    return frame.head(frame.height - cut)
+    return table.slice(0, table.num_rows - cut)

@@ -218,18 +218,24 @@ def read_csv(path: Path, lenient: bool = False) -> SheetFrame:
     return frame
 
 
-def _finish(batches: Iterator[pl.DataFrame], frame: SheetFrame) -> Iterator[pl.DataFrame]:
+def _finish(batches: Iterator[pa.Table], frame: SheetFrame) -> Iterator[pa.Table]:
     """Drop blank rows; hold back the last batch so that a footer can be trimmed from it."""
-    pending: pl.DataFrame | None = None
+    pending: pa.Table | None = None
     for batch in batches:
         batch = drop_blank_rows(batch, frame.columns)
-        if batch.height == 0:
+        if batch.num_rows == 0:
             continue
         if pending is not None:
             yield pending
         pending = batch
     if pending is not None:
         yield trim_footer(pending, frame.columns, frame.dropped)
+
+
+def _numbered(table: pa.Table, first: int) -> pa.Table:
+    """Append the 1-based record numbers starting at ``first``."""
+    numbers = pl.int_range(first, first + table.num_rows, dtype=pl.Int64, eager=True).to_arrow()
+    return table.append_column(ROW, numbers)
 
 
 def _skip_lines(handle: BinaryIO, count: int) -> None:
@@ -242,7 +248,7 @@ def _skip_lines(handle: BinaryIO, count: int) -> None:
 
 def _arrow_batches(
     source: TextSource, sep: str, skip_lines: int, frame: SheetFrame, first_row: int
-) -> Iterator[pl.DataFrame]:
+) -> Iterator[pa.Table]:
     """The fast path: Arrow's streaming CSV reader, memory flat in the file size (polars' scan grows).
 
     Blank lines come through as all-null rows (dropped later), so record numbers stay exact; any line
@@ -266,15 +272,11 @@ def _arrow_batches(
                 convert_options=convert,
             )
 
-            def numbered() -> Iterator[pl.DataFrame]:
+            def numbered() -> Iterator[pa.Table]:
                 number = first_row
                 for batch in reader:
-                    part = pl.from_arrow(batch)
-                    assert isinstance(part, pl.DataFrame)
-                    yield part.with_columns(
-                        pl.int_range(number, number + part.height, dtype=pl.Int64).alias(ROW)
-                    )
-                    number += part.height
+                    yield _numbered(pa.Table.from_batches([batch]), number)
+                    number += batch.num_rows
 
             yield from _finish(numbered(), frame)
     except pa.ArrowInvalid as exc:
@@ -294,7 +296,7 @@ def _arrow_batches(
 
 def _python_batches(
     source: TextSource, sep: str, skip_lines: int, frame: SheetFrame, first_row: int
-) -> Iterator[pl.DataFrame]:
+) -> Iterator[pa.Table]:
     """The forgiving path for ragged files: every field of every line is kept, short lines padded,
     extra fields in extra columns. Two streaming passes: the first finds the widest line."""
 
@@ -314,13 +316,12 @@ def _python_batches(
         width = len(frame.columns)
         schema = dict.fromkeys(frame.columns, pl.String)
 
-        def chunks() -> Iterator[pl.DataFrame]:
+        def chunks() -> Iterator[pa.Table]:
             lines = records()
             number = first_row
             while group := list(itertools.islice(lines, BATCH_ROWS)):
                 rows = [[v if v != "" else None for v in rec] + [None] * (width - len(rec)) for rec in group]
-                part = pl.DataFrame(rows, schema=schema, orient="row")
-                yield part.with_columns(pl.int_range(number, number + len(rows), dtype=pl.Int64).alias(ROW))
+                yield _numbered(pl.DataFrame(rows, schema=schema, orient="row").to_arrow(), number)
                 number += len(rows)
 
         yield from _finish(chunks(), frame)
