@@ -146,3 +146,35 @@ def test_blank_lines_keep_record_numbers_exact(settings):
     ingest_file(path, "diabetes", settings)
     data = bronze(settings).sort("_row")
     assert data.select("id", "_row").rows() == [("A", 2), ("B", 5), ("C", 7)]
+
+
+def test_a_batch_is_one_commit_and_each_file_keeps_its_own_outcome(settings, monkeypatch):
+    from collections import Counter
+
+    from lakectl.pipeline import ingest_batch
+
+    monkeypatch.setattr(read_csv, "BLOCK_BYTES", 1 << 16)
+    paths = [drop(settings, "diabetes", f"v{i:03d}.csv", f"id;valor\nA{i};{i}\n") for i in range(50)]
+    paths.append(drop(settings, "diabetes", "copia.csv", "id;valor\nA7;7\n"))  # same bytes as v007
+    paths.append(drop(settings, "diabetes", "quebrado.xlsx", "not a workbook"))
+    paths.append(drop(settings, "diabetes", "so_cabecalho.csv", "id;valor\n"))
+    ragged = "id;valor\n" + "".join(f"R{i};{i}\n" for i in range(20_000)) + "R;1;extra\n"
+    paths.append(drop(settings, "diabetes", "torto.csv", ragged))
+    results = ingest_batch([(p, None) for p in paths], "diabetes", settings)
+    assert [r.file for r in results] == [p.name for p in paths]
+    by_name = {r.file: r for r in results}
+    assert Counter(r.status for r in results) == {"ingested": 52, "skipped": 1, "rejected": 1}
+    assert "same batch" in by_name["copia.csv"].reason
+    assert "quebrado.xlsx" in by_name["quebrado.xlsx"].reason
+    assert by_name["torto.csv"].rows == 20_001
+    versions = {r.bronze_version for r in results if r.status == "ingested" and r.rows}
+    assert versions == {0}  # one commit for every file with rows
+    data = bronze(settings)
+    assert data.height == 50 + 20_001
+    assert data["_source_file"].n_unique() == 51
+    log = ledger.read(settings.lake_root)
+    assert log.height == len(paths)
+    # Again: every file is a duplicate now, nothing is written.
+    again = ingest_batch([(p, None) for p in paths], "diabetes", settings)
+    assert Counter(r.status for r in again) == {"skipped": 53, "rejected": 1}
+    assert bronze(settings).height == 50 + 20_001

@@ -42,6 +42,8 @@ class ReaderSettings(BaseModel):
     isolate: bool = Field(True, description="parse files in a child process with a memory cap and a timeout")
     memory_limit_mb: int = Field(6144, ge=256, description="address-space cap of the parser process")
     timeout_s: float = Field(900.0, gt=0, description="longest time one file may take to ingest")
+    batch_max_files: int = Field(100, ge=1, description="files of one cluster written in one commit")
+    batch_max_mb: int = Field(64, ge=1, description="total size of a batch; larger files go alone")
 
     def limits(self) -> Limits:
         return Limits(
@@ -57,7 +59,6 @@ class WatchSettings(BaseModel):
     force_polling: bool = False
     after_ingest: Literal["archive", "keep", "delete"] = "archive"
     max_attempts: int = Field(5, ge=1, description="tries before a transient failure quarantines a file")
-    batch_max_files: int = Field(100, ge=1)
     heartbeat_file: Path | None = None
     promote: bool = False
 

@@ -69,18 +69,18 @@ def read(lake_root: Path) -> pl.DataFrame:
     return pl.DataFrame(LEDGER_SCHEMA.empty_table() if table is None else table)
 
 
-def first_ingest(lake_root: Path, sha256: str) -> dict[str, Any] | None:
-    """The ledger row of the first successful ingest of these bytes, if any."""
-    if not delta.table_exists(ledger_path(lake_root)):
-        return None
+def first_ingests(lake_root: Path, shas: list[str]) -> dict[str, dict[str, Any]]:
+    """For each of these hashes already ingested, the ledger row of its first successful ingest."""
+    if not shas or not delta.table_exists(ledger_path(lake_root)):
+        return {}
     frame = (
         pl.scan_delta(str(ledger_path(lake_root)))
-        .filter((pl.col("sha256") == sha256) & (pl.col("status") == "ingested"))
+        .filter(pl.col("sha256").is_in(shas) & (pl.col("status") == "ingested"))
+        .sort("finished_at")
+        .unique("sha256", keep="first")
         .collect()
     )
-    if frame.is_empty():
-        return None
-    return frame.sort("finished_at").row(0, named=True)
+    return {row["sha256"]: row for row in frame.iter_rows(named=True)}
 
 
 def reconcile(lake_root: Path, clusters: list[str]) -> int:
@@ -114,6 +114,8 @@ def reconcile(lake_root: Path, clusters: list[str]) -> int:
     return len(repaired)
 
 
-def commit_record(record: dict[str, Any]) -> str:
-    """The ledger record as it travels inside a bronze commit (JSON, timestamps as ISO text)."""
-    return json.dumps([{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in record.items()}])
+def commit_record(records: list[dict[str, Any]]) -> str:
+    """Ledger records as they travel inside a bronze commit (JSON, timestamps as ISO text)."""
+    return json.dumps(
+        [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()} for r in records]
+    )

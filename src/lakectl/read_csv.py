@@ -31,7 +31,9 @@ from lakectl.schema import HEADER_SCAN_ROWS, detect_header, unique_names
 
 HEAD_BYTES = 1 << 16
 CHUNK = 1 << 20
-BLOCK_BYTES = 1 << 20  # Arrow CSV block: larger blocks make the Delta writer hold more (8 MiB: +400 MiB at 2 GB)
+BLOCK_BYTES = (
+    1 << 20
+)  # Arrow CSV block: larger blocks make the Delta writer hold more (8 MiB: +400 MiB at 2 GB)
 SEPARATORS = (",", ";", "\t", "|")
 
 

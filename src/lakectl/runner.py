@@ -71,31 +71,54 @@ def plan(paths: list[Path], cluster: str | None, settings: Settings) -> list[tup
     return jobs
 
 
+def batches(jobs: list[tuple[Path, str]], settings: Settings) -> Iterator[tuple[list[Path], str]]:
+    """Consecutive files of one cluster, grouped up to reader.batch_max_files / batch_max_mb."""
+    limit_files, limit_bytes = settings.reader.batch_max_files, settings.reader.batch_max_mb << 20
+    group: list[Path] = []
+    group_cluster, group_bytes = "", 0
+    for path, cluster in jobs:
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = 0
+        if group and (
+            cluster != group_cluster or len(group) >= limit_files or group_bytes + size > limit_bytes
+        ):
+            yield group, group_cluster
+            group, group_bytes = [], 0
+        group.append(path)
+        group_cluster = cluster
+        group_bytes += size
+    if group:
+        yield group, group_cluster
+
+
 def ingest_paths(
     jobs: list[tuple[Path, str]],
     settings: Settings,
     dry_run: bool = False,
     on_result: Callable[[IngestResult], None] | None = None,
 ) -> list[IngestResult]:
-    """Ingest each (file, cluster) in order; a bad file is a rejected result, never an exception."""
+    """Ingest each (file, cluster), in batches; a bad file is a rejected result, never an exception."""
     results = []
 
-    def emit(result: IngestResult) -> None:
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
+    def emit(batch_results: list[IngestResult]) -> None:
+        for result in batch_results:
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
 
     if settings.reader.isolate:
         from lakectl.worker import IngestWorker
 
         with IngestWorker(settings) as worker:
-            for path, cluster in jobs:
-                emit(worker.ingest(path, cluster, dry_run=dry_run))
+            for paths, cluster in batches(jobs, settings):
+                emit(worker.ingest_batch(paths, cluster, dry_run=dry_run))
     else:
         from lakectl import pipeline
 
         if not dry_run:
             pipeline.reconcile(settings)
-        for path, cluster in jobs:
-            emit(pipeline.ingest_file(path, cluster, settings, dry_run=dry_run))
+        for paths, cluster in batches(jobs, settings):
+            emit(pipeline.ingest_batch([(p, None) for p in paths], cluster, settings, dry_run=dry_run))
     return results

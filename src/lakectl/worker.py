@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 import time
 from multiprocessing.connection import Connection
@@ -42,24 +43,30 @@ def _child_main(conn: Connection, settings_data: dict[str, Any], memory_limit_mb
             return
         if job is None:
             return
-        kind, path, cluster, dry_run, payload = job  # payload: a result to record, or the precheck
-        if kind == "record":
+        kind, payload, cluster, dry_run = job
+        if kind == "record":  # payload: a result to write to the ingest log
             pipeline.record_rejection(settings, IngestResult.from_dict(payload))
-            conn.send(payload)
+            conn.send([payload])
             continue
-        try:
-            result = pipeline.ingest_file(Path(path), cluster, settings, dry_run=dry_run, precheck=payload)
+        try:  # payload: [(path, precheck), ...]
+            items = [(Path(path), precheck) for path, precheck in payload]
+            results = pipeline.ingest_batch(items, cluster, settings, dry_run=dry_run)
         except MemoryError:
-            result = IngestResult(
-                file=Path(path).name,
-                path=path,
-                cluster=cluster,
-                status="rejected",
-                reason=f"{Path(path).name}: the parser ran out of memory (limit {memory_limit_mb} MiB)",
-                hint="split the file, or raise reader.memory_limit_mb",
-                error_class="MemoryError",
-            )
-        conn.send(result.to_dict())
+            if len(payload) > 1:
+                os._exit(70)  # quietly: the parent retries the files one by one to find the culprit
+            name = Path(payload[0][0]).name
+            results = [
+                IngestResult(
+                    file=name,
+                    path=payload[0][0],
+                    cluster=cluster,
+                    status="rejected",
+                    reason=f"{name}: the parser ran out of memory (limit {memory_limit_mb} MiB)",
+                    hint="split the file, or raise reader.memory_limit_mb",
+                    error_class="MemoryError",
+                )
+            ]
+        conn.send([result.to_dict() for result in results])
 
 
 class IngestWorker:
@@ -82,55 +89,67 @@ class IngestWorker:
         self.conn = parent
 
     def ingest(self, path: Path, cluster: str, dry_run: bool = False) -> IngestResult:
+        return self.ingest_batch([path], cluster, dry_run)[0]
+
+    def ingest_batch(self, paths: list[Path], cluster: str, dry_run: bool = False) -> list[IngestResult]:
+        """Ingest files of one cluster in one commit; if the parser process dies or hangs, each file
+        is tried alone so that only the file at fault is rejected."""
         if self.process is None or not self.process.is_alive():
             self._start()
         assert self.conn is not None
         started = time.monotonic()
-        timeout = self.settings.reader.timeout_s
+        timeout = self.settings.reader.timeout_s * len(paths)
         # The byte-level checks need only the stdlib: run them here while the child imports or works.
-        precheck: Checked | SourceError | None = None
+        items = [(str(path), self._precheck(path)) for path in paths]
         try:
-            precheck = check_file(path, self.settings.reader.limits())
-        except SourceError as exc:
-            precheck = exc
-        except OSError:
-            precheck = None  # the child reports unreadable files with its own reason
-        try:
-            self.conn.send(("ingest", str(path), cluster, dry_run, precheck))
+            self.conn.send(("batch", items, cluster, dry_run))
             if self.conn.poll(timeout):
-                return IngestResult.from_dict(self.conn.recv())
-            reason = f"{path.name}: reading took longer than {timeout:g} s and was stopped"
-            hint = "split the file, or raise reader.timeout_s"
+                return [IngestResult.from_dict(data) for data in self.conn.recv()]
             self._kill()
+            reason = f"reading took longer than {self.settings.reader.timeout_s:g} s and was stopped"
+            hint = "split the file, or raise reader.timeout_s"
         except (EOFError, BrokenPipeError, ConnectionResetError):
             self.process.join(5)
-            code = self.process.exitcode
-            reason = f"{path.name}: the parser process died while reading this file ({_describe_exit(code)})"
+            reason = (
+                f"the parser process died while reading this file ({_describe_exit(self.process.exitcode)})"
+            )
             hint = (
                 "the file is probably malformed or far larger than it looks (e.g. a cell at XFD1048576); "
                 "open it in Excel/LibreOffice, delete stray cells and save again"
             )
             self.process = None
+        if len(paths) > 1:
+            return [result for path in paths for result in self.ingest_batch([path], cluster, dry_run)]
+        path = paths[0]
         result = IngestResult(
             file=path.name,
             path=str(path),
             cluster=cluster,
             status="rejected",
-            reason=reason,
+            reason=f"{path.name}: {reason}",
             hint=hint,
             duration_s=round(time.monotonic() - started, 3),
             error_class="ParserCrash",
         )
         if not dry_run:
             self._record(result)
-        return result
+        return [result]
+
+    def _precheck(self, path: Path) -> Checked | SourceError | None:
+        try:
+            return check_file(path, self.settings.reader.limits())
+        except SourceError as exc:
+            return exc
+        except OSError:
+            return None  # the child reports unreadable files with its own reason
 
     def _record(self, result: IngestResult) -> None:
         """Write a crash's rejection to the ledger through a fresh child (this process stays light)."""
-        self._start()
+        if self.process is None or not self.process.is_alive():
+            self._start()
         assert self.conn is not None
         try:
-            self.conn.send(("record", result.path, result.cluster, False, result.to_dict()))
+            self.conn.send(("record", result.to_dict(), result.cluster, False))
             if self.conn.poll(60):
                 self.conn.recv()
         except (EOFError, OSError) as exc:
