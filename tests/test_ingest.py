@@ -11,7 +11,8 @@ import polars as pl
 import pytest
 
 from lakectl import ledger, read_csv
-from lakectl.pipeline import FAULT_POINTS, ingest_file
+from lakectl.faults import INGEST_POINTS
+from lakectl.pipeline import ingest_file
 
 CSV = "Código da transação;Valor\n" + "".join(f"HP{i:04d};{i},50\n" for i in range(500))
 
@@ -95,7 +96,7 @@ def test_two_processes_ingesting_the_same_file_commit_it_once(settings):
     assert statuses == ["ingested", "skipped"]
 
 
-@pytest.mark.parametrize("fault", FAULT_POINTS)
+@pytest.mark.parametrize("fault", INGEST_POINTS)
 def test_crash_at_any_point_then_rerun_gives_exactly_one_copy(settings, fault):
     path = drop(settings, "diabetes", "crash.csv")
     crashed = _run_ingest(settings, path, fault)

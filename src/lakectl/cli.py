@@ -5,6 +5,7 @@ This is the single error boundary: a LakectlError becomes "Error: ..." plus a hi
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -152,6 +153,141 @@ def ingest(
         render.ingest_table(out, results, dry_run)
     if any(r.status == "rejected" for r in results):
         raise typer.Exit(code=4)
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line, for journald and Docker log drivers."""
+
+    FIELDS = ("file", "cluster", "status", "rows", "duration_s", "reason", "action")
+
+    def format(self, record: logging.LogRecord) -> str:
+        data = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        data.update({k: getattr(record, k) for k in self.FIELDS if hasattr(record, k)})
+        return json.dumps(data, ensure_ascii=False)
+
+
+def _service_logging(log_format: str, level: str) -> None:
+    if log_format == "json":
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonLogFormatter())
+    elif err.is_terminal:
+        handler = RichHandler(console=err, show_path=False, omit_repeated_times=False)
+    else:  # journald, Docker: one plain line per event, never wrapped
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(
+        level=logging.DEBUG if state.debug else level, format="%(message)s", handlers=[handler], force=True
+    )
+    logging.getLogger("fastexcel").setLevel(logging.ERROR)
+
+
+@app.command()
+def watch(
+    once: Annotated[
+        bool, typer.Option("--once", help="process what is there now, then exit (cron, tests)")
+    ] = False,
+    force_polling: Annotated[
+        bool, typer.Option("--force-polling", help="poll instead of inotify (NFS/SMB shares)")
+    ] = False,
+    log_format: Annotated[str, typer.Option("--log-format", help="human | json")] = "human",
+) -> None:
+    """Watch the landing zone and ingest files as they land (a service for systemd or Docker)."""
+    import signal
+    import threading
+
+    from lakectl.watch import Watcher
+
+    if log_format not in ("human", "json"):
+        raise typer.BadParameter("use human or json", param_hint="--log-format")
+    try:
+        settings = state.settings()
+        if force_polling:
+            settings = settings.model_copy(
+                update={"watch": settings.watch.model_copy(update={"force_polling": True})}
+            )
+    except LakectlError as exc:
+        raise fail(exc) from None
+    _service_logging(log_format, settings.log_level)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    logging.getLogger("lakectl").info("watching %s (lake %s)", settings.landing_zone, settings.lake_root)
+    raise typer.Exit(code=Watcher(settings, stop).run(once=once))
+
+
+@app.command()
+def health(
+    max_age: Annotated[float, typer.Option("--max-age", help="seconds a heartbeat stays fresh")] = 120.0,
+) -> None:
+    """Exit 0 when the watcher's heartbeat is fresh (Docker HEALTHCHECK), 1 with the reason if not."""
+    from lakectl.watch import health as check
+
+    try:
+        healthy, message = check(state.settings(), max_age)
+    except LakectlError as exc:
+        raise fail(exc) from None
+    (out if healthy else err).print(message, highlight=False)
+    raise typer.Exit(code=0 if healthy else 1)
+
+
+quarantine_app = typer.Typer(help="Files that could not be ingested, with the reason.", no_args_is_help=True)
+app.add_typer(quarantine_app, name="quarantine")
+
+
+@quarantine_app.command("list")
+def quarantine_list(as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False) -> None:
+    """Show quarantined files and why."""
+    from rich.table import Table
+
+    from lakectl.watch import quarantined
+
+    try:
+        entries = quarantined(state.settings())
+    except LakectlError as exc:
+        raise fail(exc) from None
+    if as_json:
+        out.print_json(json.dumps(entries, ensure_ascii=False))
+        return
+    if not entries:
+        out.print("the quarantine is empty")
+        return
+    table = Table(title="quarantine", title_justify="left")
+    for name in ("cluster", "file", "since", "reason"):
+        table.add_column(name, overflow="fold")
+    for entry in entries:
+        reason = entry.get("reason") or ""
+        if entry.get("hint"):
+            reason += f"\n[dim]hint: {entry['hint']}[/dim]"
+        table.add_row(entry.get("cluster") or "", Path(entry["quarantined_file"]).name,
+                      (entry.get("quarantined_at") or "")[:19], reason)  # fmt: skip
+    out.print(table)
+
+
+@quarantine_app.command("retry")
+def quarantine_retry(
+    files: Annotated[list[str] | None, typer.Argument(help="quarantined file names (or --all)")] = None,
+    all_files: Annotated[bool, typer.Option("--all", help="every quarantined file")] = False,
+) -> None:
+    """Move quarantined files back into their cluster folder, to be ingested again."""
+    from lakectl.watch import retry_quarantined
+
+    if not files and not all_files:
+        err.print("[bold red]Error:[/bold red] name the files to retry, or pass --all")
+        raise typer.Exit(code=2)
+    try:
+        moved = retry_quarantined(state.settings(), None if all_files else files)
+    except LakectlError as exc:
+        raise fail(exc) from None
+    for path in moved:
+        out.print(f"moved back: {path}")
+    if not moved:
+        err.print("nothing matched in the quarantine")
+        raise typer.Exit(code=1)
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ import hashlib
 import itertools
 import json
 import logging
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ import pyarrow as pa
 from lakectl import __version__, delta, ledger
 from lakectl.config import Settings
 from lakectl.errors import LakectlError, SourceError, TransientError
+from lakectl.faults import fault
 from lakectl.models import IngestResult, SheetSummary
 from lakectl.read import ReadOptions, SheetFrame, read_file
 from lakectl.read_csv import RaggedRows, read_csv
@@ -35,8 +35,6 @@ from lakectl.schema import schema_id
 
 log = logging.getLogger(__name__)
 
-FAULT_ENV = "LAKECTL_FAULT"
-FAULT_POINTS = ("after_read", "before_commit", "after_commit")
 WRITE_ATTEMPTS = 3
 # What every bronze row carries besides the source columns. Values constant over a file travel as
 # one-entry dictionaries (Delta stores them as plain strings).
@@ -54,12 +52,6 @@ LINEAGE = pa.schema(
 )
 # The byte-level checks, when the caller ran them already: their result, or the error they raised.
 Precheck = Checked | SourceError | None
-
-
-def fault(point: str) -> None:
-    """Crash-test seam: LAKECTL_FAULT=<point> kills the process right here, as a power cut would."""
-    if os.environ.get(FAULT_ENV) == point:
-        os._exit(137)
 
 
 def sha256_of(path: Path) -> tuple[str, int]:

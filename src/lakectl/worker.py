@@ -12,6 +12,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 from lakectl.config import Settings
 from lakectl.errors import SourceError
+from lakectl.faults import FAULT_ENV, FAULT_EXIT
 from lakectl.models import IngestResult
 from lakectl.safety import Checked, check_file
 
@@ -69,11 +71,22 @@ def _child_main(conn: Connection, settings_data: dict[str, Any], memory_limit_mb
         conn.send([result.to_dict() for result in results])
 
 
-class IngestWorker:
-    """One warm child process; ``ingest`` survives the child dying or hanging."""
+class Abandoned(Exception):
+    """The stop event was set and the batch under way did not finish within the grace period."""
 
-    def __init__(self, settings: Settings) -> None:
+
+class IngestWorker:
+    """One warm child process; ``ingest`` survives the child dying or hanging.
+
+    With a ``stop`` event (the watch service), a batch under way gets ``grace_s`` to finish once the
+    event is set; then the child is killed, which is safe: a Delta commit is all or nothing, and the
+    files stay where they are for the next start.
+    """
+
+    def __init__(self, settings: Settings, stop: threading.Event | None = None, grace_s: float = 5.0) -> None:
         self.settings = settings
+        self.stop = stop
+        self.grace_s = grace_s
         self.context = multiprocessing.get_context("spawn")
         self.process: Any = None
         self.conn: Connection | None = None
@@ -103,13 +116,15 @@ class IngestWorker:
         items = [(str(path), self._precheck(path)) for path in paths]
         try:
             self.conn.send(("batch", items, cluster, dry_run))
-            if self.conn.poll(timeout):
+            if self._wait(timeout):
                 return [IngestResult.from_dict(data) for data in self.conn.recv()]
             self._kill()
             reason = f"reading took longer than {self.settings.reader.timeout_s:g} s and was stopped"
             hint = "split the file, or raise reader.timeout_s"
         except (EOFError, BrokenPipeError, ConnectionResetError):
             self.process.join(5)
+            if self.process.exitcode == FAULT_EXIT and os.environ.get(FAULT_ENV):
+                os._exit(FAULT_EXIT)  # crash tests: a fault in the child is a power cut for the whole service
             reason = (
                 f"the parser process died while reading this file ({_describe_exit(self.process.exitcode)})"
             )
@@ -134,6 +149,22 @@ class IngestWorker:
         if not dry_run:
             self._record(result)
         return [result]
+
+    def _wait(self, timeout: float) -> bool:
+        """True when the child answered (or died: the pipe is then readable), False on timeout."""
+        assert self.conn is not None
+        deadline = time.monotonic() + timeout
+        abandon_at: float | None = None
+        while not self.conn.poll(0.2):
+            now = time.monotonic()
+            if self.stop is not None and self.stop.is_set():
+                abandon_at = abandon_at or now + self.grace_s
+                if now >= abandon_at:
+                    self._kill()
+                    raise Abandoned
+            if now >= deadline:
+                return False
+        return True
 
     def _precheck(self, path: Path) -> Checked | SourceError | None:
         try:

@@ -1,0 +1,402 @@
+"""The landing-zone service: files dropped into ``landing_zone/<cluster>/`` flow into bronze.
+
+Discovery is inotify (watchfiles) for latency plus a full reconcile scan at start and every
+``watch.reconcile_interval_s`` (inotify misses files in brand-new nested folders and everything on
+network shares). A file is taken only once its size and mtime held still for the stability window,
+or at once when it was renamed into place. Every file ends archived (or kept, or deleted) after it
+is in bronze, or in ``_quarantine/<cluster>/`` with ``<file>.error.json``; the loop never stops for
+one file. Parsing happens in a warm child process (see worker.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from watchfiles import Change, watch
+
+from lakectl import __version__, runner
+from lakectl.config import Settings
+from lakectl.faults import fault
+from lakectl.models import IngestResult
+from lakectl.worker import Abandoned, IngestWorker
+
+log = logging.getLogger(__name__)
+
+ARCHIVE = "_archive"
+QUARANTINE = "_quarantine"
+ERROR_SUFFIX = ".error.json"
+MAX_BACKOFF_S = 300.0
+
+
+def heartbeat_path(settings: Settings) -> Path:
+    return settings.watch.heartbeat_file or settings.lake_root / "_lakectl" / "heartbeat.json"
+
+
+class SystemdNotifier:
+    """sd_notify(3) over the stdlib: silent when not started by systemd (no NOTIFY_SOCKET)."""
+
+    def __init__(self, environ: dict[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self.address = env.get("NOTIFY_SOCKET")
+        usec = env.get("WATCHDOG_USEC")
+        self.watchdog_interval = int(usec) / 2e6 if usec and usec.isdigit() else None
+        self.last_ping = 0.0
+
+    def send(self, message: str) -> None:
+        if not self.address:
+            return
+        address = "\0" + self.address[1:] if self.address.startswith("@") else self.address
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+                sock.sendto(message.encode(), address)
+        except OSError as exc:
+            log.debug("sd_notify failed: %s", exc)
+
+    def watchdog(self) -> None:
+        """Ping from the main loop (not a thread): a hung loop stops pinging and systemd restarts us."""
+        now = time.monotonic()
+        if self.watchdog_interval is not None and now - self.last_ping >= self.watchdog_interval:
+            self.send("WATCHDOG=1")
+            self.last_ping = now
+
+
+@dataclass
+class Pending:
+    """A file seen in the landing zone and not settled yet."""
+
+    size: int
+    mtime_ns: int
+    since: float  # when this (size, mtime) was first seen
+    observations: int = 1
+    ready_now: bool = False  # renamed into place: complete by construction
+    attempts: int = 0  # transient failures so far
+    not_before: float = 0.0  # back-off after a transient failure
+
+
+class Watcher:
+    def __init__(self, settings: Settings, stop: threading.Event | None = None) -> None:
+        self.settings = settings
+        self.root = settings.landing_zone
+        self.stop = stop or threading.Event()
+        self.pending: dict[Path, Pending] = {}
+        self.kept: dict[Path, tuple[int, int]] = {}  # after_ingest=keep: files already done
+        self.warned: set[Path] = set()
+        self.notifier = SystemdNotifier()
+        self.worker = IngestWorker(settings, stop=self.stop)
+        self.last_scan = 0.0
+        self.processed = 0
+        self.last_error: str | None = None
+
+    # ------------------------------------------------------------------ discovery
+
+    def scan(self, folder: Path | None = None) -> None:
+        """Walk the landing zone (or one folder of it) without following links; note every file."""
+        start = folder or self.root
+        for dirpath, dirnames, filenames in os.walk(start, followlinks=False):
+            here = Path(dirpath)
+            dirnames[:] = [d for d in dirnames if not self._ignored_dir(here / d)]
+            for name in filenames:
+                self.observe(here / name)
+        if folder is None:
+            self.last_scan = time.monotonic()
+            for path in [p for p in self.pending if not p.exists()]:
+                del self.pending[path]
+
+    def _ignored_dir(self, path: Path) -> bool:
+        relative = path.relative_to(self.root).parts
+        return relative[0] in (ARCHIVE, QUARANTINE) or any(part.startswith(".") for part in relative)
+
+    def observe(self, path: Path, renamed: bool = False) -> None:
+        if not runner.is_candidate(path) or (path.parent != self.root and self._ignored_dir(path.parent)):
+            return
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            self.pending.pop(path, None)
+            return
+        if not path.is_file() or path.is_symlink():
+            self._warn_once(path, "is a link or not a regular file: left in place")
+            return
+        if runner.cluster_of(path, self.settings) is None:
+            self._warn_once(
+                path, f"is not in a cluster folder ({', '.join(self.settings.clusters)}): left in place"
+            )
+            return
+        if self.kept.get(path) == (info.st_size, info.st_mtime_ns):
+            return
+        now = time.monotonic()
+        seen = self.pending.get(path)
+        if seen is None or (seen.size, seen.mtime_ns) != (info.st_size, info.st_mtime_ns):
+            attempts = seen.attempts if seen else 0
+            self.pending[path] = Pending(
+                info.st_size, info.st_mtime_ns, now, ready_now=renamed, attempts=attempts
+            )
+        else:
+            seen.observations += 1
+            seen.ready_now = seen.ready_now or renamed
+
+    def _warn_once(self, path: Path, message: str) -> None:
+        if path not in self.warned:
+            self.warned.add(path)
+            log.warning("%s %s", path, message)
+
+    def on_changes(self, changes: Iterable[tuple[Change, str]]) -> None:
+        changes = list(changes)
+        deleted_dirs = {Path(p).parent for change, p in changes if change == Change.deleted}
+        for change, raw in changes:
+            path = Path(raw)
+            if change == Change.deleted:
+                self.pending.pop(path, None)
+            elif path.is_dir():
+                self.scan(path)  # inotify misses files created in a brand-new folder right away
+            else:
+                # an added file whose folder lost another file in the same batch was renamed into place
+                self.observe(path, renamed=change == Change.added and path.parent in deleted_dirs)
+
+    def refresh(self) -> None:
+        """Look at every pending file again: the second look is what proves it stopped growing."""
+        for path in list(self.pending):
+            self.observe(path)
+
+    def ready(self) -> list[Path]:
+        now = time.monotonic()
+        window = self.settings.watch.stability_window_s
+        return sorted(
+            path
+            for path, seen in self.pending.items()
+            if now >= seen.not_before
+            and (seen.ready_now or (seen.observations >= 2 and now - seen.since >= window))
+        )
+
+    # ------------------------------------------------------------------ processing
+
+    def process(self, paths: list[Path]) -> None:
+        jobs = [(path, cluster) for path in paths if (cluster := runner.cluster_of(path, self.settings))]
+        for batch, cluster in runner.batches(jobs, self.settings):
+            for result in self.worker.ingest_batch(batch, cluster):
+                self.settle(Path(result.path), result)
+                self.heartbeat("running")
+                self.notifier.watchdog()
+
+    def settle(self, path: Path, result: IngestResult) -> None:
+        """Move a file to where its outcome says, and log one line for it."""
+        seen = self.pending.get(path)
+        if result.status == "rejected" and result.transient and seen is not None:
+            seen.attempts += 1
+            if seen.attempts < self.settings.watch.max_attempts:
+                seen.not_before = time.monotonic() + min(2.0**seen.attempts, MAX_BACKOFF_S)
+                self._log(result, f"retry {seen.attempts}/{self.settings.watch.max_attempts - 1} later")
+                return
+        self.pending.pop(path, None)
+        self.processed += 1
+        try:
+            if result.status == "rejected":
+                target = self.quarantine(path, result)
+                self.last_error = result.reason
+                self._log(result, f"quarantined to {target}")
+                return
+            fault("before_move")
+            action = self.settings.watch.after_ingest
+            if action == "archive":
+                self._log(result, f"archived to {self.archive(path, result)}")
+            elif action == "delete":
+                path.unlink(missing_ok=True)
+                self._log(result, "deleted")
+            else:
+                info = path.stat()
+                self.kept[path] = (info.st_size, info.st_mtime_ns)
+                self._log(result, "kept in place")
+        except OSError as exc:  # the file is in bronze (or rejected); only the move failed
+            self.last_error = f"cannot move {path}: {exc}"
+            log.error("%s: cannot move the file after ingest (%s); it stays in place", path, exc)
+
+    def archive(self, path: Path, result: IngestResult) -> Path:
+        day = datetime.now(UTC).strftime("%Y-%m-%d")
+        return _move(path, self.root / ARCHIVE / (result.cluster or "_") / day)
+
+    def quarantine(self, path: Path, result: IngestResult) -> Path:
+        target = _move(path, self.root / QUARANTINE / (result.cluster or "_"))
+        error = {
+            "file": path.name,
+            "original_path": str(path),
+            "cluster": result.cluster,
+            "reason": result.reason,
+            "hint": result.hint,
+            "error_class": result.error_class,
+            "sha256": result.sha256,
+            "size": result.size,
+            "quarantined_at": datetime.now(UTC).isoformat(),
+            "lakectl_version": __version__,
+        }
+        target.with_name(target.name + ERROR_SUFFIX).write_text(
+            json.dumps(error, indent=2, ensure_ascii=False)
+        )
+        return target
+
+    def _log(self, result: IngestResult, action: str) -> None:
+        log.info(
+            "%s %s: %s, %d rows, %.2f s; %s",
+            result.cluster,
+            result.file,
+            result.status,
+            result.rows,
+            result.duration_s,
+            action if result.status == "ingested" else f"{result.reason} ({action})",
+            extra={
+                "file": result.path,
+                "cluster": result.cluster,
+                "status": result.status,
+                "rows": result.rows,
+                "duration_s": result.duration_s,
+                "reason": result.reason,
+                "action": action,
+            },
+        )
+
+    # ------------------------------------------------------------------ health
+
+    def heartbeat(self, status: str) -> None:
+        path = heartbeat_path(self.settings)
+        data = {
+            "pid": os.getpid(),
+            "status": status,
+            "updated_at": time.time(),
+            "pending": len(self.pending),
+            "processed": self.processed,
+            "last_error": self.last_error,
+            "version": __version__,
+        }
+        temporary = path.with_name(path.name + ".tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_text(json.dumps(data))
+            temporary.replace(path)  # atomic: a reader never sees half a file
+        except OSError as exc:
+            log.warning("cannot write the heartbeat %s: %s", path, exc)
+
+    # ------------------------------------------------------------------ loop
+
+    def tick(self) -> None:
+        """One turn of the loop: re-check pending files, maybe rescan, ingest what is ready."""
+        if time.monotonic() - self.last_scan >= self.settings.watch.reconcile_interval_s:
+            self.scan()
+        self.refresh()
+        ready = self.ready()
+        if ready:
+            self.notifier.send(f"STATUS=ingesting {len(ready)} file(s)")
+            self.process(ready)
+            self.notifier.send(f"STATUS=watching {self.root}; {self.processed} file(s) processed")
+        self.heartbeat("running")
+        self.notifier.watchdog()
+
+    def run(self, once: bool = False) -> int:
+        """Watch until stopped (or, with ``once``, until every file present at start is settled)."""
+        for cluster in self.settings.clusters:
+            (self.root / cluster).mkdir(parents=True, exist_ok=True)
+        try:
+            self.scan()
+            self.heartbeat("starting")
+            self.notifier.send(f"READY=1\nSTATUS=watching {self.root}")
+            if once:
+                while self.pending and not self.stop.is_set():
+                    self.tick()
+                    if self.pending and not self.ready():
+                        time.sleep(min(0.2, self.settings.watch.stability_window_s / 4 + 0.01))
+                return 0
+            for changes in watch(
+                self.root,
+                watch_filter=None,
+                stop_event=self.stop,
+                rust_timeout=500,
+                yield_on_timeout=True,
+                debounce=200,
+                step=50,
+                force_polling=self.settings.watch.force_polling or None,
+                raise_interrupt=False,
+                recursive=True,
+            ):
+                self.on_changes(changes)
+                self.tick()
+            return 0
+        except Abandoned:
+            log.warning("stopped during a batch: its files stay in place and are taken on the next start")
+            return 0
+        finally:
+            self.notifier.send("STOPPING=1")
+            self.heartbeat("stopped")
+            self.worker.close()
+
+
+def _move(path: Path, folder: Path) -> Path:
+    """Move ``path`` into ``folder`` without overwriting anything already there."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / path.name
+    counter = 1
+    while target.exists() or target.with_name(target.name + ERROR_SUFFIX).exists():
+        target = folder / f"{path.stem}-{counter}{path.suffix}"
+        counter += 1
+    try:
+        os.replace(path, target)
+    except OSError:
+        shutil.move(str(path), str(target))  # another filesystem
+    return target
+
+
+def health(settings: Settings, max_age_s: float) -> tuple[bool, str]:
+    """Whether the watcher's heartbeat is fresh, and a sentence saying why."""
+    path = heartbeat_path(settings)
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        return False, f"no heartbeat at {path}: is 'lakectl watch' running?"
+    except (OSError, ValueError) as exc:
+        return False, f"unreadable heartbeat {path}: {exc}"
+    age = time.time() - float(data.get("updated_at", 0))
+    if data.get("status") == "stopped":
+        return False, f"the watcher stopped {age:.0f} s ago"
+    if age > max_age_s:
+        return False, f"heartbeat is {age:.0f} s old (limit {max_age_s:g} s): the watcher is stuck or gone"
+    return True, (
+        f"ok: heartbeat {age:.0f} s old, {data.get('pending', 0)} pending, "
+        f"{data.get('processed', 0)} processed"
+        + (f"; last error: {data['last_error']}" if data.get("last_error") else "")
+    )
+
+
+def quarantined(settings: Settings) -> list[dict[str, Any]]:
+    """Every quarantined file with its error record."""
+    folder = settings.landing_zone / QUARANTINE
+    entries = []
+    for error_file in sorted(folder.glob(f"*/*{ERROR_SUFFIX}")):
+        try:
+            error = json.loads(error_file.read_text())
+        except (OSError, ValueError):
+            error = {"reason": "unreadable error record"}
+        data_file = error_file.with_name(error_file.name[: -len(ERROR_SUFFIX)])
+        entries.append({**error, "quarantined_file": str(data_file), "present": data_file.exists()})
+    return entries
+
+
+def retry_quarantined(settings: Settings, names: list[str] | None) -> list[Path]:
+    """Move quarantined files (all, or those named) back into their cluster folder."""
+    moved = []
+    for entry in quarantined(settings):
+        data_file = Path(entry["quarantined_file"])
+        if names is not None and data_file.name not in names and str(data_file) not in names:
+            continue
+        cluster = data_file.parent.name
+        if data_file.exists():
+            moved.append(_move(data_file, settings.landing_zone / cluster))
+        data_file.with_name(data_file.name + ERROR_SUFFIX).unlink(missing_ok=True)
+    return moved
