@@ -241,6 +241,27 @@ def test_kill_at_each_fault_point_then_restart(zone, point):
     assert_settled(zone, {f"f{i}.csv": 50 for i in range(3)})
 
 
+def test_only_a_temp_name_renamed_into_place_skips_the_stability_gate(zone):
+    from watchfiles import Change
+
+    settings = load_settings(landing_zone=zone["landing"], lake_root=zone["lake"])
+    folder = zone["landing"] / "diabetes"
+    for name in ("novo.csv", "ao_mesmo_tempo.csv", "pronto.csv"):
+        drop(zone, f"diabetes/{name}", csv_text(name))
+    watcher = Watcher(settings)
+    watcher.on_changes(
+        [
+            (Change.deleted, str(folder / "arquivado.csv")),  # our own archive move
+            (Change.added, str(folder / "novo.csv")),
+            (Change.deleted, str(folder / ".pronto.csv.part")),  # a finished upload renamed into place
+            (Change.added, str(folder / "pronto.csv")),
+            (Change.added, str(folder / "ao_mesmo_tempo.csv")),
+        ]
+    )
+    assert [p.name for p in watcher.ready()] == ["pronto.csv"]
+    watcher.worker.close()
+
+
 def test_transient_failures_are_retried_then_quarantined(zone):
     settings = load_settings(landing_zone=zone["landing"], lake_root=zone["lake"], watch={"max_attempts": 3})
     path = drop(zone, "diabetes/travado.csv", csv_text("t"))

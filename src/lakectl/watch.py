@@ -153,7 +153,11 @@ class Watcher:
 
     def on_changes(self, changes: Iterable[tuple[Change, str]]) -> None:
         changes = list(changes)
-        deleted_dirs = {Path(p).parent for change, p in changes if change == Change.deleted}
+        # A rename into place shows as (deleted temp name, added final name) in one batch. Only a
+        # temp-looking name that carries the final name counts: our own archive moves also delete.
+        temps = [
+            Path(p) for change, p in changes if change == Change.deleted and not runner.is_candidate(Path(p))
+        ]
         for change, raw in changes:
             path = Path(raw)
             if change == Change.deleted:
@@ -161,8 +165,11 @@ class Watcher:
             elif path.is_dir():
                 self.scan(path)  # inotify misses files created in a brand-new folder right away
             else:
-                # an added file whose folder lost another file in the same batch was renamed into place
-                self.observe(path, renamed=change == Change.added and path.parent in deleted_dirs)
+                renamed = change == Change.added and any(
+                    temp.parent == path.parent and _temp_base(temp.name).startswith(path.name)
+                    for temp in temps
+                )
+                self.observe(path, renamed=renamed)
 
     def refresh(self) -> None:
         """Look at every pending file again: the second look is what proves it stopped growing."""
@@ -336,6 +343,11 @@ class Watcher:
             self.notifier.send("STOPPING=1")
             self.heartbeat("stopped")
             self.worker.close()
+
+
+def _temp_base(name: str) -> str:
+    """'.x.csv.part' -> 'x.csv.part', '~$x.xlsx' -> 'x.xlsx': what a temp name says the file will be."""
+    return name.removeprefix("~$").lstrip(".")
 
 
 def _move(path: Path, folder: Path) -> Path:
