@@ -28,6 +28,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/watch.py
 
 clean:
 	rm -rf $(VENV) delta_lake/* landing_zone/*
