@@ -27,6 +27,7 @@ import xlsxwriter
 import xlwt
 
 SEED = 20261126
+EVENT_PLATFORMS = ("clickbank", "digistore24")
 
 
 @dataclass(frozen=True)
@@ -142,9 +143,12 @@ def make_sales(
         elif currency == "EUR":
             price = (price / Decimal("5.8")).quantize(Decimal("0.01"))
         name, email, phone, doc = rng.choice(people)
-        status = rng.choices(["approved", "pending", "refunded", "cancelled", "refused"], [70, 10, 8, 6, 6])[
-            0
-        ]
+        # ClickBank and Digistore24 exports list completed sales plus refund/chargeback events only
+        if platform in EVENT_PLATFORMS:
+            status = rng.choices(["approved", "refunded", "chargeback"], [85, 10, 5])[0]
+        else:
+            choices = ["approved", "pending", "refunded", "cancelled", "refused"]
+            status = rng.choices(choices, [70, 10, 8, 6, 6])[0]
         when = datetime(2026, month, 1, 8) + timedelta(minutes=rng.randint(0, 60 * 24 * 27))
         payment = rng.choice(PAY_PT)
         sales.append(

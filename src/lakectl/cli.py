@@ -155,6 +155,33 @@ def ingest(
         raise typer.Exit(code=4)
 
 
+promote_app = typer.Typer(help="Promote the lake's layers: bronze -> silver (-> gold).", no_args_is_help=True)
+app.add_typer(promote_app, name="promote")
+
+
+@promote_app.command("silver")
+def promote_silver(
+    cluster: Annotated[list[str] | None, typer.Option("--cluster", "-C", help="only these clusters")] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="rebuild from all of bronze instead of new commits")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="compute and report; write nothing")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print results as JSON")] = False,
+) -> None:
+    """Typed, harmonised, deduplicated sales per cluster (incremental; --full rebuilds)."""
+    from lakectl import render
+    from lakectl.promote import promote_silver as run
+
+    try:
+        results = run(state.settings(), cluster, full=full, dry_run=dry_run)
+    except LakectlError as exc:
+        raise fail(exc) from None
+    if as_json:
+        out.print_json(json.dumps([r.to_dict() for r in results], default=str, ensure_ascii=False))
+    else:
+        render.promotion_table(out, results)
+
+
 class JsonLogFormatter(logging.Formatter):
     """One JSON object per line, for journald and Docker log drivers."""
 

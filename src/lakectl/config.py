@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -63,6 +63,65 @@ class WatchSettings(BaseModel):
     promote: bool = False
 
 
+class ProfileSettings(BaseModel):
+    """A user profile for a source layout (see README: "Mapping your own sheets")."""
+
+    model_config = {"extra": "forbid"}
+    columns: dict[str, str | list[str]]
+    match: list[str] | None = None
+    platform: str | None = None
+    decimal_comma: bool = True
+    day_first: bool = True
+    timezone: str = "America/Sao_Paulo"
+    currency: str = "BRL"
+    statuses: dict[str, str] = Field(default_factory=dict)
+    events: bool = False
+    priority: int | None = None
+
+    @field_validator("columns")
+    @classmethod
+    def _known_fields(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        from lakectl.profiles import CANONICAL_FIELDS
+
+        unknown = sorted(set(value) - set(CANONICAL_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown canonical field(s) {unknown}; known: {', '.join(CANONICAL_FIELDS)}")
+        if "transaction_id" not in value:
+            raise ValueError("a profile needs at least transaction_id")
+        return value
+
+    @field_validator("statuses")
+    @classmethod
+    def _known_statuses(cls, value: dict[str, str]) -> dict[str, str]:
+        from lakectl.profiles import STATUSES
+
+        wrong = sorted(v for v in value.values() if v not in STATUSES)
+        if wrong:
+            raise ValueError(f"unknown status(es) {wrong}; use one of {', '.join(STATUSES)}")
+        return value
+
+
+class SilverSettings(BaseModel):
+    customer_salt: SecretStr | None = Field(
+        None, description="salt of customer_key; never stored in the lake"
+    )
+    salt_file: Path = Field(
+        Path(".lakectl-salt"), description="where a generated salt is kept if none is set"
+    )
+    expectations: dict[str, Literal["warn", "drop", "fail"]] = Field(default_factory=dict)
+    profiles: dict[str, dict[str, ProfileSettings]] = Field(default_factory=dict)
+
+    @field_validator("expectations")
+    @classmethod
+    def _known_rules(cls, value: dict[str, str]) -> dict[str, str]:
+        from lakectl.silver import RULES
+
+        unknown = sorted(set(value) - set(RULES))
+        if unknown:
+            raise ValueError(f"unknown rule(s) {unknown}; rules: {', '.join(RULES)}")
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LAKECTL_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -74,6 +133,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     reader: ReaderSettings = Field(default_factory=ReaderSettings)
     watch: WatchSettings = Field(default_factory=WatchSettings)
+    silver: SilverSettings = Field(default_factory=SilverSettings)
 
     @field_validator("clusters", mode="before")
     @classmethod

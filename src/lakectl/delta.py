@@ -75,16 +75,22 @@ def append_once(
     data: pa.RecordBatchReader | pa.Table,
     app_ids: list[str],
     metadata: dict[str, str],
+    txn_version: int = 1,
 ) -> int | None:
     """Append ``data`` with the given app transactions in one atomic commit.
 
-    Returns the new table version, or None when every app id was already committed (by us earlier
-    or by a concurrent writer that won the race). ``data`` is consumed at most once: a reader
-    cannot be replayed, so a conflict after the data was written is retried only for tables.
+    Returns the new table version, or None when every app id was already committed at
+    ``txn_version`` or later (by us earlier, or by a concurrent writer that won the race). ``data``
+    is consumed at most once: a reader cannot be replayed, so a conflict after the data was written
+    is retried only for tables.
     """
+
+    def done(table: DeltaTable | None) -> bool:
+        return bool(app_ids) and all((committed_version(table, app) or 0) >= txn_version for app in app_ids)
+
     for attempt in range(COMMIT_ATTEMPTS):
         table = open_table(path)
-        if app_ids and all(committed_version(table, app) is not None for app in app_ids):
+        if done(table):
             return None
         try:
             write_deltalake(
@@ -94,7 +100,7 @@ def append_once(
                 schema_mode="merge",
                 writer_properties=WRITER,
                 commit_properties=CommitProperties(
-                    app_transactions=[Transaction(app_id=app, version=1) for app in app_ids],
+                    app_transactions=[Transaction(app_id=app, version=txn_version) for app in app_ids],
                     custom_metadata=metadata,
                     max_commit_retries=15,
                 ),
@@ -102,8 +108,7 @@ def append_once(
         except CommitFailedError as exc:
             log.info("commit conflict on %s (attempt %d): %s", path, attempt + 1, exc)
             if isinstance(data, pa.RecordBatchReader):
-                table = open_table(path)
-                if app_ids and all(committed_version(table, app) is not None for app in app_ids):
+                if done(open_table(path)):
                     return None
                 raise TransientError(
                     f"commit conflict on {path}", hint="retry; another writer was busy"
@@ -122,6 +127,77 @@ def append_once(
     raise TransientError(
         f"gave up committing to {path} after {COMMIT_ATTEMPTS} conflicts", hint="retry later"
     )
+
+
+def overwrite(path: Path, data: pa.Table, metadata: dict[str, str]) -> int:
+    """Replace a table's contents (and schema) in one commit."""
+    try:
+        write_deltalake(str(path), data, mode="overwrite", schema_mode="overwrite", writer_properties=WRITER,
+                        commit_properties=CommitProperties(custom_metadata=metadata))  # fmt: skip
+    except (DeltaError, OSError) as exc:
+        raise _storage_error(exc, path) from None
+    table = open_table(path)
+    assert table is not None
+    return table.version()
+
+
+def upsert(
+    path: Path,
+    source: pa.Table,
+    predicate: str,
+    clauses: list[tuple[str, str | dict[str, str] | None, str]],
+    metadata: dict[str, str],
+) -> dict[str, Any]:
+    """MERGE ``source`` into ``path`` (alias s and t) in one commit, retried on conflicts.
+
+    ``clauses``: (kind, updates, predicate) with kind ``update`` (updates: column -> SQL),
+    ``update_all`` or ``insert_all``. Returns the merge metrics (+ ``version``).
+    """
+    for attempt in range(COMMIT_ATTEMPTS):
+        table = open_table(path)
+        assert table is not None
+        merger = table.merge(source, predicate=predicate, source_alias="s", target_alias="t",
+                             commit_properties=CommitProperties(custom_metadata=metadata))  # fmt: skip
+        for kind, updates, condition in clauses:
+            if kind == "update":
+                assert isinstance(updates, dict)
+                merger = merger.when_matched_update(updates=updates, predicate=condition)
+            elif kind == "update_all":
+                merger = merger.when_matched_update_all(predicate=condition)
+            else:
+                merger = merger.when_not_matched_insert_all(predicate=condition)
+        try:
+            metrics = merger.execute()
+        except CommitFailedError as exc:  # merges conflict with concurrent writers (tech-notes §4)
+            log.info("merge conflict on %s (attempt %d): %s", path, attempt + 1, exc)
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+            continue
+        except (DeltaError, OSError) as exc:
+            raise _storage_error(exc, path) from None
+        refreshed = open_table(path)
+        assert refreshed is not None
+        return {**metrics, "version": refreshed.version()}
+    raise TransientError(f"gave up merging into {path} after {COMMIT_ATTEMPTS} conflicts", hint="retry later")
+
+
+def delete_where(path: Path, predicate: str) -> None:
+    table = open_table(path)
+    if table is not None:
+        try:
+            table.delete(predicate)
+        except (DeltaError, OSError) as exc:
+            raise _storage_error(exc, path) from None
+
+
+def latest_metadata(path: Path, key: str, search: int = 1000) -> str | None:
+    """The newest value of a custom commit-metadata key (watermarks live in commits)."""
+    table = open_table(path)
+    if table is None:
+        return None
+    for entry in table.history(search):
+        if key in entry:
+            return str(entry[key])
+    return None
 
 
 def commit_metadata_since(path: Path, after_version: int) -> Iterator[tuple[int, dict[str, Any]]]:

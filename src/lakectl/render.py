@@ -104,3 +104,43 @@ def _sheet_plan(sheet: Any) -> str:
     cols = ", ".join(f"[bold]{c}[/bold] (new)" if c in new else c for c in sheet.columns[:12])
     more = f" (+{len(sheet.columns) - 12} more)" if len(sheet.columns) > 12 else ""
     return f"{sheet.sheet}: {header}, {sheet.rows:,} rows; columns: {cols}{more}"
+
+
+def promotion_table(console: Console, results: list[Any]) -> None:
+    table = Table(title="lakectl promote silver", title_justify="left")
+    for name in (
+        "cluster",
+        "status",
+        "bronze",
+        "rows in",
+        "transactions",
+        "inserted",
+        "updated",
+        "rejected",
+        "notes",
+    ):
+        table.add_column(name, overflow="fold", justify="right" if name in ("rows in", "transactions", "inserted",
+                                                                             "updated", "rejected") else "left")  # fmt: skip
+    for r in results:
+        report = r.report
+        rejected = report.get("rejected", {})
+        notes = []
+        if report.get("status_updates"):
+            notes.append(f"{report['status_updates']} status change(s) from refunds/chargebacks")
+        if report.get("folded"):
+            notes.append(f"{report['folded']} row(s) merged into the same transaction")
+        if rejected:
+            notes.append("rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(rejected.items())))
+        if report.get("warnings"):
+            notes.append("warnings: " + ", ".join(f"{k} {v}" for k, v in sorted(report["warnings"].items())))
+        if report.get("unknown_statuses"):
+            notes.append("[yellow]unknown statuses: " + ", ".join(report["unknown_statuses"]) + "[/yellow]")
+        for layout in report.get("unknown_layouts", []):
+            notes.append(
+                f"[yellow]unknown layout in {', '.join(layout['files'][:3])}[/yellow]: columns "
+                f"{', '.join(layout['columns'][:8])}; suggested mapping {layout['suggested_mapping']}"
+            )
+        bronze = f"v{r.bronze_from + 1}..v{r.bronze_to}" if r.bronze_to >= 0 else "-"
+        table.add_row(r.cluster, r.status, bronze, f"{report.get('rows_in', 0):,}", f"{report.get('transactions', 0):,}",
+                      f"{r.inserted:,}", f"{r.updated:,}", f"{sum(rejected.values()):,}", "\n".join(notes))  # fmt: skip
+    console.print(table)

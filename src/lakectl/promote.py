@@ -1,0 +1,269 @@
+"""bronze/<cluster> -> silver/<cluster>: incremental, idempotent, accounted for.
+
+Only bronze commits newer than the silver watermark are read; the watermark is written in the same
+silver commit as the data (commit metadata), so a crash anywhere leaves the previous watermark and a
+re-run redoes the same, idempotent merge. Rejects are appended once per watermark (app transaction).
+Every run leaves a row in ``_lakectl/runs``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from lakectl import delta, ledger
+from lakectl.config import Settings
+from lakectl.errors import ConfigError
+from lakectl.profiles import Profile, profile_from_config
+from lakectl.silver import KEY, REJECTS_SCHEMA, SILVER_SCHEMA, Batch, orphan_events, summary, transform
+
+log = logging.getLogger(__name__)
+
+WATERMARK = "lakectl.silver.bronze_version"
+RUNS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("layer", pa.string()),
+        ("cluster", pa.string()),
+        ("full", pa.bool_()),
+        ("dry_run", pa.bool_()),
+        ("bronze_from", pa.int64()),
+        ("bronze_to", pa.int64()),
+        ("rows_in", pa.int64()),
+        ("transactions", pa.int64()),
+        ("inserted", pa.int64()),
+        ("updated", pa.int64()),
+        ("status_updates", pa.int64()),
+        ("folded", pa.int64()),
+        ("rejected", pa.string()),
+        ("warnings", pa.string()),
+        ("unknown_layouts", pa.string()),
+        ("silver_version", pa.int64()),
+        ("started_at", pa.timestamp("us", tz="UTC")),
+        ("duration_s", pa.float64()),
+    ]
+)
+
+
+def silver_path(lake: Path, cluster: str) -> Path:
+    return lake / "silver" / cluster
+
+
+def rejects_path(lake: Path) -> Path:
+    return lake / "silver" / "_rejects"
+
+
+def runs_path(lake: Path) -> Path:
+    return lake / "_lakectl" / "runs"
+
+
+@dataclass
+class Promotion:
+    cluster: str
+    status: str  # promoted | up_to_date | no_bronze | dry_run
+    bronze_from: int = -1
+    bronze_to: int = -1
+    inserted: int = 0
+    updated: int = 0
+    silver_version: int | None = None
+    duration_s: float = 0.0
+    report: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def salt(settings: Settings) -> str:
+    """The customer_key salt: from settings, else a file created once next to (never in) the lake."""
+    if settings.silver.customer_salt is not None:
+        return settings.silver.customer_salt.get_secret_value()
+    path = settings.silver.salt_file
+    lake = settings.lake_root.resolve()
+    if path.resolve().is_relative_to(lake):
+        raise ConfigError(
+            f"silver.salt_file {path} is inside the lake",
+            hint="keep the salt outside lake_root (it must never be shared with the data)",
+        )
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        log.warning("created a new customer_key salt in %s: back it up; a new salt changes every key", path)
+    return path.read_text().strip()
+
+
+def user_profiles(settings: Settings, cluster: str) -> list[Profile]:
+    configured = settings.silver.profiles.get(cluster, {}) | settings.silver.profiles.get("*", {})
+    return [profile_from_config(name, cfg.model_dump()) for name, cfg in configured.items()]
+
+
+def _new_bronze(lake: Path, cluster: str, after: int) -> tuple[pl.DataFrame, int]:
+    """Bronze rows committed after version ``after``, with their ``_bronze_version``."""
+    path = ledger.bronze_path(lake, cluster)
+    versions: dict[str, int] = {}
+    for version, commit in delta.commit_metadata_since(path, after):
+        for record in json.loads(commit.get(ledger.FILES_KEY, "[]")):
+            versions[record["ingest_id"]] = version
+    table = delta.open_table(path)
+    assert table is not None
+    current = table.version()
+    if not versions:
+        return pl.DataFrame(), current
+    ids = pl.DataFrame({"_ingest_id": list(versions), "_bronze_version": list(versions.values())})
+    frame = (
+        pl.scan_delta(str(path), version=current)
+        .filter(pl.col("_ingest_id").is_in(ids["_ingest_id"].implode()))
+        .collect()
+        .join(ids, on="_ingest_id", how="left")
+    )
+    return frame, current
+
+
+def _known_keys(silver: Path, batch: Batch) -> pl.DataFrame:
+    if batch.events.is_empty() or not delta.table_exists(silver):
+        return pl.DataFrame(schema={"platform": pl.String, "transaction_id": pl.String})
+    wanted = batch.events.select(KEY).unique()
+    return (
+        pl.scan_delta(str(silver))
+        .select(KEY)
+        .filter(pl.col("transaction_id").is_in(wanted["transaction_id"].implode()))
+        .collect()
+        .join(wanted, on=list(KEY), how="semi")
+    )
+
+
+def promote_cluster(settings: Settings, cluster: str, full: bool = False, dry_run: bool = False) -> Promotion:
+    started = time.monotonic()
+    started_at = ledger.now()
+    lake = settings.lake_root
+    run_id = uuid.uuid4().hex[:16]
+    bronze = ledger.bronze_path(lake, cluster)
+    silver = silver_path(lake, cluster)
+    if not delta.table_exists(bronze):
+        return Promotion(cluster, "no_bronze")
+    with delta.lake_lock(lake):
+        watermark = int(delta.latest_metadata(silver, WATERMARK) or -1) if not full else -1
+        rows, current = _new_bronze(lake, cluster, watermark)
+        if current <= watermark and not full:
+            return Promotion(cluster, "up_to_date", watermark, current)
+        batch = transform(rows, cluster, salt(settings), settings.silver.expectations, user_profiles(settings, cluster)) \
+            if rows.height else Batch(pl.DataFrame(schema=SILVER_SCHEMA), pl.DataFrame(), pl.DataFrame())  # fmt: skip
+        orphan_events(
+            batch,
+            _known_keys(silver, batch)
+            if not full
+            else pl.DataFrame(schema={"platform": pl.String, "transaction_id": pl.String}),
+            cluster,
+        )
+        result = Promotion(
+            cluster, "dry_run" if dry_run else "promoted", watermark, current, report=summary(batch)
+        )
+        if dry_run:
+            result.duration_s = round(time.monotonic() - started, 3)
+            return result
+        _write_rejects(lake, cluster, batch, run_id, current, full)
+        metadata = {WATERMARK: str(current), "lakectl.operation": "promote_silver", "lakectl.run_id": run_id}
+        sales = batch.sales.select(SILVER_SCHEMA.names()).cast(SILVER_SCHEMA).to_arrow()
+        if full or not delta.table_exists(silver):
+            result.silver_version = delta.overwrite(silver, sales, metadata)
+            result.inserted = sales.num_rows
+        elif sales.num_rows == 0 and batch.events.is_empty():
+            # nothing to merge: still move the watermark, in a commit of its own
+            result.silver_version = delta.append_once(silver, sales, [], metadata)
+        else:
+            metrics = delta.upsert(silver, _merge_source(batch), " AND ".join(f"t.{k} = s.{k}" for k in KEY),
+                                   _MERGE_CLAUSES, metadata)  # fmt: skip
+            result.silver_version = metrics["version"]
+            result.inserted = metrics.get("num_target_rows_inserted", 0)
+            result.updated = metrics.get("num_target_rows_updated", 0)
+    result.duration_s = round(time.monotonic() - started, 3)
+    _log_run(lake, result, run_id, full, started_at)
+    return result
+
+
+# Later rows win; a hand-kept sheet (priority 0) never overwrites a platform export (priority 1);
+# an event row only changes the status of the sale it names.
+_EVENT_UPDATES = {c: f"s.{c}" for c in ("status", "status_raw", "_source_file", "_source_sha256", "_sheet", "_row",
+                                        "_bronze_version")}  # fmt: skip
+_MERGE_CLAUSES: list[tuple[str, str | dict[str, str] | None, str]] = [
+    ("update", _EVENT_UPDATES, "s._row_kind = 'event'"),
+    ("update_all", None, "s._row_kind = 'sale' AND s._source_priority >= t._source_priority"),
+    ("insert_all", None, "s._row_kind = 'sale'"),
+]
+
+
+def _merge_source(batch: Batch) -> pa.Table:
+    sales = (
+        batch.sales.select(SILVER_SCHEMA.names())
+        .cast(SILVER_SCHEMA)
+        .with_columns(pl.lit("sale").alias("_row_kind"))
+    )
+    events = batch.events.with_columns(pl.lit("event").alias("_row_kind"))
+    return pl.concat([sales, events], how="diagonal_relaxed").to_arrow()
+
+
+def _write_rejects(lake: Path, cluster: str, batch: Batch, run_id: str, current: int, full: bool) -> None:
+    path = rejects_path(lake)
+    if full:
+        delta.delete_where(path, f"cluster = '{cluster}'")  # a rebuild replaces the cluster's rejects
+    if batch.rejects.is_empty():
+        return
+    frame = batch.rejects.with_columns(pl.lit(run_id).alias("run_id")).select(REJECTS_SCHEMA.names())
+    table = frame.cast(REJECTS_SCHEMA).to_arrow()
+    app = f"lakectl:silver-rejects:{cluster}" + (f":full:{run_id}" if full else "")
+    # once per watermark: a re-run after a crash between this append and the silver commit skips it
+    delta.append_once(path, table, [app], {"lakectl.operation": "silver_rejects"}, txn_version=current + 1)
+
+
+def _log_run(lake: Path, result: Promotion, run_id: str, full: bool, started_at: Any) -> None:
+    report = result.report
+    row = {
+        "run_id": run_id,
+        "layer": "silver",
+        "cluster": result.cluster,
+        "full": full,
+        "dry_run": False,
+        "bronze_from": result.bronze_from,
+        "bronze_to": result.bronze_to,
+        "rows_in": report.get("rows_in", 0),
+        "transactions": report.get("transactions", 0),
+        "inserted": result.inserted,
+        "updated": result.updated,
+        "status_updates": report.get("status_updates", 0),
+        "folded": report.get("folded", 0),
+        "rejected": json.dumps(report.get("rejected", {})),
+        "warnings": json.dumps(report.get("warnings", {})),
+        "unknown_layouts": json.dumps(report.get("unknown_layouts", []), ensure_ascii=False),
+        "silver_version": result.silver_version,
+        "started_at": started_at,
+        "duration_s": result.duration_s,
+    }
+    try:
+        delta.append_once(
+            runs_path(lake),
+            pa.Table.from_pylist([row], schema=RUNS_SCHEMA),
+            [],
+            {"lakectl.operation": "run_log"},
+        )
+    except Exception as exc:  # the run log is a record, never a reason to fail a promotion
+        log.warning("could not write the run log: %s", exc)
+
+
+def promote_silver(
+    settings: Settings, clusters: list[str] | None = None, full: bool = False, dry_run: bool = False
+) -> list[Promotion]:
+    chosen = clusters or settings.clusters
+    for cluster in chosen:
+        settings.check_cluster(cluster)
+    return [promote_cluster(settings, cluster, full=full, dry_run=dry_run) for cluster in chosen]

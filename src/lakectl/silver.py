@@ -1,0 +1,406 @@
+"""Bronze rows -> canonical sales rows, rejects and a report. Pure polars, no I/O.
+
+Each source layout (bronze ``_schema_id``) is mapped by its profile; values are parsed with the
+locale of their source; expectations send bad rows to rejects with the rule, the column and the raw
+value; rows of one transaction are folded so the latest wins (a hand-kept sheet never beats a
+platform export); refund and chargeback events change the status of their sale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import polars as pl
+
+from lakectl import parse
+from lakectl.errors import SchemaContractError
+from lakectl.profiles import (
+    EVENT_STATUSES,
+    IGNORED_EVENTS,
+    NULL_TOKENS,
+    STATUS_LABELS,
+    Profile,
+    recognise,
+    suggest_mapping,
+)
+
+Action = Literal["warn", "drop", "fail"]
+KEY = ("platform", "transaction_id")
+WORKBOOK = r"(?i)\.(xlsx|xlsm|xls|xlsb|ods)$"
+# Rule -> (default action, the column it judges). Order matters: a row is rejected for its first rule.
+RULES: dict[str, tuple[Action, str]] = {
+    "layout_known": ("drop", "_schema_id"),
+    "key_present": ("drop", "transaction_id"),
+    "amount_parses": ("drop", "gross_amount"),
+    "amount_not_negative": ("drop", "gross_amount"),
+    "date_parses": ("drop", "purchased_at"),
+    "date_not_future": ("drop", "purchased_at"),
+    "currency_known": ("drop", "currency"),
+    "sale_exists": ("drop", "transaction_id"),  # a refund/chargeback event whose sale is nowhere
+    "status_known": ("warn", "status"),
+    "email_valid": ("warn", "customer_email"),
+}
+SILVER_SCHEMA = pl.Schema(
+    {  # type: ignore[arg-type]
+        "cluster": pl.String,
+        "platform": pl.String,
+        "transaction_id": pl.String,
+        "status": pl.String,
+        "status_raw": pl.String,
+        "product_id": pl.String,
+        "product_name": pl.String,
+        "gross_amount": parse.MONEY,
+        "net_amount": parse.MONEY,
+        "commission_amount": parse.MONEY,
+        "currency": pl.String,
+        "purchased_at": pl.Datetime("us", "UTC"),
+        "approved_at": pl.Datetime("us", "UTC"),
+        "payment_method": pl.String,
+        "installments": pl.Int32,
+        "customer_name": pl.String,
+        "customer_email": pl.String,
+        "customer_phone": pl.String,
+        "customer_document": pl.String,
+        "customer_document_valid": pl.Boolean,
+        "customer_key": pl.String,
+        "extras": pl.String,
+        "_source_file": pl.String,
+        "_source_sha256": pl.String,
+        "_sheet": pl.String,
+        "_row": pl.Int64,
+        "_bronze_version": pl.Int64,
+        "_source_priority": pl.Int8,
+        "_profile": pl.String,
+    }
+)
+REJECTS_SCHEMA = pl.Schema(
+    {
+        "cluster": pl.String,
+        "rule": pl.String,
+        "column": pl.String,
+        "raw_value": pl.String,
+        "detail": pl.String,
+        "_source_file": pl.String,
+        "_source_sha256": pl.String,
+        "_sheet": pl.String,
+        "_row": pl.Int64,
+        "_bronze_version": pl.Int64,
+        "run_id": pl.String,
+    }
+)
+ORDER = ("_source_priority", "_bronze_version", "_source_file", "_sheet", "_row")
+
+
+@dataclass
+class UnknownLayout:
+    schema_id: str
+    files: list[str]
+    columns: list[str]
+    suggestion: dict[str, str]
+
+
+@dataclass
+class Batch:
+    """What one promotion computed for one cluster."""
+
+    sales: pl.DataFrame  # one row per key, canonical schema
+    events: pl.DataFrame  # status changes for keys not in ``sales`` (their sale is in silver already)
+    rejects: pl.DataFrame
+    rows_in: int = 0
+    folded: int = 0  # rows merged into another row of the same key in this batch
+    ignored_events: int = 0
+    warnings: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    unknown_statuses: Counter[str] = field(default_factory=Counter)
+    unknown_layouts: list[UnknownLayout] = field(default_factory=list)
+    profiles: Counter[str] = field(default_factory=Counter)
+
+
+def fold_text(column: pl.Expr) -> pl.Expr:
+    return column.str.normalize("NFKD").str.replace_all(r"\p{M}", "").str.to_lowercase().str.strip_chars()
+
+
+def customer_key(email: str, salt: str) -> str:
+    return hashlib.sha256((salt + "\x1f" + email).encode()).hexdigest()[:32]
+
+
+def _present_columns(frame: pl.DataFrame) -> list[str]:
+    return [
+        c for c in frame.columns if not c.startswith("_") and frame.get_column(c).null_count() < frame.height
+    ]
+
+
+def _source(mapping: Mapping[str, str], name: str) -> pl.Expr:
+    if name not in mapping:
+        return pl.lit(None, pl.String)
+    raw = pl.col(mapping[name]).str.strip_chars()
+    return pl.when(raw.str.to_lowercase().is_in(list(NULL_TOKENS)) | (raw == "")).then(None).otherwise(raw)
+
+
+def canonical(rows: pl.DataFrame, profile: Profile, cluster: str, present: list[str]) -> pl.DataFrame:
+    """One layout's bronze rows -> canonical columns (+ helpers ``_kind``, ``_raw_*``)."""
+    mapping = profile.resolve(present)
+    src = lambda name: _source(mapping, name)  # noqa: E731
+    from_text = ~pl.col("_source_file").str.contains(WORKBOOK)
+    comma = pl.lit(profile.decimal_comma) & from_text
+    if profile.platform is not None:
+        platform = pl.lit(profile.platform)
+    else:
+        platform = fold_text(src("platform")).str.replace_all(r"[^a-z0-9]+", "").fill_null("manual")
+    status_text = src("event") if profile.events and "event" in mapping else src("status")
+    labels = {**STATUS_LABELS, **{k.casefold(): v for k, v in profile.statuses.items()}}
+    folded = fold_text(status_text)
+    status = folded.replace_strict(labels, default=None, return_dtype=pl.String)
+    if profile.events:
+        kind = (
+            pl.when(folded.is_in(list(IGNORED_EVENTS)))
+            .then(pl.lit("ignored"))
+            .when(status.is_in(list(EVENT_STATUSES)))
+            .then(pl.lit("event"))
+            .otherwise(pl.lit("sale"))
+        )
+    else:
+        kind = pl.lit("sale")
+    if "customer_name" in mapping:
+        name = src("customer_name")
+    else:
+        name = pl.concat_str(
+            [src("customer_first_name"), src("customer_last_name")], separator=" ", ignore_nulls=True
+        )
+        name = pl.when(name == "").then(None).otherwise(name)
+    unmapped = [c for c in present if c not in set(mapping.values())]
+    extras = pl.struct(unmapped).struct.json_encode() if unmapped else pl.lit(None, pl.String)
+    email = parse.email(src("customer_email"))
+    return rows.select(
+        pl.lit(cluster).alias("cluster"),
+        platform.alias("platform"),
+        src("transaction_id").alias("transaction_id"),
+        status.alias("status"),
+        status_text.alias("status_raw"),
+        src("product_id").alias("product_id"),
+        src("product_name").alias("product_name"),
+        parse.amount(src("gross_amount"), comma).alias("gross_amount"),
+        parse.amount(src("net_amount"), comma).alias("net_amount"),
+        parse.amount(src("commission_amount"), comma).alias("commission_amount"),
+        src("currency").str.to_uppercase().fill_null(profile.currency).alias("currency"),
+        parse.timestamp(src("purchased_at"), profile.timezone, profile.day_first).alias("purchased_at"),
+        parse.timestamp(src("approved_at"), profile.timezone, profile.day_first).alias("approved_at"),
+        src("payment_method").alias("payment_method"),
+        src("installments").str.replace(r"\.0+$", "").cast(pl.Int32, strict=False).alias("installments"),
+        name.alias("customer_name"),
+        email.alias("customer_email"),
+        parse.phone(src("customer_phone")).alias("customer_phone"),
+        parse.document_digits(src("customer_document")).alias("customer_document"),
+        extras.alias("extras"),
+        pl.col("_source_file"),
+        pl.col("_source_sha256"),
+        pl.col("_sheet"),
+        pl.col("_row"),
+        pl.col("_bronze_version"),
+        pl.lit(profile.priority, pl.Int8).alias("_source_priority"),
+        pl.lit(profile.name).alias("_profile"),
+        kind.alias("_kind"),
+        src("gross_amount").alias("_raw_gross_amount"),
+        src("purchased_at").alias("_raw_purchased_at"),
+        src("currency").alias("_raw_currency"),
+        src("customer_email").alias("_raw_customer_email"),
+    )
+
+
+def _rule_failures(frame: pl.DataFrame, now: datetime) -> dict[str, pl.Expr]:
+    sale = pl.col("_kind") == "sale"
+    return {
+        "key_present": pl.col("transaction_id").is_null(),
+        "amount_parses": sale & pl.col("gross_amount").is_null(),
+        "amount_not_negative": sale & (pl.col("gross_amount") < 0),
+        "date_parses": sale & pl.col("purchased_at").is_null(),
+        "date_not_future": sale & (pl.col("purchased_at") > pl.lit(now + timedelta(days=1))),
+        "currency_known": sale & ~pl.col("currency").is_in(sorted(parse.CURRENCIES)),
+        "status_known": pl.col("status").is_null() & (pl.col("_kind") != "ignored"),
+        "email_valid": pl.col("customer_email").is_not_null() & ~parse.valid_email(pl.col("customer_email")),
+    }
+
+
+RAW_OF = {"gross_amount": "_raw_gross_amount", "purchased_at": "_raw_purchased_at", "currency": "_raw_currency",
+          "customer_email": "_raw_customer_email", "transaction_id": "transaction_id", "status": "status_raw"}  # fmt: skip
+
+
+def _reject_rows(frame: pl.DataFrame, rule: str, cluster: str, detail: pl.Expr | None = None) -> pl.DataFrame:
+    column = RULES[rule][1]
+    raw = pl.col(RAW_OF[column]) if RAW_OF.get(column) in frame.columns else pl.lit(None, pl.String)
+    return frame.select(
+        pl.lit(cluster).alias("cluster"),
+        pl.lit(rule).alias("rule"),
+        pl.lit(column).alias("column"),
+        raw.cast(pl.String).alias("raw_value"),
+        (detail if detail is not None else pl.lit(None, pl.String)).alias("detail"),
+        "_source_file",
+        "_source_sha256",
+        "_sheet",
+        "_row",
+        "_bronze_version",
+    )
+
+
+def transform(
+    bronze: pl.DataFrame,
+    cluster: str,
+    salt: str,
+    actions: Mapping[str, Action] | None = None,
+    user_profiles: Iterable[Profile] = (),
+    now: datetime | None = None,
+) -> Batch:
+    """Bronze rows of one cluster (with ``_bronze_version``) -> a Batch ready to merge."""
+    now = now or datetime.now().astimezone()
+    act = {rule: (actions or {}).get(rule, default) for rule, (default, _) in RULES.items()}
+    user = list(user_profiles)
+    parts, reject_parts, unknown = [], [], []
+    profiles: Counter[str] = Counter()
+    for (schema,), rows in bronze.group_by("_schema_id", maintain_order=True):
+        present = _present_columns(rows)
+        profile = recognise(present, user)
+        if profile is None:
+            unknown.append(UnknownLayout(str(schema), sorted(rows["_source_file"].unique().to_list()), present,
+                                         suggest_mapping(present)))  # fmt: skip
+            headers = pl.lit("headers: " + ", ".join(present[:30]))
+            reject_parts.append(_reject_rows(rows, "layout_known", cluster, headers))
+            continue
+        profiles[profile.name] += rows.height
+        parts.append(canonical(rows, profile, cluster, present))
+    batch = Batch(sales=pl.DataFrame(schema=SILVER_SCHEMA), events=pl.DataFrame(), rejects=pl.DataFrame(),
+                  rows_in=bronze.height, unknown_layouts=unknown, profiles=profiles)  # fmt: skip
+    batch.rejected["layout_known"] = sum(len(r) for r in reject_parts)
+    if act["layout_known"] == "fail" and unknown:
+        raise SchemaContractError(
+            f"{len(unknown)} unknown layout(s) in {cluster}", hint=_layout_hint(unknown)
+        )
+    frame = pl.concat(parts, how="diagonal_relaxed") if parts else None
+    if frame is not None and frame.height:
+        frame = _apply_rules(frame, batch, act, cluster, now, reject_parts)
+        frame = _add_customer_columns(frame, salt)
+        _fold(frame, batch)
+    batch.rejects = pl.concat(reject_parts, how="diagonal_relaxed") if reject_parts else pl.DataFrame()
+    return batch
+
+
+def _layout_hint(unknown: list[UnknownLayout]) -> str:
+    first = unknown[0]
+    return (
+        f"map it in lakectl.toml, e.g. [silver.profiles.<cluster>.my_sheet] columns = "
+        f"{first.suggestion or {'transaction_id': '...', 'gross_amount': '...'}}"
+    )
+
+
+def _apply_rules(
+    frame: pl.DataFrame, batch: Batch, act: Mapping[str, Action], cluster: str, now: datetime,
+    reject_parts: list[pl.DataFrame],
+) -> pl.DataFrame:  # fmt: skip
+    failures = _rule_failures(frame, now)
+    flags = frame.select(**{rule: expr.fill_null(False) for rule, expr in failures.items()})
+    unknown_status = frame.filter(flags["status_known"])["status_raw"].drop_nulls()
+    batch.unknown_statuses.update(unknown_status.to_list())
+    rejected = pl.Series("rejected", [False] * frame.height)
+    for rule in failures:
+        failed = flags[rule] & ~rejected
+        count = int(failed.sum())
+        if not count:
+            continue
+        if act[rule] == "fail":
+            raise SchemaContractError(
+                f"{count} row(s) in {cluster} break the rule {rule!r} (action 'fail'); nothing was written",
+                hint=f"fix the source files, or set silver.expectations.{rule} to 'drop' or 'warn'",
+            )
+        if act[rule] == "warn":
+            batch.warnings[rule] += count
+            continue
+        batch.rejected[rule] += count
+        reject_parts.append(_reject_rows(frame.filter(failed), rule, cluster))
+        rejected = rejected | failed
+    return frame.filter(~rejected)
+
+
+def _add_customer_columns(frame: pl.DataFrame, salt: str) -> pl.DataFrame:
+    """customer_key (salted hash of the e-mail) and the CPF/CNPJ check, over distinct values only."""
+    emails = frame["customer_email"].drop_nulls().unique()
+    keys = {e: customer_key(e, salt) for e in emails.to_list()}
+    documents = frame["customer_document"].drop_nulls().unique()
+    valid = {d: parse.is_valid_document(d) for d in documents.to_list()}
+    return frame.with_columns(
+        pl.col("customer_email")
+        .replace_strict(keys, default=None, return_dtype=pl.String)
+        .alias("customer_key"),
+        pl.col("customer_document")
+        .replace_strict(valid, default=None, return_dtype=pl.Boolean)
+        .alias("customer_document_valid"),
+    )
+
+
+def _fold(frame: pl.DataFrame, batch: Batch) -> None:
+    """Latest row per key wins (platform exports above hand-kept sheets); a later event changes the
+    status of its sale; events whose sale is not in this batch are kept for the target."""
+    ordered = frame.sort(list(ORDER)).with_row_index("_order")
+    batch.ignored_events = int((ordered["_kind"] == "ignored").sum())
+    sales = ordered.filter(pl.col("_kind") == "sale")
+    events = ordered.filter(pl.col("_kind") == "event")
+    latest_sales = sales.unique(list(KEY), keep="last", maintain_order=True)
+    latest_events = events.unique(list(KEY), keep="last", maintain_order=True)
+    batch.folded = (sales.height - latest_sales.height) + (events.height - latest_events.height)
+    joined = latest_sales.join(
+        latest_events.select(
+            *KEY,
+            pl.col("status").alias("_e_status"),
+            pl.col("status_raw").alias("_e_raw"),
+            pl.col("_order").alias("_e_order"),
+        ),
+        on=list(KEY),
+        how="left",
+    )
+    later = pl.col("_e_order").is_not_null() & (pl.col("_e_order") > pl.col("_order"))
+    batch.sales = joined.with_columns(
+        pl.when(later).then(pl.col("_e_status")).otherwise(pl.col("status")).alias("status"),
+        pl.when(later).then(pl.col("_e_raw")).otherwise(pl.col("status_raw")).alias("status_raw"),
+    ).select(list(SILVER_SCHEMA.names()))
+    # events in this batch that found their sale here are done; the rest go to the target
+    batch.folded += int(latest_events.join(latest_sales, on=list(KEY), how="semi").height)
+    batch.events = latest_events.join(latest_sales, on=list(KEY), how="anti").select(
+        *KEY, "status", "status_raw", "_source_file", "_source_sha256", "_sheet", "_row", "_bronze_version"
+    )
+
+
+def orphan_events(batch: Batch, known_keys: pl.DataFrame, cluster: str) -> None:
+    """Events whose sale is neither in this batch nor in silver become rejects (never silently lost)."""
+    if batch.events.is_empty():
+        return
+    orphans = batch.events.join(known_keys, on=list(KEY), how="anti")
+    if orphans.height:
+        batch.rejected["sale_exists"] += orphans.height
+        extra = _reject_rows(
+            orphans, "sale_exists", cluster, pl.lit("a refund/chargeback for a sale not in silver")
+        )
+        batch.rejects = (
+            pl.concat([batch.rejects, extra], how="diagonal_relaxed") if batch.rejects.height else extra
+        )
+        batch.events = batch.events.join(orphans.select(KEY), on=list(KEY), how="anti")
+
+
+def summary(batch: Batch) -> dict[str, Any]:
+    return {
+        "rows_in": batch.rows_in,
+        "transactions": batch.sales.height,
+        "status_updates": batch.events.height,
+        "folded": batch.folded,
+        "ignored_events": batch.ignored_events,
+        "rejected": dict(batch.rejected + Counter()),
+        "warnings": dict(batch.warnings),
+        "unknown_statuses": dict(batch.unknown_statuses),
+        "unknown_layouts": [
+            {"files": u.files, "columns": u.columns, "suggested_mapping": u.suggestion}
+            for u in batch.unknown_layouts
+        ],
+        "profiles": dict(batch.profiles),
+    }
