@@ -17,6 +17,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python examples/generate.py landing_zone
 	$(BIN)/lakectl ingest landing_zone || [ $$? -eq 4 ]
+	$(BIN)/lakectl promote silver
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests examples bench

@@ -319,3 +319,17 @@ def test_systemd_notify_ready_watchdog_stopping(zone, tmp_path):
         sock.close()
     joined = "\n".join(messages)
     assert "READY=1" in joined and "STATUS=watching" in joined and "STOPPING=1" in joined
+
+
+def test_watch_promote_brings_silver_up_to_date(zone):
+    header = "Código da transação;Status da transação;Data da transação;Valor de compra com impostos\n"
+    drop(
+        zone,
+        "diabetes/hotmart.csv",
+        header + "HP1;Aprovado;01/10/2026 10:00:00;97,00\nHP2;Pendente;02/10/2026 11:00:00;47,00\n",
+    )
+    result = run_once(zone, LAKECTL_WATCH__PROMOTE="true", LAKECTL_SILVER__CUSTOMER_SALT="s")
+    assert result.returncode == 0, result.stderr
+    silver = pl.read_delta(str(zone["lake"] / "silver" / "diabetes")).sort("transaction_id")
+    assert silver.select("transaction_id", "status").rows() == [("HP1", "approved"), ("HP2", "pending")]
+    assert any("promote silver diabetes: promoted" in line for line in result.stderr.splitlines())

@@ -222,6 +222,9 @@ def watch(
         bool, typer.Option("--force-polling", help="poll instead of inotify (NFS/SMB shares)")
     ] = False,
     log_format: Annotated[str, typer.Option("--log-format", help="human | json")] = "human",
+    promote: Annotated[
+        bool, typer.Option("--promote", help="promote silver for the clusters each batch touched")
+    ] = False,
 ) -> None:
     """Watch the landing zone and ingest files as they land (a service for systemd or Docker)."""
     import signal

@@ -190,11 +190,38 @@ class Watcher:
 
     def process(self, paths: list[Path]) -> None:
         jobs = [(path, cluster) for path in paths if (cluster := runner.cluster_of(path, self.settings))]
+        touched: set[str] = set()
         for batch, cluster in runner.batches(jobs, self.settings):
             for result in self.worker.ingest_batch(batch, cluster):
                 self.settle(Path(result.path), result)
+                if result.status == "ingested" and result.rows:
+                    touched.add(cluster)
                 self.heartbeat("running")
                 self.notifier.watchdog()
+        if touched and self.settings.watch.promote:
+            self.promote(sorted(touched))
+
+    def promote(self, clusters: list[str]) -> None:
+        answer = self.worker.promote(clusters)
+        if isinstance(answer, dict):
+            self.last_error = f"promote silver: {answer['error']}"
+            log.error("promote silver %s failed: %s", ", ".join(clusters), answer["error"])
+            return
+        for promotion in answer:
+            report = promotion.get("report", {})
+            log.info(
+                "promote silver %s: %s, %d inserted, %d updated, %d rejected",
+                promotion["cluster"],
+                promotion["status"],
+                promotion["inserted"],
+                promotion["updated"],
+                sum(report.get("rejected", {}).values()),
+                extra={
+                    "cluster": promotion["cluster"],
+                    "status": promotion["status"],
+                    "action": "promote silver",
+                },
+            )
 
     def settle(self, path: Path, result: IngestResult) -> None:
         """Move a file to where its outcome says, and log one line for it."""

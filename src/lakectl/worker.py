@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lakectl.config import Settings
-from lakectl.errors import SourceError
+from lakectl.errors import LakectlError, SourceError
 from lakectl.faults import FAULT_ENV, FAULT_EXIT
 from lakectl.models import IngestResult
 from lakectl.safety import Checked, check_file
@@ -46,6 +46,14 @@ def _child_main(conn: Connection, settings_data: dict[str, Any], memory_limit_mb
         if job is None:
             return
         kind, payload, cluster, dry_run = job
+        if kind == "promote":  # payload: clusters whose silver should catch up
+            from lakectl.promote import promote_silver
+
+            try:
+                conn.send([p.to_dict() for p in promote_silver(settings, payload)])
+            except LakectlError as exc:
+                conn.send({"error": exc.message, "hint": exc.hint})
+            continue
         if kind == "record":  # payload: a result to write to the ingest log
             pipeline.record_rejection(settings, IngestResult.from_dict(payload))
             conn.send([payload])
@@ -165,6 +173,22 @@ class IngestWorker:
             if now >= deadline:
                 return False
         return True
+
+    def promote(self, clusters: list[str]) -> list[dict[str, Any]] | dict[str, Any]:
+        """Promote silver for these clusters in the child (the watcher stays light)."""
+        if self.process is None or not self.process.is_alive():
+            self._start()
+        assert self.conn is not None
+        try:
+            self.conn.send(("promote", clusters, "", False))
+            if self._wait(self.settings.reader.timeout_s):
+                answer: list[dict[str, Any]] | dict[str, Any] = self.conn.recv()
+                return answer
+            self._kill()
+            return {"error": "the promotion took too long and was stopped"}
+        except (EOFError, BrokenPipeError, ConnectionResetError):
+            self.process = None
+            return {"error": "the worker process died during the promotion"}
 
     def _precheck(self, path: Path) -> Checked | SourceError | None:
         try:
