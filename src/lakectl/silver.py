@@ -142,12 +142,20 @@ def _source(mapping: Mapping[str, str], name: str) -> pl.Expr:
     return pl.when(raw.str.to_lowercase().is_in(list(NULL_TOKENS)) | (raw == "")).then(None).otherwise(raw)
 
 
+def _by_distinct(frame: pl.DataFrame, inputs: list[str], expr: pl.Expr, name: str) -> pl.DataFrame:
+    """Add ``name`` = ``expr`` computed once per distinct value of ``inputs``: amounts, dates and
+    phones repeat a lot, and their regex-heavy parsers dominate a promotion otherwise."""
+    distinct = frame.select(inputs).unique().with_columns(expr.alias(name))
+    return frame.join(distinct, on=inputs, how="left", nulls_equal=True, maintain_order="left")
+
+
+PARSED = ("gross_amount", "net_amount", "commission_amount", "purchased_at", "approved_at", "customer_phone")
+
+
 def canonical(rows: pl.DataFrame, profile: Profile, cluster: str, present: list[str]) -> pl.DataFrame:
     """One layout's bronze rows -> canonical columns (+ helpers ``_kind``, ``_raw_*``)."""
     mapping = profile.resolve(present)
     src = lambda name: _source(mapping, name)  # noqa: E731
-    from_text = ~pl.col("_source_file").str.contains(WORKBOOK)
-    comma = pl.lit(profile.decimal_comma) & from_text
     if profile.platform is not None:
         platform = pl.lit(profile.platform)
     else:
@@ -175,8 +183,7 @@ def canonical(rows: pl.DataFrame, profile: Profile, cluster: str, present: list[
         name = pl.when(name == "").then(None).otherwise(name)
     unmapped = [c for c in present if c not in set(mapping.values())]
     extras = pl.struct(unmapped).struct.json_encode() if unmapped else pl.lit(None, pl.String)
-    email = parse.email(src("customer_email"))
-    return rows.select(
+    frame = rows.select(
         pl.lit(cluster).alias("cluster"),
         platform.alias("platform"),
         src("transaction_id").alias("transaction_id"),
@@ -184,17 +191,11 @@ def canonical(rows: pl.DataFrame, profile: Profile, cluster: str, present: list[
         status_text.alias("status_raw"),
         src("product_id").alias("product_id"),
         src("product_name").alias("product_name"),
-        parse.amount(src("gross_amount"), comma).alias("gross_amount"),
-        parse.amount(src("net_amount"), comma).alias("net_amount"),
-        parse.amount(src("commission_amount"), comma).alias("commission_amount"),
         src("currency").str.to_uppercase().fill_null(profile.currency).alias("currency"),
-        parse.timestamp(src("purchased_at"), profile.timezone, profile.day_first).alias("purchased_at"),
-        parse.timestamp(src("approved_at"), profile.timezone, profile.day_first).alias("approved_at"),
         src("payment_method").alias("payment_method"),
         src("installments").str.replace(r"\.0+$", "").cast(pl.Int32, strict=False).alias("installments"),
         name.alias("customer_name"),
-        email.alias("customer_email"),
-        parse.phone(src("customer_phone")).alias("customer_phone"),
+        parse.email(src("customer_email")).alias("customer_email"),
         parse.document_digits(src("customer_document")).alias("customer_document"),
         extras.alias("extras"),
         pl.col("_source_file"),
@@ -205,11 +206,24 @@ def canonical(rows: pl.DataFrame, profile: Profile, cluster: str, present: list[
         pl.lit(profile.priority, pl.Int8).alias("_source_priority"),
         pl.lit(profile.name).alias("_profile"),
         kind.alias("_kind"),
-        src("gross_amount").alias("_raw_gross_amount"),
-        src("purchased_at").alias("_raw_purchased_at"),
+        *[src(parsed).alias(f"_raw_{parsed}") for parsed in PARSED],
         src("currency").alias("_raw_currency"),
         src("customer_email").alias("_raw_customer_email"),
+        # workbook values reach bronze in machine form; text exports carry the platform's locale
+        (pl.lit(profile.decimal_comma) & ~pl.col("_source_file").str.contains(WORKBOOK)).alias("_comma"),
     )
+    for money in ("gross_amount", "net_amount", "commission_amount"):
+        raw = f"_raw_{money}"
+        frame = _by_distinct(frame, [raw, "_comma"], parse.amount(pl.col(raw), pl.col("_comma")), money)
+    for moment in ("purchased_at", "approved_at"):
+        raw = f"_raw_{moment}"
+        frame = _by_distinct(
+            frame, [raw], parse.timestamp(pl.col(raw), profile.timezone, profile.day_first), moment
+        )
+    frame = _by_distinct(
+        frame, ["_raw_customer_phone"], parse.phone(pl.col("_raw_customer_phone")), "customer_phone"
+    )
+    return frame
 
 
 def _rule_failures(frame: pl.DataFrame, now: datetime) -> dict[str, pl.Expr]:
