@@ -129,10 +129,13 @@ def append_once(
     )
 
 
-def overwrite(path: Path, data: pa.Table, metadata: dict[str, str]) -> int:
+def overwrite(
+    path: Path, data: pa.Table, metadata: dict[str, str], target_file_size: int | None = None
+) -> int:
     """Replace a table's contents (and schema) in one commit."""
     try:
         write_deltalake(str(path), data, mode="overwrite", schema_mode="overwrite", writer_properties=WRITER,
+                        target_file_size=target_file_size,
                         commit_properties=CommitProperties(custom_metadata=metadata))  # fmt: skip
     except (DeltaError, OSError) as exc:
         raise _storage_error(exc, path) from None

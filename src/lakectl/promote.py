@@ -30,6 +30,7 @@ from lakectl.silver import KEY, REJECTS_SCHEMA, SILVER_SCHEMA, Batch, orphan_eve
 log = logging.getLogger(__name__)
 
 WATERMARK = "lakectl.silver.bronze_version"
+SILVER_FILE_BYTES = 8 << 20  # ~100k rows a file: a merge rewrites a few of them, not the table
 RUNS_SCHEMA = pa.schema(
     [
         ("run_id", pa.string()),
@@ -176,7 +177,11 @@ def promote_cluster(settings: Settings, cluster: str, full: bool = False, dry_ru
         metadata = {WATERMARK: str(current), "lakectl.operation": "promote_silver", "lakectl.run_id": run_id}
         sales = batch.sales.select(SILVER_SCHEMA.names()).cast(SILVER_SCHEMA).to_arrow()
         if full or not delta.table_exists(silver):
-            result.silver_version = delta.overwrite(silver, sales, metadata)
+            # sorted by key in modest files: a later merge rewrites only the files its keys fall in
+            ordered = sales.sort_by([(k, "ascending") for k in KEY])
+            result.silver_version = delta.overwrite(
+                silver, ordered, metadata, target_file_size=SILVER_FILE_BYTES
+            )
             result.inserted = sales.num_rows
         elif sales.num_rows == 0 and batch.events.is_empty():
             # nothing to merge: still move the watermark, in a commit of its own
