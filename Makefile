@@ -17,7 +17,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python examples/generate.py landing_zone
 	$(BIN)/lakectl ingest landing_zone || [ $$? -eq 4 ]
-	$(BIN)/lakectl promote silver
+	$(BIN)/lakectl promote all
+	$(BIN)/lakectl report --format html --out reports/lakectl-report.html
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests examples bench

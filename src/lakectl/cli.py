@@ -182,6 +182,94 @@ def promote_silver(
         render.promotion_table(out, results)
 
 
+@promote_app.command("gold")
+def promote_gold(
+    full: Annotated[bool, typer.Option("--full", help="rebuild even if no silver table changed")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Cross-cluster analytics from silver; a second run while one is going exits 75 at once."""
+    from lakectl.promote import promote_gold as run
+
+    try:
+        result = run(state.settings(), full=full)
+    except LakectlError as exc:
+        raise fail(exc) from None
+    _print_gold(result, as_json)
+
+
+@promote_app.command("all")
+def promote_all(
+    full: Annotated[bool, typer.Option("--full", help="rebuild silver and gold from scratch")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print results as JSON")] = False,
+) -> None:
+    """Silver for every cluster, then gold: the job to schedule (cron, systemd timer)."""
+    from lakectl import render
+    from lakectl.promote import Promotion
+    from lakectl.promote import promote_all as run
+
+    try:
+        result = run(state.settings(), full=full)
+    except LakectlError as exc:
+        raise fail(exc) from None
+    if as_json:
+        out.print_json(json.dumps(result, default=str, ensure_ascii=False))
+        return
+    render.promotion_table(out, [Promotion(**r) for r in result["silver"]])
+    _print_gold(result["gold"], False)
+
+
+def _print_gold(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps(result, default=str))
+    elif result["status"] == "up_to_date":
+        out.print("gold is up to date: no silver table changed since the last build")
+    else:
+        tables = ", ".join(f"{name} ({rows:,} rows)" for name, rows in result["tables"].items())
+        out.print(f"gold rebuilt in {result['duration_s']:.1f} s: {tables}")
+
+
+@app.command()
+def report(
+    format_: Annotated[
+        str, typer.Option("--format", "-f", help="terminal | json | csv | markdown | html")
+    ] = "terminal",
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", help="write to this file instead of stdout")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="the day the 30-day windows end (YYYY-MM-DD; default today)")
+    ] = None,
+) -> None:
+    """What the lake holds and what it says: lake health and the business view."""
+    from datetime import date
+
+    from lakectl import render_report
+    from lakectl.report import build_report
+
+    formats = {"json": render_report.to_json, "csv": render_report.to_csv, "markdown": render_report.markdown,
+               "html": render_report.html_page}  # fmt: skip
+    if format_ not in (*formats, "terminal"):
+        raise typer.BadParameter(f"use one of terminal, {', '.join(formats)}", param_hint="--format")
+    try:
+        day = date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise typer.BadParameter("use YYYY-MM-DD", param_hint="--as-of") from None
+    try:
+        data = build_report(state.settings(), day)
+    except LakectlError as exc:
+        raise fail(exc) from None
+    if format_ == "terminal":
+        render_report.terminal(out, data)
+        return
+    text = formats[format_](data)
+    if out_file is None:
+        sys.stdout.write(text)
+        return
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text(text, encoding="utf-8")
+    err.print(f"report written to {out_file.resolve()}")
+
+
 class JsonLogFormatter(logging.Formatter):
     """One JSON object per line, for journald and Docker log drivers."""
 

@@ -237,7 +237,7 @@ def lake_lock(lake_root: Path, name: str = "write", timeout_s: float = 600.0) ->
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() > deadline:
+                if time.monotonic() >= deadline:
                     raise TransientError(
                         f"the lake is busy: another lakectl process holds the {name} lock",
                         hint="wait for it to finish and try again",

@@ -49,3 +49,9 @@ class StorageError(LakectlError):
 
 class TransientError(StorageError):
     """A failure worth retrying later: a commit conflict, a locked file, a full disk."""
+
+
+class AlreadyRunning(LakectlError):
+    """Another promotion holds the lock: this run does nothing (safe under cron)."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again later

@@ -14,6 +14,8 @@ import os
 import secrets
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,9 +23,9 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from lakectl import delta, ledger
+from lakectl import delta, gold, ledger
 from lakectl.config import Settings
-from lakectl.errors import ConfigError
+from lakectl.errors import AlreadyRunning, ConfigError, TransientError
 from lakectl.profiles import Profile, profile_from_config
 from lakectl.silver import KEY, REJECTS_SCHEMA, SILVER_SCHEMA, Batch, orphan_events, summary, transform
 
@@ -272,3 +274,77 @@ def promote_silver(
     for cluster in chosen:
         settings.check_cluster(cluster)
     return [promote_cluster(settings, cluster, full=full, dry_run=dry_run) for cluster in chosen]
+
+
+# ------------------------------------------------------------------------------------------- gold
+
+GOLD_INPUTS = "lakectl.gold.silver_versions"
+
+
+def gold_path(lake: Path, table: str) -> Path:
+    return lake / "gold" / table
+
+
+@contextmanager
+def promotion_slot(lake: Path) -> Iterator[None]:
+    """Only one `promote gold|all` at a time: a second one (cron firing twice) leaves at once."""
+    try:
+        with delta.lake_lock(lake, "promote", timeout_s=0):
+            yield
+    except TransientError:
+        raise AlreadyRunning(
+            "another 'lakectl promote' is already running; nothing was done",
+            hint="it finishes on its own; the next scheduled run catches up",
+        ) from None
+
+
+def _silver_versions(settings: Settings) -> dict[str, int]:
+    versions = {}
+    for cluster in settings.clusters:
+        table = delta.open_table(silver_path(settings.lake_root, cluster))
+        versions[cluster] = -1 if table is None else table.version()
+    return versions
+
+
+def read_silver(settings: Settings) -> pl.DataFrame:
+    frames = [
+        pl.read_delta(str(silver_path(settings.lake_root, c)))
+        for c in settings.clusters
+        if delta.table_exists(silver_path(settings.lake_root, c))
+    ]
+    return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(schema=SILVER_SCHEMA)
+
+
+def promote_gold_tables(settings: Settings, full: bool = False) -> dict[str, Any]:
+    """Rebuild every gold table from silver when any silver table changed (or with ``full``);
+    each table is replaced in one commit that records the silver versions it was built from."""
+    started = time.monotonic()
+    lake = settings.lake_root
+    versions = _silver_versions(settings)
+    previous = delta.latest_metadata(gold_path(lake, "daily_sales"), GOLD_INPUTS)
+    if not full and previous is not None and json.loads(previous) == versions:
+        return {"status": "up_to_date", "silver_versions": versions, "tables": {}}
+    tables = gold.build(read_silver(settings), settings.clusters)
+    metadata = {GOLD_INPUTS: json.dumps(versions), "lakectl.operation": "promote_gold"}
+    written = {}
+    with delta.lake_lock(lake):
+        for name, frame in tables.items():
+            delta.overwrite(gold_path(lake, name), frame.to_arrow(), metadata)
+            written[name] = frame.height
+    return {"status": "promoted", "silver_versions": versions, "tables": written,
+            "duration_s": round(time.monotonic() - started, 3)}  # fmt: skip
+
+
+def promote_gold(settings: Settings, full: bool = False) -> dict[str, Any]:
+    with promotion_slot(settings.lake_root):
+        return promote_gold_tables(settings, full=full)
+
+
+def promote_all(settings: Settings, full: bool = False) -> dict[str, Any]:
+    """Silver for every cluster, then gold, as one scheduled job."""
+    with promotion_slot(settings.lake_root):
+        silver_results = promote_silver(settings, full=full)
+        return {
+            "silver": [r.to_dict() for r in silver_results],
+            "gold": promote_gold_tables(settings, full=full),
+        }
