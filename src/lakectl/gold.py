@@ -11,6 +11,9 @@ from collections.abc import Callable
 import polars as pl
 
 BUSINESS_TZ = "America/Sao_Paulo"
+# The silver columns gold reads (a projection: the rest is never loaded).
+SILVER_COLUMNS = ("cluster", "platform", "status", "product_name", "gross_amount", "net_amount", "currency",
+                  "purchased_at", "customer_key")  # fmt: skip
 MONEY = pl.Decimal(18, 2)
 
 approved = pl.col("status") == "approved"
@@ -75,56 +78,90 @@ def _rate(part: str, whole: str) -> pl.Expr:
 def customers(silver: pl.DataFrame) -> pl.DataFrame:
     """One row per customer_key: clusters, first/last purchase, orders, refunds, and lifetime value
     per currency (a struct list: one entry per currency, never a cross-currency sum)."""
-    known = silver.filter(pl.col("customer_key").is_not_null())
-    value = (
-        known.filter(approved)
+    names = sorted(silver["cluster"].unique().drop_nulls().to_list())
+    bit = {name: 1 << i for i, name in enumerate(names)}
+    # (customer, currency) first; each customer's clusters as a bitmask (a cheap numeric OR instead
+    # of a list of unique strings per customer), turned into names once per distinct mask
+    parts = (
+        silver.lazy()
+        .filter(pl.col("customer_key").is_not_null())
         .group_by("customer_key", "currency")
-        .agg(_money(pl.col("gross_amount").sum()).alias("amount"))
-        .sort("currency")
-        .group_by("customer_key")
-        .agg(pl.struct("currency", "amount").alias("lifetime_value"))
-    )
-    return (
-        known.group_by("customer_key")
         .agg(
-            pl.col("cluster").unique().sort().alias("clusters"),
-            pl.col("purchased_at").min().alias("first_purchase"),
-            pl.col("purchased_at").max().alias("last_purchase"),
+            pl.col("cluster").replace_strict(bit, return_dtype=pl.Int64).bitwise_or().alias("mask"),
+            pl.col("purchased_at").min().alias("first"),
+            pl.col("purchased_at").max().alias("last"),
             approved.sum().cast(pl.Int64).alias("orders"),
             (refunded | chargeback).sum().cast(pl.Int64).alias("refunds"),
+            _money(pl.col("gross_amount").filter(approved).sum()).alias("amount"),
         )
-        .with_columns(pl.col("clusters").list.len().alias("cluster_count"))
-        .join(value, on="customer_key", how="left")
+    )
+    per_customer = (
+        parts.sort("currency")
+        .group_by("customer_key")
+        .agg(
+            pl.col("mask").bitwise_or(),
+            pl.col("first").min().alias("first_purchase"),
+            pl.col("last").max().alias("last_purchase"),
+            pl.col("orders").sum(),
+            pl.col("refunds").sum(),
+            pl.struct("currency", "amount").filter(pl.col("orders") > 0).alias("lifetime_value"),
+        )
+        .collect()
+    )
+    masks = per_customer["mask"].unique().to_list()
+    as_names = pl.DataFrame(
+        {"mask": masks, "clusters": [[n for n in names if m & bit[n]] for m in masks]},
+        schema={"mask": pl.Int64, "clusters": pl.List(pl.String)},
+    )
+    return (
+        per_customer.join(as_names, on="mask", how="left")
+        .with_columns(
+            pl.col("mask").bitwise_count_ones().cast(pl.Int64).alias("cluster_count"),
+            pl.when(pl.col("lifetime_value").list.len() > 0)
+            .then(pl.col("lifetime_value"))
+            .alias("lifetime_value"),
+        )
+        .select(
+            "customer_key",
+            "clusters",
+            "first_purchase",
+            "last_purchase",
+            "orders",
+            "refunds",
+            "cluster_count",
+            "lifetime_value",
+        )
         .sort("customer_key")
     )
 
 
 def cluster_overlap(customer_table: pl.DataFrame, clusters: list[str]) -> pl.DataFrame:
     """The cross-sell map: for each pair of clusters (a, b), customers who bought in both; for each
-    cluster (a, a), its customers, and the share of them who also buy elsewhere."""
-    exploded = customer_table.select("customer_key", "clusters", "cluster_count").explode("clusters")
-    exploded = exploded.rename({"clusters": "cluster"})
-    pairs = (
-        exploded.join(exploded.select("customer_key", pl.col("cluster").alias("other")), on="customer_key")
-        .group_by("cluster", "other")
-        .agg(pl.len().cast(pl.Int64).alias("customers"))
-    )
-    grid = pl.DataFrame({"cluster": clusters}).join(pl.DataFrame({"other": clusters}), how="cross")
-    per_cluster = exploded.group_by("cluster").agg(
-        pl.len().cast(pl.Int64).alias("cluster_customers"),
-        (pl.col("cluster_count") > 1).sum().cast(pl.Int64).alias("also_elsewhere"),
-    )
-    return (
-        grid.join(pairs, on=["cluster", "other"], how="left")
-        .with_columns(pl.col("customers").fill_null(0))
-        .join(per_cluster, on="cluster", how="left")
-        .with_columns(
-            pl.col("cluster_customers").fill_null(0),
-            pl.col("also_elsewhere").fill_null(0),
+    cluster (a, a), its customers, and the share of them who also buy elsewhere.
+
+    Each customer's set of clusters becomes a bitmask; counting customers per mask leaves at most
+    2^n groups, from which every pair is summed (no customer-by-customer self-join)."""
+    bit = {cluster: 1 << i for i, cluster in enumerate(clusters)}
+    masks = (
+        customer_table.select(
+            pl.col("clusters")
+            .list.eval(pl.element().replace_strict(bit, default=0, return_dtype=pl.Int64))
+            .list.sum()
         )
-        .with_columns(_rate("also_elsewhere", "cluster_customers").alias("share_also_elsewhere"))
-        .sort("cluster", "other")
+        .group_by("clusters")
+        .len()
+        .rows()
     )
+    rows = []
+    for a in clusters:
+        both = {b: sum(n for mask, n in masks if mask & bit[a] and mask & bit[b]) for b in clusters}
+        elsewhere = sum(n for mask, n in masks if mask & bit[a] and mask & ~bit[a])
+        total = both[a]
+        for b in clusters:
+            rows.append((a, b, both[b], total, elsewhere, round(elsewhere / total, 4) if total else None))
+    schema = {"cluster": pl.String, "other": pl.String, "customers": pl.Int64, "cluster_customers": pl.Int64,
+              "also_elsewhere": pl.Int64, "share_also_elsewhere": pl.Float64}  # fmt: skip
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def refund_rates(silver: pl.DataFrame) -> pl.DataFrame:

@@ -306,13 +306,15 @@ def _silver_versions(settings: Settings) -> dict[str, int]:
     return versions
 
 
-def read_silver(settings: Settings) -> pl.DataFrame:
+def read_silver(settings: Settings, columns: list[str] | None = None) -> pl.DataFrame:
+    """The silver rows of every cluster (only ``columns``, when given)."""
+    schema = SILVER_SCHEMA if columns is None else pl.Schema({c: SILVER_SCHEMA[c] for c in columns})
     frames = [
-        pl.read_delta(str(silver_path(settings.lake_root, c)))
+        pl.scan_delta(str(silver_path(settings.lake_root, c))).select(schema.names()).collect()
         for c in settings.clusters
         if delta.table_exists(silver_path(settings.lake_root, c))
     ]
-    return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(schema=SILVER_SCHEMA)
+    return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(schema=schema)
 
 
 def promote_gold_tables(settings: Settings, full: bool = False) -> dict[str, Any]:
@@ -324,7 +326,7 @@ def promote_gold_tables(settings: Settings, full: bool = False) -> dict[str, Any
     previous = delta.latest_metadata(gold_path(lake, "daily_sales"), GOLD_INPUTS)
     if not full and previous is not None and json.loads(previous) == versions:
         return {"status": "up_to_date", "silver_versions": versions, "tables": {}}
-    tables = gold.build(read_silver(settings), settings.clusters)
+    tables = gold.build(read_silver(settings, list(gold.SILVER_COLUMNS)), settings.clusters)
     metadata = {GOLD_INPUTS: json.dumps(versions), "lakectl.operation": "promote_gold"}
     written = {}
     with delta.lake_lock(lake):
