@@ -63,6 +63,14 @@ class WatchSettings(BaseModel):
     promote: bool = False
 
 
+class MaintenanceSettings(BaseModel):
+    vacuum_retention_hours: int = Field(
+        168, ge=1, description="keep unreferenced files this long (time travel)"
+    )
+    log_retention_days: int = Field(30, ge=1, description="keep Delta log entries this long")
+    every_hours: float = Field(24.0, ge=0, description="watch runs maintenance this often (0: never)")
+
+
 class ProfileSettings(BaseModel):
     """A user profile for a source layout (see README: "Mapping your own sheets")."""
 
@@ -134,6 +142,7 @@ class Settings(BaseSettings):
     reader: ReaderSettings = Field(default_factory=ReaderSettings)
     watch: WatchSettings = Field(default_factory=WatchSettings)
     silver: SilverSettings = Field(default_factory=SilverSettings)
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
 
     @field_validator("clusters", mode="before")
     @classmethod

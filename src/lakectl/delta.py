@@ -248,3 +248,77 @@ def lake_lock(lake_root: Path, name: str = "write", timeout_s: float = 600.0) ->
         yield
     finally:
         os.close(handle)  # closing releases the flock
+
+
+# ------------------------------------------------------------------------------------ maintenance
+
+
+def find_tables(root: Path) -> list[Path]:
+    """Every Delta table under the lake root (a folder holding a _delta_log)."""
+    return sorted(log.parent for log in root.rglob("_delta_log") if log.is_dir())
+
+
+def maintain_table(path: Path, retention_hours: int, log_retention_days: int) -> dict[str, Any]:
+    """Compact small files, checkpoint, vacuum unreferenced and orphaned files older than the
+    retention, and drop log entries older than ``log_retention_days``. Callers hold the lake lock,
+    so no write is under way whose files could look orphaned."""
+    table = open_table(path)
+    if table is None:
+        return {}
+    try:
+        compacted = table.optimize.compact()
+        table.alter.set_table_properties(
+            {"delta.logRetentionDuration": f"interval {log_retention_days} days"}, raise_if_not_exists=False
+        )
+        table.create_checkpoint()
+        removed = table.vacuum(
+            retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False, full=True
+        )
+        table.cleanup_metadata()
+    except (DeltaError, OSError) as exc:
+        raise _storage_error(exc, path) from None
+    return {
+        "version": table.version(),
+        "files_added": compacted.get("numFilesAdded", 0),
+        "files_removed": compacted.get("numFilesRemoved", 0),
+        "vacuumed": len(removed),
+    }
+
+
+def history_of(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    table = open_table(path)
+    if table is None:
+        raise StorageError(f"no Delta table at {path}", hint="list tables with 'lakectl report'")
+    return table.history(limit)
+
+
+def restore_table(path: Path, target: int | str) -> dict[str, Any]:
+    """Bring a table back to an earlier version (or timestamp): a new commit, history kept."""
+    table = open_table(path)
+    if table is None:
+        raise StorageError(f"no Delta table at {path}")
+    try:
+        metrics = table.restore(target)
+    except (DeltaError, OSError, ValueError) as exc:
+        raise StorageError(f"cannot restore {path} to {target}: {str(exc).splitlines()[0]}",
+                           hint="see the versions with 'lakectl history'; vacuumed versions cannot come back") from None  # fmt: skip
+    refreshed = open_table(path)
+    assert refreshed is not None
+    return {**metrics, "version": refreshed.version()}
+
+
+def snapshot_files(path: Path) -> tuple[int, list[Path]]:
+    """A table's version and every file a copy needs to open at that version: the data files of the
+    version and its log up to it (JSON commits, checkpoints)."""
+    table = open_table(path)
+    if table is None:
+        return -1, []
+    version = table.version()
+    data = [Path(uri.removeprefix("file://")) for uri in table.file_uris()]
+    log_dir = path / "_delta_log"
+    logs = []
+    for entry in sorted(log_dir.iterdir()):
+        stem = entry.name.split(".")[0]
+        if entry.name == "_last_checkpoint" or (stem.isdigit() and int(stem) <= version):
+            logs.append(entry)
+    return version, data + logs

@@ -95,6 +95,7 @@ class Watcher:
         self.notifier = SystemdNotifier()
         self.worker = IngestWorker(settings, stop=self.stop)
         self.last_scan = 0.0
+        self.last_maintenance = time.monotonic()  # not at start: a restart loop must not vacuum each time
         self.processed = 0
         self.last_error: str | None = None
 
@@ -331,6 +332,16 @@ class Watcher:
             self.notifier.send(f"STATUS=ingesting {len(ready)} file(s)")
             self.process(ready)
             self.notifier.send(f"STATUS=watching {self.root}; {self.processed} file(s) processed")
+        every = self.settings.maintenance.every_hours
+        if every and time.monotonic() - self.last_maintenance >= every * 3600 and not self.stop.is_set():
+            self.last_maintenance = time.monotonic()
+            self.notifier.send("STATUS=maintaining the lake")
+            answer = self.worker.maintain()
+            if isinstance(answer, dict):
+                self.last_error = f"maintenance: {answer['error']}"
+                log.error("maintenance failed: %s", answer["error"])
+            else:
+                log.info("maintenance done on %d table(s)", len(answer[0]), extra={"action": "maintain"})
         self.heartbeat("running")
         self.notifier.watchdog()
 

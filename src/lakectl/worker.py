@@ -46,11 +46,17 @@ def _child_main(conn: Connection, settings_data: dict[str, Any], memory_limit_mb
         if job is None:
             return
         kind, payload, cluster, dry_run = job
-        if kind == "promote":  # payload: clusters whose silver should catch up
+        if kind in ("promote", "maintain"):  # payload: clusters (promote) or None (maintain: all tables)
+            from lakectl.maintenance import maintain
             from lakectl.promote import promote_silver
 
             try:
-                conn.send([p.to_dict() for p in promote_silver(settings, payload)])
+                answer = (
+                    [p.to_dict() for p in promote_silver(settings, payload)]
+                    if kind == "promote"
+                    else [maintain(settings)]
+                )
+                conn.send(answer)
             except LakectlError as exc:
                 conn.send({"error": exc.message, "hint": exc.hint})
             continue
@@ -176,19 +182,26 @@ class IngestWorker:
 
     def promote(self, clusters: list[str]) -> list[dict[str, Any]] | dict[str, Any]:
         """Promote silver for these clusters in the child (the watcher stays light)."""
+        return self._call("promote", clusters)
+
+    def maintain(self) -> list[dict[str, Any]] | dict[str, Any]:
+        """Compact, checkpoint and vacuum every table, in the child."""
+        return self._call("maintain", None)
+
+    def _call(self, kind: str, payload: Any) -> list[dict[str, Any]] | dict[str, Any]:
         if self.process is None or not self.process.is_alive():
             self._start()
         assert self.conn is not None
         try:
-            self.conn.send(("promote", clusters, "", False))
+            self.conn.send((kind, payload, "", False))
             if self._wait(self.settings.reader.timeout_s):
                 answer: list[dict[str, Any]] | dict[str, Any] = self.conn.recv()
                 return answer
             self._kill()
-            return {"error": "the promotion took too long and was stopped"}
+            return {"error": f"{kind} took too long and was stopped"}
         except (EOFError, BrokenPipeError, ConnectionResetError):
             self.process = None
-            return {"error": "the worker process died during the promotion"}
+            return {"error": f"the worker process died during {kind}"}
 
     def _precheck(self, path: Path) -> Checked | SourceError | None:
         try:
