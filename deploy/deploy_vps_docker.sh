@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Deploy lakectl on a VPS with Docker: the compose stack runs as a systemd service (restarted on
+# failure and at boot), and a systemd timer runs 'promote all' hourly (flock: never twice at once).
+# Safe to run again (idempotent).
+#
+#   sudo deploy/deploy_vps_docker.sh [--dry-run] [--root DIR] [--data DIR]
+#
+# --dry-run  change nothing, print every step      --root DIR  install into DIR (tests)
+# --data     where the lake lives on the host (default /srv/lakectl/data)
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+REPO="$(cd "$HERE/.." && pwd)"
+DATA=/srv/lakectl/data
+APP=/opt/lakectl
+EXTRA_ARGS=()
+usage() { sed -n '2,10p' "$0"; }
+# shellcheck source=deploy/lib.sh
+. "$HERE/lib.sh"
+parse_common "$@"
+set -- "${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"}"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --data) DATA="${2%/}"; shift ;;
+    *) say "unknown option: $1"; usage; exit 2 ;;
+  esac
+  shift
+done
+
+say "== lakectl docker deploy (root: ${ROOT:-/}, data: $DATA)"
+if [ -z "$ROOT" ] && [ "$DRY_RUN" != 1 ] && ! docker compose version >/dev/null 2>&1; then
+  say "Docker with the compose plugin is needed: https://docs.docker.com/engine/install/debian/"
+  exit 1
+fi
+for folder in "" /landing_zone /delta_lake /reports; do
+  ensure_dir "$DATA$folder" 10001:10001 0750
+done
+# the build context: only what the image needs
+for item in Dockerfile .dockerignore pyproject.toml uv.lock README.md; do
+  put_file "$APP/src/$item" 0644 < "$REPO/$item"
+done
+while IFS= read -r -d '' file; do
+  put_file "$APP/src/${file#"$REPO"/}" 0644 < "$file"
+done < <(find "$REPO/src" -type f -name '*.py' -print0 | sort -z)
+put_file "$APP/src/src/lakectl/py.typed" 0644 < /dev/null
+sed -e "s#^    build: .#    build: $APP/src#" -e "s#      - ./data:/data#      - $DATA:/data#" \
+  "$REPO/docker-compose.yml" | put_file "$APP/docker-compose.yml" 0644
+
+put_file /etc/systemd/system/lakectl-compose.service 0644 <<UNIT
+[Unit]
+Description=lakectl (docker compose stack: the landing-zone watcher)
+Requires=docker.service
+After=docker.service network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+WorkingDirectory=$APP
+ExecStartPre=/usr/bin/docker compose -f $APP/docker-compose.yml build --quiet
+ExecStart=/usr/bin/docker compose -f $APP/docker-compose.yml up --remove-orphans
+ExecStop=/usr/bin/docker compose -f $APP/docker-compose.yml down
+Restart=on-failure
+RestartSec=10s
+TimeoutStartSec=900
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+put_file /etc/systemd/system/lakectl-compose-promote.service 0644 <<UNIT
+[Unit]
+Description=lakectl promote all and the HTML report (in the compose stack)
+Requires=docker.service
+After=docker.service lakectl-compose.service
+
+[Service]
+Type=oneshot
+# flock -n: if the previous run is still going, this one does nothing
+ExecStart=/usr/bin/flock -n /run/lock/lakectl-promote.lock /usr/bin/docker compose -f $APP/docker-compose.yml run --rm lakectl promote all
+ExecStartPost=/usr/bin/docker compose -f $APP/docker-compose.yml run --rm lakectl report --format html --out /data/reports/index.html
+SuccessExitStatus=1 75
+UNIT
+put_file /etc/systemd/system/lakectl-compose-promote.timer 0644 <<UNIT
+[Unit]
+Description=Promote the lakectl lake every hour
+
+[Timer]
+OnCalendar=hourly
+RandomizedDelaySec=300
+Persistent=true
+
+[Install]
+WantedBy=timers.target
+UNIT
+if [ "$CHANGED" = 1 ]; then
+  system_step systemctl daemon-reload
+fi
+system_step systemctl enable --now lakectl-compose.service lakectl-compose-promote.timer
+say "== done: drop files into $DATA/landing_zone/<cluster>/; reports in $DATA/reports/"

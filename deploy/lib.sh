@@ -1,0 +1,68 @@
+# Shared by install.sh and deploy_vps_docker.sh: idempotent steps that respect --dry-run and --root.
+#   ROOT    where files go ("" = this machine); with a ROOT, system steps (users, chown, systemctl,
+#           docker, pip) are only printed, so the scripts can be tested in a temporary folder.
+#   DRY_RUN 1 = change nothing, print every step.
+# shellcheck shell=bash
+
+ROOT="${ROOT:-}"
+DRY_RUN="${DRY_RUN:-0}"
+CHANGED=0
+
+say() { printf '%s\n' "$*"; }
+
+system_step() {  # system_step CMD...: run it on a real install, print it otherwise
+  if [ "$DRY_RUN" = 1 ] || [ -n "$ROOT" ]; then
+    say "would run: $*"
+  else
+    say "run: $*"
+    "$@"
+  fi
+}
+
+ensure_dir() {  # ensure_dir PATH [OWNER] [MODE]
+  local path="$ROOT$1" owner="${2:-}" mode="${3:-0755}"
+  if [ -d "$path" ]; then return 0; fi
+  if [ "$DRY_RUN" = 1 ]; then say "would create: $1"; return 0; fi
+  install -d -m "$mode" "$path"
+  say "created: $1"
+  CHANGED=1
+  if [ -n "$owner" ]; then system_step chown "$owner" "$1"; fi
+}
+
+put_file() {  # put_file TARGET MODE < content: write only when the content differs
+  local target="$ROOT$1" mode="$2" tmp
+  tmp="$(mktemp)"
+  cat > "$tmp"
+  if [ -f "$target" ] && cmp -s "$tmp" "$target"; then
+    rm -f "$tmp"
+    say "unchanged: $1"
+    return 0
+  fi
+  if [ "$DRY_RUN" = 1 ]; then
+    rm -f "$tmp"
+    say "would write: $1"
+    return 0
+  fi
+  install -d "$(dirname "$target")"
+  install -m "$mode" "$tmp" "$target"
+  rm -f "$tmp"
+  say "wrote: $1"
+  CHANGED=1
+}
+
+keep_file() {  # keep_file TARGET MODE < content: write once, never overwrite (configuration, secrets)
+  if [ -e "$ROOT$1" ]; then say "kept: $1"; cat > /dev/null; return 0; fi
+  put_file "$1" "$2"
+}
+
+parse_common() {  # parse_common "$@": --dry-run, --root DIR, --help
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --dry-run) DRY_RUN=1 ;;
+      --root) ROOT="${2%/}"; shift ;;
+      --help|-h) usage; exit 0 ;;
+      *) EXTRA_ARGS+=("$1") ;;
+    esac
+    shift
+  done
+}
