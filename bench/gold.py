@@ -14,11 +14,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from measure import measure
 
 CLUSTERS = ["diabetes", "emagrecimento", "rejuvenescimento", "relacionamento", "renda_extra"]
 
@@ -113,12 +114,10 @@ def generate(lake: Path, rows: int) -> None:
 
 
 def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{cmd[2][:40]!r}... failed")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024
+    result = measure(cmd, env)
+    if not result.ok:
+        raise SystemExit(f"{cmd[2][:40]!r}... failed: {result.error}")
+    return result.wall_s, result.peak_rss_mib
 
 
 def main() -> None:

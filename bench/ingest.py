@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from measure import measure
+
 HEADER = [
     "id",
     "codigo",
@@ -123,19 +125,6 @@ def make_data(folder: Path, rows: int) -> tuple[Path, Path]:
     return xlsx, csv_path
 
 
-def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float | None, float | None, str]:
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if os.waitstatus_to_exitcode(status) not in (0,):
-        return None, None, err.strip().splitlines()[-1] if err.strip() else f"exit {status}"
-    return wall, usage.ru_maxrss / 1024, ""
-
-
 def lakectl_command() -> str:
     beside = Path(sys.executable).parent / "lakectl"  # the lakectl of the running environment
     return str(beside) if beside.exists() else (shutil.which("lakectl") or "lakectl")
@@ -200,12 +189,14 @@ def main() -> None:
                 if cmd is None:
                     print(f"  {name:36} | not installed")
                     continue
-                wall, rss, error = run(cmd, env)
-                if wall is None:
-                    print(f"  {name:36} | failed: {error[:120]}")
+                result = measure(cmd, env)
+                if not result.ok:
+                    print(f"  {name:36} | failed: {result.error[:120]}")
                     continue
-                base = base or wall
-                print(f"  {name:36} | {wall:6.2f} | {rss:8.0f} | {wall / base:5.2f}x")
+                base = base or result.wall_s
+                print(
+                    f"  {name:36} | {result.wall_s:6.2f} | {result.peak_rss_mib:8.0f} | {result.wall_s / base:5.2f}x"
+                )
         if args.streaming:
             streaming(work)
 
@@ -222,11 +213,11 @@ def streaming(work: Path) -> None:
             for _ in range(megabytes * 2**20 // len(block)):
                 out.write(block)
         lakectl = lakectl_command()
-        wall, rss, error = run(
+        result = measure(
             [lakectl, "ingest", str(path), "--cluster", "diabetes"],
             {"LAKECTL_LAKE_ROOT": str(work / f"lake_stream_{megabytes}")},
         )
-        print(f"  {megabytes:5} MB | {wall or 0:6.1f} | {rss or 0:8.0f} {error}")
+        print(f"  {megabytes:5} MB | {result.wall_s:6.1f} | {result.peak_rss_mib:8.0f} {result.error}")
         path.unlink()
 
 

@@ -13,11 +13,11 @@ import argparse
 import os
 import platform
 import random
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from measure import measure
 
 HEADER = ("Código da transação;Status da transação;Data da transação;Produto;Valor de compra com impostos;"
           "Moeda de compra;Comprador(a);Email do(a) Comprador(a);Telefone;Documento\n")  # fmt: skip
@@ -36,12 +36,10 @@ def write_export(path: Path, start: int, rows: int, rng: random.Random) -> None:
 
 
 def run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "lakectl", *args], env=env, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) not in (0, 4):
-        raise SystemExit(f"lakectl {' '.join(args)} failed")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024
+    result = measure([sys.executable, "-m", "lakectl", *args], env, ok_codes=(0, 4))
+    if not result.ok:
+        raise SystemExit(f"lakectl {' '.join(args)} failed: {result.error}")
+    return result.wall_s, result.peak_rss_mib
 
 
 def main() -> None:
