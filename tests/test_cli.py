@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from lakectl.cli import app
@@ -86,3 +87,13 @@ def test_missing_config_file_exits_3(tmp_path):
         app, ["--config", str(tmp_path / "none.toml"), "ingest", str(path)], env=env_for(tmp_path)
     )
     assert result.exit_code == 3
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["init", "ingest", "watch", "health", "report", "maintain", "history", "restore", "backup", "restore-backup",
+     "promote silver", "promote gold", "promote all", "quarantine list", "quarantine retry"],
+)  # fmt: skip
+def test_every_command_has_help(command):
+    result = runner.invoke(app, [*command.split(), "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output

@@ -155,7 +155,7 @@ def ingest(
         raise typer.Exit(code=4)
 
 
-promote_app = typer.Typer(help="Promote the lake's layers: bronze -> silver (-> gold).", no_args_is_help=True)
+promote_app = typer.Typer(help="Promote the lake's layers: bronze -> silver -> gold.", no_args_is_help=True)
 app.add_typer(promote_app, name="promote")
 
 
@@ -268,96 +268,6 @@ def report(
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(text, encoding="utf-8")
     err.print(f"report written to {out_file.resolve()}")
-
-
-@app.command()
-def maintain(
-    cluster: Annotated[
-        list[str] | None, typer.Option("--cluster", "-C", help="only these clusters' tables")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print results as JSON")] = False,
-) -> None:
-    """Compact small files, checkpoint, vacuum (orphans too) and trim old log entries."""
-    from lakectl.maintenance import maintain as run
-
-    try:
-        results = run(state.settings(), cluster)
-    except LakectlError as exc:
-        raise fail(exc) from None
-    if as_json:
-        out.print_json(json.dumps(results))
-        return
-    for name, result in results.items():
-        out.print(f"{name}: v{result.get('version')}, compacted {result.get('files_removed', 0)} file(s) into "
-                  f"{result.get('files_added', 0)}, vacuumed {result.get('vacuumed', 0)}")  # fmt: skip
-
-
-@app.command()
-def history(
-    table: Annotated[str, typer.Argument(help="a table of the lake, e.g. silver/diabetes or gold/customers")],
-    limit: Annotated[int, typer.Option("--limit", "-n", help="newest entries to show")] = 20,
-) -> None:
-    """The commits of a table, newest first."""
-    from lakectl.maintenance import history as run
-
-    try:
-        entries = run(state.settings(), table, limit)
-    except LakectlError as exc:
-        raise fail(exc) from None
-    out.print_json(json.dumps(entries, default=str))
-
-
-@app.command()
-def restore(
-    table: Annotated[str, typer.Argument(help="a table of the lake, e.g. silver/diabetes")],
-    version: Annotated[int | None, typer.Option("--version", help="the version to go back to")] = None,
-    timestamp: Annotated[str | None, typer.Option("--timestamp", help="or a time, ISO-8601 (UTC)")] = None,
-) -> None:
-    """Bring a table back to an earlier version (a new commit; the history is kept)."""
-    from lakectl.maintenance import restore as run
-
-    try:
-        result = run(state.settings(), table, version, timestamp)
-    except LakectlError as exc:
-        raise fail(exc) from None
-    out.print(f"{table} restored; it is now at version {result['version']}")
-
-
-@app.command()
-def backup(
-    args: Annotated[list[str], typer.Argument(help="DEST, or 'verify DEST'", metavar="[verify] DEST")],
-) -> None:
-    """Copy a consistent snapshot of every table to DEST (incrementally); 'backup verify DEST' checks one."""
-    from lakectl.maintenance import backup as run
-    from lakectl.maintenance import verify_backup
-
-    if len(args) == 2 and args[0] == "verify":
-        result = verify_backup(Path(args[1]))
-        out.print_json(json.dumps(result))
-        raise typer.Exit(code=0 if result["ok"] else 6)
-    if len(args) != 1:
-        raise typer.BadParameter("use 'lakectl backup DEST' or 'lakectl backup verify DEST'")
-    try:
-        result = run(state.settings(), Path(args[0]))
-    except LakectlError as exc:
-        raise fail(exc) from None
-    out.print(f"backed up {len(result['tables'])} table(s) to {result['dest']}: {result['copied']} file(s) copied, "
-              f"{result['already_there']} already there")  # fmt: skip
-
-
-@app.command("restore-backup")
-def restore_backup(
-    dest: Annotated[Path, typer.Argument(help="a folder written by 'lakectl backup'")],
-    force: Annotated[bool, typer.Option("--force", help="replace a lake that is not empty")] = False,
-) -> None:
-    """Rebuild the lake (lake_root) from a backup: every table opens at its backed-up version."""
-    from lakectl.maintenance import restore_backup as run
-
-    try:
-        result = run(dest, state.settings().lake_root, force=force)
-    except LakectlError as exc:
-        raise fail(exc) from None
-    out.print(f"restored {len(result['tables'])} table(s) into {result['lake']}")
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -496,6 +406,10 @@ def quarantine_retry(
     if not moved:
         err.print("nothing matched in the quarantine")
         raise typer.Exit(code=1)
+
+
+# Operations commands (maintain, history, restore, backup) live in their own module.
+from lakectl import cli_ops  # noqa: E402, F401  (registers its commands on `app`)
 
 
 def main() -> None:

@@ -1,0 +1,102 @@
+"""Operations commands: maintenance, time travel and backups (registered on the main app)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lakectl.cli import app, fail, out, state
+from lakectl.errors import LakectlError
+
+
+@app.command()
+def maintain(
+    cluster: Annotated[
+        list[str] | None, typer.Option("--cluster", "-C", help="only these clusters' tables")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print results as JSON")] = False,
+) -> None:
+    """Compact small files, checkpoint, vacuum (orphans too) and trim old log entries."""
+    from lakectl.maintenance import maintain as run
+
+    try:
+        results = run(state.settings(), cluster)
+    except LakectlError as exc:
+        raise fail(exc) from None
+    if as_json:
+        out.print_json(json.dumps(results))
+        return
+    for name, result in results.items():
+        out.print(f"{name}: v{result.get('version')}, compacted {result.get('files_removed', 0)} file(s) into "
+                  f"{result.get('files_added', 0)}, vacuumed {result.get('vacuumed', 0)}")  # fmt: skip
+
+
+@app.command()
+def history(
+    table: Annotated[str, typer.Argument(help="a table of the lake, e.g. silver/diabetes or gold/customers")],
+    limit: Annotated[int, typer.Option("--limit", "-n", help="newest entries to show")] = 20,
+) -> None:
+    """The commits of a table, newest first."""
+    from lakectl.maintenance import history as run
+
+    try:
+        entries = run(state.settings(), table, limit)
+    except LakectlError as exc:
+        raise fail(exc) from None
+    out.print_json(json.dumps(entries, default=str))
+
+
+@app.command()
+def restore(
+    table: Annotated[str, typer.Argument(help="a table of the lake, e.g. silver/diabetes")],
+    version: Annotated[int | None, typer.Option("--version", help="the version to go back to")] = None,
+    timestamp: Annotated[str | None, typer.Option("--timestamp", help="or a time, ISO-8601 (UTC)")] = None,
+) -> None:
+    """Bring a table back to an earlier version (a new commit; the history is kept)."""
+    from lakectl.maintenance import restore as run
+
+    try:
+        result = run(state.settings(), table, version, timestamp)
+    except LakectlError as exc:
+        raise fail(exc) from None
+    out.print(f"{table} restored; it is now at version {result['version']}")
+
+
+@app.command()
+def backup(
+    args: Annotated[list[str], typer.Argument(help="DEST, or 'verify DEST'", metavar="[verify] DEST")],
+) -> None:
+    """Copy a consistent snapshot of every table to DEST (incrementally); 'backup verify DEST' checks one."""
+    from lakectl.maintenance import backup as run
+    from lakectl.maintenance import verify_backup
+
+    if len(args) == 2 and args[0] == "verify":
+        result = verify_backup(Path(args[1]))
+        out.print_json(json.dumps(result))
+        raise typer.Exit(code=0 if result["ok"] else 6)
+    if len(args) != 1:
+        raise typer.BadParameter("use 'lakectl backup DEST' or 'lakectl backup verify DEST'")
+    try:
+        result = run(state.settings(), Path(args[0]))
+    except LakectlError as exc:
+        raise fail(exc) from None
+    out.print(f"backed up {len(result['tables'])} table(s) to {result['dest']}: {result['copied']} file(s) copied, "
+              f"{result['already_there']} already there")  # fmt: skip
+
+
+@app.command("restore-backup")
+def restore_backup(
+    dest: Annotated[Path, typer.Argument(help="a folder written by 'lakectl backup'")],
+    force: Annotated[bool, typer.Option("--force", help="replace a lake that is not empty")] = False,
+) -> None:
+    """Rebuild the lake (lake_root) from a backup: every table opens at its backed-up version."""
+    from lakectl.maintenance import restore_backup as run
+
+    try:
+        result = run(dest, state.settings().lake_root, force=force)
+    except LakectlError as exc:
+        raise fail(exc) from None
+    out.print(f"restored {len(result['tables'])} table(s) into {result['lake']}")
