@@ -119,3 +119,21 @@ def test_verify_catches_a_damaged_backup(lake, tmp_path):
 def test_backup_refuses_a_folder_inside_the_lake(lake):
     with pytest.raises(ConfigError, match="inside the lake"):
         backup(lake, lake.lake_root / "backups")
+
+
+def test_backup_and_restore_from_a_relative_lake_root(tmp_path, monkeypatch):
+    """The default lake_root is relative ('delta_lake'); deltalake hands back absolute file paths."""
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(
+        landing_zone=Path("landing_zone"), lake_root=Path("delta_lake"), reader={"isolate": False}
+    )
+    path = Path("landing_zone/diabetes/v.csv")
+    path.parent.mkdir(parents=True)
+    path.write_text("Código da transação;Valor\nA1;1,00\n")
+    ingest_file(path, "diabetes", settings)
+    before = snapshot(Path("delta_lake"))
+    assert backup(settings, Path("backups"))["copied"] > 0
+    assert verify_backup(Path("backups"))["ok"]
+    maintain(settings)
+    restore_backup(Path("backups"), Path("restored"))
+    assert snapshot(Path("restored")) == before

@@ -333,3 +333,18 @@ def test_watch_promote_brings_silver_up_to_date(zone):
     silver = pl.read_delta(str(zone["lake"] / "silver" / "diabetes")).sort("transaction_id")
     assert silver.select("transaction_id", "status").rows() == [("HP1", "approved"), ("HP2", "pending")]
     assert any("promote silver diabetes: promoted" in line for line in result.stderr.splitlines())
+
+
+def test_a_relative_landing_zone_tracks_each_file_once(tmp_path, monkeypatch):
+    """Scans and inotify events must name a file the same way, or it is taken twice."""
+    from watchfiles import Change
+
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(landing_zone=Path("landing_zone"), lake_root=Path("lake"))
+    (tmp_path / "landing_zone" / "diabetes").mkdir(parents=True)
+    (tmp_path / "landing_zone" / "diabetes" / "v.csv").write_text(csv_text("v"))
+    watcher = Watcher(settings)
+    watcher.scan()
+    watcher.on_changes([(Change.added, str(tmp_path / "landing_zone" / "diabetes" / "v.csv"))])
+    assert len(watcher.pending) == 1
+    watcher.worker.close()

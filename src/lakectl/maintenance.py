@@ -99,8 +99,8 @@ def backup(settings: Settings, dest: Path) -> dict[str, Any]:
     """Copy a consistent snapshot of every table to ``dest``: each table's log up to its current
     version and the data files of that version. Files already in ``dest`` with the same size and
     checksum are not copied again. A manifest lists every file with its checksum."""
-    lake = settings.lake_root
-    if dest.resolve().is_relative_to(lake.resolve()):
+    lake = settings.lake_root.resolve()  # data files come back from deltalake as absolute paths
+    if dest.resolve().is_relative_to(lake):
         raise ConfigError(
             f"the backup folder {dest} is inside the lake", hint="back up to another disk or folder"
         )

@@ -87,7 +87,9 @@ class Pending:
 class Watcher:
     def __init__(self, settings: Settings, stop: threading.Event | None = None) -> None:
         self.settings = settings
-        self.root = settings.landing_zone
+        self.root = (
+            settings.landing_zone.resolve()
+        )  # watchfiles reports absolute paths: compare like with like
         self.stop = stop or threading.Event()
         self.pending: dict[Path, Pending] = {}
         self.kept: dict[Path, tuple[int, int]] = {}  # after_ingest=keep: files already done
