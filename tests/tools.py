@@ -1,0 +1,38 @@
+"""External tools the tests need: skipped on a laptop without them, a failure in CI (CI=true).
+
+A quiet skip in CI would let a whole group of checks pass without running, so there a missing
+tool fails the test that asked for it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require_tool(name: str, why: str = "") -> str:
+    """The path of executable `name`; skip (or, in CI, fail) the calling test without it."""
+    path = shutil.which(name)
+    if path is None:
+        missing = f"{name} is not installed" + (f" ({why})" if why else "")
+        if in_ci():
+            pytest.fail(f"{missing}; .ci/run must install it", pytrace=False)
+        pytest.skip(missing)
+    return path
+
+
+def require_module(name: str, why: str = "") -> None:
+    """Skip (or, in CI, fail) the calling test when Python module `name` cannot be imported."""
+    try:
+        __import__(name)
+    except ImportError:
+        missing = f"Python module {name} is not installed" + (f" ({why})" if why else "")
+        if in_ci():
+            pytest.fail(f"{missing}; install the test extras", pytrace=False)
+        pytest.skip(missing)
