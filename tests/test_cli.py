@@ -92,7 +92,7 @@ def test_missing_config_file_exits_3(tmp_path):
 @pytest.mark.parametrize(
     "command",
     ["init", "ingest", "watch", "health", "report", "maintain", "history", "restore", "backup", "restore-backup",
-     "promote silver", "promote gold", "promote all", "quarantine list", "quarantine retry"],
+     "promote silver", "promote gold", "promote all", "quarantine list", "quarantine retry", "query", "log"],
 )  # fmt: skip
 def test_every_command_has_help(command):
     result = runner.invoke(app, [*command.split(), "--help"])
