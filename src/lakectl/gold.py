@@ -108,6 +108,8 @@ def customers(silver: pl.DataFrame) -> pl.DataFrame:
         )
         .collect()
     )
+    # an empty silver (no clusters to map) leaves the mask typed as the cluster names: make it a number
+    per_customer = per_customer.with_columns(pl.col("mask").cast(pl.Int64))
     masks = per_customer["mask"].unique().to_list()
     as_names = pl.DataFrame(
         {"mask": masks, "clusters": [[n for n in names if m & bit[n]] for m in masks]},
