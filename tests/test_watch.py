@@ -65,9 +65,9 @@ def start_watch(zone: dict[str, Path], *args: str, **extra: str) -> subprocess.P
     return service
 
 
-def run_once(zone: dict[str, Path], **extra: str) -> subprocess.CompletedProcess[str]:
+def run_once(zone: dict[str, Path], *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lakectl", "watch", "--once", "--log-format", "json"],
+        [sys.executable, "-m", "lakectl", "watch", "--once", "--log-format", "json", *args],
         env=service_env(zone, **extra),
         capture_output=True,
         text=True,
@@ -321,14 +321,18 @@ def test_systemd_notify_ready_watchdog_stopping(zone, tmp_path):
     assert "READY=1" in joined and "STATUS=watching" in joined and "STOPPING=1" in joined
 
 
-def test_watch_promote_brings_silver_up_to_date(zone):
+@pytest.mark.parametrize("how", ["flag", "setting"])
+def test_watch_promote_brings_silver_up_to_date(zone, how):
     header = "Código da transação;Status da transação;Data da transação;Valor de compra com impostos\n"
     drop(
         zone,
         "diabetes/hotmart.csv",
         header + "HP1;Aprovado;01/10/2026 10:00:00;97,00\nHP2;Pendente;02/10/2026 11:00:00;47,00\n",
     )
-    result = run_once(zone, LAKECTL_WATCH__PROMOTE="true", LAKECTL_SILVER__CUSTOMER_SALT="s")
+    if how == "flag":  # the command-line flag itself, not only the setting behind it
+        result = run_once(zone, "--promote", LAKECTL_SILVER__CUSTOMER_SALT="s")
+    else:
+        result = run_once(zone, LAKECTL_WATCH__PROMOTE="true", LAKECTL_SILVER__CUSTOMER_SALT="s")
     assert result.returncode == 0, result.stderr
     silver = pl.read_delta(str(zone["lake"] / "silver" / "diabetes")).sort("transaction_id")
     assert silver.select("transaction_id", "status").rows() == [("HP1", "approved"), ("HP2", "pending")]

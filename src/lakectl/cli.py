@@ -324,10 +324,9 @@ def watch(
         raise typer.BadParameter("use human or json", param_hint="--log-format")
     try:
         settings = state.settings()
-        if force_polling:
-            settings = settings.model_copy(
-                update={"watch": settings.watch.model_copy(update={"force_polling": True})}
-            )
+        # a flag only turns a setting on: without it, lakectl.toml and LAKECTL_WATCH__* decide
+        flags = {name: True for name, given in (("force_polling", force_polling), ("promote", promote)) if given}
+        settings = settings.model_copy(update={"watch": settings.watch.model_copy(update=flags)})
     except LakectlError as exc:
         raise fail(exc) from None
     _service_logging(log_format, settings.log_level)
