@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 from lakectl import delta
 from lakectl.cli import app
 from lakectl.promote import gold_path
 
+from .tools import require_tool
+
 cli = CliRunner()
+HOTMART = (
+    "Código da transação;Status da transação;Data da transação;Valor de compra com impostos\n"
+    "HP1;Aprovado;01/10/2026 10:00:00;97,00\nHP2;Pendente;02/10/2026 11:00:00;47,00\n"
+)
 
 
 def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -25,7 +35,9 @@ def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
     }
 
 
-def drop(tmp_path: Path, cluster: str = "diabetes", name: str = "v.csv", text: str = "id;valor\n1;10\n2;20\n") -> Path:
+def drop(
+    tmp_path: Path, cluster: str = "diabetes", name: str = "v.csv", text: str = "id;valor\n1;10\n2;20\n"
+) -> Path:
     folder = tmp_path / "lz" / cluster
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_text(text)
@@ -52,3 +64,85 @@ def test_promote_all_when_every_file_has_an_unknown_layout(tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["gold"]["tables"]["daily_sales"] == 0
     assert delta.table_exists(gold_path(tmp_path / "lake", "daily_sales"))
+
+
+# ------------------------------------------------------------------ 4. a read-only lake
+
+
+def lakectl(
+    tmp_path: Path, *args: str, as_reader: bool = False, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    """The real command in a process; ``as_reader``: without the right to write what it does not own."""
+    prefix: list[str] = []
+    if as_reader and os.geteuid() == 0:  # root ignores file modes unless it gives up DAC override
+        caps = "-dac_override,-dac_read_search,-fowner"
+        prefix = [require_tool("setpriv", "to run as root without write access"), "--bounding-set", caps,
+                  "--inh-caps", caps, "--"]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKECTL_")} | env_for(tmp_path, **extra)
+    return subprocess.run([*prefix, sys.executable, "-m", "lakectl", *args], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=180)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def read_only_lake(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("read_only")
+    drop(tmp_path, name="h.csv", text=HOTMART)
+    assert lakectl(tmp_path, "ingest", str(tmp_path / "lz")).returncode == 0
+    assert lakectl(tmp_path, "promote", "all").returncode == 0
+    for path in [tmp_path / "lake", *(tmp_path / "lake").rglob("*")]:
+        path.chmod(path.stat().st_mode & ~0o222)
+    yield tmp_path
+    for path in [tmp_path / "lake", *(tmp_path / "lake").rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o200)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["promote", "all"],
+        ["promote", "gold", "--full"],
+        ["maintain"],
+        ["restore", "bronze/diabetes", "--version", "0"],
+        ["backup", "BACKUP"],
+    ],
+    ids=lambda args: " ".join(args[:2]),
+)
+def test_a_read_only_lake_exits_6_naming_the_path_and_the_fix(read_only_lake, args):
+    args = [str(read_only_lake / "backup") if a == "BACKUP" else a for a in args]
+    result = lakectl(read_only_lake, *args, as_reader=True)
+    assert result.returncode == 6, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert "Traceback" not in result.stderr and len(lines) == 2, result.stderr
+    assert lines[0].startswith("Error: permission denied") and str(read_only_lake / "lake") in lines[0]
+    assert "write access to the lake" in lines[1]
+
+
+# ------------------------------------------------------------------ 11. errors and --debug
+
+
+def test_debug_after_a_subcommand_re_raises_a_lakectl_error(tmp_path):
+    plain = lakectl(tmp_path, "promote", "silver", "--cluster", "nope")
+    assert plain.returncode == 3 and "Traceback" not in plain.stderr
+    assert plain.stderr.startswith("Error: unknown cluster 'nope'")
+    debug = lakectl(tmp_path, "promote", "silver", "--cluster", "nope", "--debug")
+    assert debug.returncode == 1 and "ConfigError" in debug.stderr and "Traceback" in debug.stderr
+
+
+def test_an_os_error_from_deltalake_is_one_clean_line(tmp_path):
+    (tmp_path / "lake" / "bronze").mkdir(parents=True)
+    (tmp_path / "lake" / "bronze" / "diabetes").write_text("a file where a table folder belongs")
+    result = lakectl(tmp_path, "promote", "silver", "-C", "diabetes")
+    assert result.returncode == 6, result.stderr
+    assert result.stderr.startswith("Error: ") and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Not a directory" in result.stderr and "\x1b[" not in result.stderr and "↳" not in result.stderr
+
+
+def test_an_unexpected_error_is_two_lines_without_debug(tmp_path):
+    log = tmp_path / "lake" / "bronze" / "diabetes" / "_delta_log"
+    log.mkdir(parents=True)
+    (log / "00000000000000000000.json").write_text("{not json")
+    result = lakectl(tmp_path, "promote", "silver", "-C", "diabetes")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("Error: unexpected") and "--debug" in lines[1]
+    assert "Traceback" in lakectl(tmp_path, "--debug", "promote", "silver", "-C", "diabetes").stderr

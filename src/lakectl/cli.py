@@ -1,6 +1,8 @@
 """The lakectl command line: each command parses options, makes one library call and renders.
 
-This is the single error boundary: a LakectlError becomes "Error: ..." plus a hint and its exit code.
+This is the single error boundary (``Boundary``): a LakectlError becomes "Error: ..." plus a hint and
+its exit code, an OS failure (permissions, a full disk) a storage error naming the path, anything else
+one line and exit 1. Tracebacks only with ``--debug``.
 """
 
 from __future__ import annotations
@@ -15,21 +17,15 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
+from typer.core import TyperGroup
 
 from lakectl import __version__
 from lakectl.config import SAMPLE_TOML, Settings, config_file_from, load_settings
-from lakectl.errors import LakectlError
+from lakectl.errors import LakectlError, one_line, storage_error
 
-app = typer.Typer(
-    name="lakectl",
-    help="Sales spreadsheets in, a Delta lakehouse out: bronze -> silver -> gold.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
-    add_completion=False,
-)
-out = Console()
-err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
+DEBUG = "--debug"
 
 
 class State:
@@ -44,6 +40,47 @@ class State:
 
 
 state = State()
+
+
+class Boundary(TyperGroup):
+    """The top-level group: takes ``--debug`` anywhere and turns every error into one clear line."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        # `lakectl promote all --debug` means the same as `lakectl --debug promote all`
+        end = args.index("--") if "--" in args else len(args)
+        if DEBUG in args[:end]:
+            args = [DEBUG] + [a for a in args[:end] if a != DEBUG] + args[end:]
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):  # usage errors, --help, exits
+            raise
+        except LakectlError as exc:
+            raise fail(exc) from None
+        except Exception as exc:
+            known = storage_error(exc, state._settings.lake_root if state._settings else None)
+            if state.debug:
+                raise
+            if known is not None:
+                raise fail(known) from None
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""  # not a Rust backtrace
+            error(f"unexpected {type(exc).__name__}: {one_line(first)}",
+                  "run again with --debug for the traceback; unless the lake was damaged, report it as a bug")  # fmt: skip
+            raise typer.Exit(code=1) from None
+
+
+app = typer.Typer(
+    cls=Boundary,
+    name="lakectl",
+    help="Sales spreadsheets in, a Delta lakehouse out: bronze -> silver -> gold.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
 
 
 def _version(value: bool) -> None:
@@ -77,10 +114,18 @@ def main_callback(
 
 
 def fail(exc: LakectlError) -> typer.Exit:
-    err.print(f"[bold red]Error:[/bold red] {exc.message}", highlight=False)
-    if exc.hint:
-        err.print(f"[dim]Hint: {exc.hint}[/dim]", highlight=False)
+    """Show ``exc`` as the user's to fix (with --debug: re-raise it, traceback and all)."""
+    if state.debug:
+        raise exc
+    error(exc.message, exc.hint)
     return typer.Exit(code=exc.exit_code)
+
+
+def error(message: str, hint: str | None = None) -> None:
+    """An error as one line (and a hint line), never wrapped: paths stay whole and greppable."""
+    err.print(f"[bold red]Error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True)
+    if hint:
+        err.print(f"[dim]Hint: {escape(hint)}[/dim]", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -325,7 +370,9 @@ def watch(
     try:
         settings = state.settings()
         # a flag only turns a setting on: without it, lakectl.toml and LAKECTL_WATCH__* decide
-        flags = {name: True for name, given in (("force_polling", force_polling), ("promote", promote)) if given}
+        flags = {
+            name: True for name, given in (("force_polling", force_polling), ("promote", promote)) if given
+        }
         settings = settings.model_copy(update={"watch": settings.watch.model_copy(update=flags)})
     except LakectlError as exc:
         raise fail(exc) from None
@@ -412,8 +459,4 @@ from lakectl import cli_ops, cli_query  # noqa: E402, F401  (they register their
 
 
 def main() -> None:
-    try:
-        app()
-    except LakectlError as exc:  # raised outside a command body (e.g. settings in a callback)
-        err.print(f"Error: {exc.message}")
-        sys.exit(exc.exit_code)
+    app()
