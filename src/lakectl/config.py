@@ -130,6 +130,26 @@ class SilverSettings(BaseModel):
         return value
 
 
+class ServeSettings(BaseModel):
+    """`lakectl serve`: the HTTP API, the upload page and the platform webhooks."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    max_upload_mb: int = Field(100, ge=1, description="largest file one upload may carry")
+    max_body_kb: int = Field(1024, ge=1, description="largest JSON body (webhooks)")
+    request_timeout_s: float = Field(300.0, gt=0, description="longest time one request may take")
+    auth: Literal["token", "proxy"] = Field(
+        "token", description="token: Bearer tokens checked here; proxy: nginx basic auth in front"
+    )
+    token: SecretStr | None = None
+    tokens_file: Path | None = Field(None, description="one token per line ('#' comments)")
+    docs: bool = Field(False, description="OpenAPI docs at /api/docs")
+    hotmart_hottok: SecretStr | None = Field(None, description="the Hottok of the Hotmart webhook")
+    kiwify_token: SecretStr | None = Field(None, description="the token that signs Kiwify webhooks")
+    webhook_token: SecretStr | None = Field(None, description="token of the generic webhook receiver")
+    ready_max_heartbeat_s: float = Field(120.0, gt=0, description="watcher heartbeat age /ready accepts")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LAKECTL_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -143,6 +163,7 @@ class Settings(BaseSettings):
     watch: WatchSettings = Field(default_factory=WatchSettings)
     silver: SilverSettings = Field(default_factory=SilverSettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
 
     @field_validator("clusters", mode="before")
     @classmethod
