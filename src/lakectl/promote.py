@@ -32,6 +32,7 @@ from lakectl.silver import KEY, REJECTS_SCHEMA, SILVER_SCHEMA, Batch, orphan_eve
 log = logging.getLogger(__name__)
 
 WATERMARK = "lakectl.silver.bronze_version"
+EVENTS_WATERMARK = "lakectl.silver.events_version"  # webhook events promoted (events.py)
 SILVER_FILE_BYTES = 8 << 20  # ~100k rows a file: a merge rewrites a few of them, not the table
 RUNS_SCHEMA = pa.schema(
     [
@@ -177,6 +178,9 @@ def promote_cluster(settings: Settings, cluster: str, full: bool = False, dry_ru
             return result
         _write_rejects(lake, cluster, batch, run_id, current, full)
         metadata = {WATERMARK: str(current), "lakectl.operation": "promote_silver", "lakectl.run_id": run_id}
+        events_mark = None if full else delta.latest_metadata(silver, EVENTS_WATERMARK)
+        if events_mark is not None:  # a rebuild drops it, so that every webhook event is applied again
+            metadata[EVENTS_WATERMARK] = events_mark
         sales = batch.sales.select(SILVER_SCHEMA.names()).cast(SILVER_SCHEMA).to_arrow()
         if full or not delta.table_exists(silver):
             # sorted by key in modest files: a later merge rewrites only the files its keys fall in
@@ -271,9 +275,17 @@ def promote_silver(
     settings: Settings, clusters: list[str] | None = None, full: bool = False, dry_run: bool = False
 ) -> list[Promotion]:
     chosen = clusters or settings.clusters
+    from lakectl.events import promote_events  # events builds on this module
+
     for cluster in chosen:
         settings.check_cluster(cluster)
-    return [promote_cluster(settings, cluster, full=full, dry_run=dry_run) for cluster in chosen]
+    results = []
+    for cluster in chosen:
+        result = promote_cluster(settings, cluster, full=full, dry_run=dry_run)
+        if not dry_run:  # then the webhook events, which may change what the files said
+            result.report["webhook_events"] = promote_events(settings, cluster, full=full)
+        results.append(result)
+    return results
 
 
 # ------------------------------------------------------------------------------------------- gold

@@ -1,0 +1,211 @@
+"""Webhook events: kept in bronze exactly once, then taken into silver like any other sale source.
+
+``bronze/_events/<cluster>`` holds one row per event: the raw JSON body as it arrived plus the flat
+fields of ``webhooks.FIELDS`` (text, as all of bronze). An event id is stored once: the check and
+the append run under the lake lock, so a platform re-sending a delivery, or someone replaying one,
+changes nothing. Each commit lists its event ids in its metadata, which is how promotion finds the
+events newer than its watermark (the same way silver finds new bronze files).
+
+Into silver an event maps to the canonical columns by a dedicated function (the payload schema is
+fixed, no recognition needed) and is merged by (platform, transaction_id): a new key becomes a sale;
+on a known key the event sets the status (a Hotmart ``PURCHASE_REFUNDED`` after an export said
+``Aprovado``) and only fills the values the row lacks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from lakectl import delta, ledger, parse
+from lakectl.config import Settings
+from lakectl.promote import EVENTS_WATERMARK, WATERMARK, salt, silver_path
+from lakectl.silver import KEY, SILVER_SCHEMA, customer_key
+from lakectl.webhooks import FIELDS, Event
+
+log = logging.getLogger(__name__)
+
+EVENTS_KEY = "lakectl.events"
+EVENTS_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("platform", pa.string()),
+        ("event_type", pa.string()),
+        ("occurred_at", pa.timestamp("us", tz="UTC")),
+        ("received_at", pa.timestamp("us", tz="UTC")),
+        *[(name, pa.string()) for name in FIELDS],
+        ("body_sha256", pa.string()),
+        ("raw", pa.string()),
+    ]
+)
+PLATFORM_PRIORITY = 1  # the same rank as a platform export: never below a hand-kept sheet
+_KEEP = {"status", "status_raw", "_source_file", "_source_sha256", "_sheet", "_row", "_bronze_version",
+         "_source_priority", "_profile"}  # fmt: skip
+# A known sale takes the event's status and lineage; its other values are kept, gaps filled.
+_UPDATES = {
+    name: (f"s.{name}" if name in _KEEP else f"coalesce(t.{name}, s.{name})")
+    for name in SILVER_SCHEMA.names()
+    if name not in KEY
+}
+_CLAUSES: list[tuple[str, str | dict[str, str] | None, str]] = [
+    ("update", _UPDATES, "s._source_priority >= t._source_priority"),
+    ("insert_all", None, "s.transaction_id IS NOT NULL"),
+]
+
+
+def events_path(lake: Path, cluster: str) -> Path:
+    return lake / "bronze" / "_events" / cluster
+
+
+def _seen(path: Path, event: Event) -> bool:
+    if not delta.table_exists(path):
+        return False
+    hits = (
+        pl.scan_delta(str(path))
+        .filter((pl.col("event_id") == event.event_id) & (pl.col("platform") == event.platform))
+        .select(pl.len())
+        .collect()
+        .item()
+    )
+    return bool(hits)
+
+
+def record(settings: Settings, cluster: str, event: Event, body: bytes) -> int | None:
+    """Append the event to bronze; its table version, or None when its id was seen before."""
+    path = events_path(settings.lake_root, cluster)
+    row = {
+        "event_id": event.event_id,
+        "platform": event.platform,
+        "event_type": event.event_type,
+        "occurred_at": event.occurred_at,
+        "received_at": ledger.now(),
+        **{name: event.fields.get(name) for name in FIELDS},
+        "body_sha256": hashlib.sha256(body).hexdigest(),
+        "raw": body.decode("utf-8", errors="replace"),
+    }
+    table = pa.Table.from_pylist([row], schema=EVENTS_SCHEMA)
+    metadata = {"lakectl.operation": "webhook_event", EVENTS_KEY: json.dumps([event.event_id])}
+    with delta.lake_lock(settings.lake_root):
+        if _seen(path, event):
+            return None
+        return delta.append_once(path, table, [], metadata)
+
+
+def to_silver(events: pl.DataFrame, cluster: str, customer_salt: str) -> pl.DataFrame:
+    """Bronze event rows -> canonical silver rows, one per key (the latest event wins; a value an
+    event leaves out is taken from an earlier event of the same sale). Pure."""
+    text = pl.col(*FIELDS, "event_id", "platform", "event_type", "body_sha256").cast(pl.String)
+    useful = events.with_columns(text).filter(
+        pl.col("status").is_not_null() & pl.col("transaction_id").is_not_null()
+    )
+    if useful.is_empty():
+        return pl.DataFrame(schema=SILVER_SCHEMA)
+    typed = useful.sort("occurred_at", "_bronze_version", "received_at", nulls_last=False).select(
+        pl.lit(cluster).alias("cluster"),
+        pl.col("platform"),
+        pl.col("transaction_id"),
+        pl.col("status"),
+        pl.col("status_raw"),
+        pl.col("product_id"),
+        pl.col("product_name"),
+        *[
+            parse.amount(pl.col(m), False).alias(m)
+            for m in ("gross_amount", "net_amount", "commission_amount")
+        ],
+        pl.col("currency").str.to_uppercase().fill_null("BRL").alias("currency"),
+        *[parse.timestamp(pl.col(t), "America/Sao_Paulo").alias(t) for t in ("purchased_at", "approved_at")],
+        pl.col("payment_method"),
+        pl.col("installments").cast(pl.Int32, strict=False).alias("installments"),
+        pl.col("customer_name"),
+        parse.email(pl.col("customer_email")).alias("customer_email"),
+        parse.phone(pl.col("customer_phone")).alias("customer_phone"),
+        parse.document_digits(pl.col("customer_document")).alias("customer_document"),
+        pl.lit(None, pl.String).alias("extras"),
+        pl.format("webhook:{}:{}", pl.col("platform"), pl.col("event_id")).alias("_source_file"),
+        pl.col("body_sha256").alias("_source_sha256"),
+        pl.col("event_type").alias("_sheet"),
+        pl.lit(None, pl.Int64).alias("_row"),
+        pl.col("_bronze_version").cast(pl.Int64),
+        pl.lit(PLATFORM_PRIORITY, pl.Int8).alias("_source_priority"),
+        pl.format("{}_webhook", pl.col("platform")).alias("_profile"),
+    )
+    latest = typed.group_by(KEY, maintain_order=True).agg(
+        pl.col("status", "status_raw", "_source_file", "_source_sha256", "_sheet", "_bronze_version").last(),
+        pl.all()
+        .exclude(*KEY, "status", "status_raw", "_source_file", "_source_sha256", "_sheet", "_bronze_version")
+        .drop_nulls()
+        .last(),
+    )
+    emails = latest["customer_email"].to_list()
+    documents = latest["customer_document"].to_list()
+    return (
+        latest.with_columns(
+            pl.Series("customer_key", [customer_key(e, customer_salt) if e else None for e in emails]),
+            pl.Series(
+                "customer_document_valid",
+                [parse.is_valid_document(d) if d else None for d in documents],
+                pl.Boolean,
+            ),
+        )
+        .select(SILVER_SCHEMA.names())
+        .cast(SILVER_SCHEMA)
+    )
+
+
+def _new_events(path: Path, after: int) -> tuple[pl.DataFrame, int]:
+    versions: dict[str, int] = {}
+    for version, commit in delta.commit_metadata_since(path, after):
+        for event_id in json.loads(commit.get(EVENTS_KEY, "[]")):
+            versions[event_id] = version
+    table = delta.open_table(path)
+    assert table is not None
+    current = table.version()
+    ids = pl.DataFrame({"event_id": list(versions), "_bronze_version": list(versions.values())},
+                       schema={"event_id": pl.String, "_bronze_version": pl.Int64})  # fmt: skip
+    frame = (
+        pl.scan_delta(str(path), version=current)
+        .filter(pl.col("event_id").is_in(ids["event_id"].implode()))
+        .collect()
+        .join(ids, on="event_id", how="inner")
+    )
+    return frame, current
+
+
+def promote_events(settings: Settings, cluster: str, full: bool = False) -> dict[str, Any]:
+    """Merge the cluster's events newer than the silver events watermark into silver."""
+    started = time.monotonic()
+    lake = settings.lake_root
+    path, silver = events_path(lake, cluster), silver_path(lake, cluster)
+    if not delta.table_exists(path):
+        return {"status": "no_events"}
+    with delta.lake_lock(lake):
+        watermark = -1 if full else int(delta.latest_metadata(silver, EVENTS_WATERMARK) or -1)
+        events, current = _new_events(path, watermark)
+        if current <= watermark:
+            return {"status": "up_to_date", "events_version": current}
+        rows = to_silver(events, cluster, salt(settings))
+        metadata = {EVENTS_WATERMARK: str(current), "lakectl.operation": "promote_events"}
+        files_watermark = delta.latest_metadata(silver, WATERMARK)
+        if files_watermark is not None:  # keep the bronze watermark in the newest commit too
+            metadata[WATERMARK] = files_watermark
+        result: dict[str, Any] = {"status": "promoted", "events": events.height, "sales": rows.height}
+        if rows.is_empty():
+            if delta.table_exists(silver):
+                result["silver_version"] = delta.append_once(silver, rows.to_arrow(), [], metadata)
+        elif not delta.table_exists(silver):
+            result["silver_version"] = delta.overwrite(silver, rows.to_arrow(), metadata)
+            result["inserted"] = rows.height
+        else:
+            predicate = " AND ".join(f"t.{k} = s.{k}" for k in KEY)
+            metrics = delta.upsert(silver, rows.to_arrow(), predicate, _CLAUSES, metadata)
+            result.update(silver_version=metrics["version"], inserted=metrics.get("num_target_rows_inserted", 0),
+                          updated=metrics.get("num_target_rows_updated", 0))  # fmt: skip
+    result["duration_s"] = round(time.monotonic() - started, 3)
+    return result
