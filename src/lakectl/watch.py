@@ -259,27 +259,10 @@ class Watcher:
             log.error("%s: cannot move the file after ingest (%s); it stays in place", path, exc)
 
     def archive(self, path: Path, result: IngestResult) -> Path:
-        day = datetime.now(UTC).strftime("%Y-%m-%d")
-        return _move(path, self.root / ARCHIVE / (result.cluster or "_") / day)
+        return archive_file(self.root, path, result)
 
     def quarantine(self, path: Path, result: IngestResult) -> Path:
-        target = _move(path, self.root / QUARANTINE / (result.cluster or "_"))
-        error = {
-            "file": path.name,
-            "original_path": str(path),
-            "cluster": result.cluster,
-            "reason": result.reason,
-            "hint": result.hint,
-            "error_class": result.error_class,
-            "sha256": result.sha256,
-            "size": result.size,
-            "quarantined_at": datetime.now(UTC).isoformat(),
-            "lakectl_version": __version__,
-        }
-        target.with_name(target.name + ERROR_SUFFIX).write_text(
-            json.dumps(error, indent=2, ensure_ascii=False)
-        )
-        return target
+        return quarantine_file(self.root, path, result)
 
     def _log(self, result: IngestResult, action: str) -> None:
         log.info(
@@ -383,6 +366,31 @@ class Watcher:
             self.notifier.send("STOPPING=1")
             self.heartbeat("stopped")
             self.worker.close()
+
+
+def archive_file(root: Path, path: Path, result: IngestResult) -> Path:
+    """Move an ingested (or duplicate) file to ``_archive/<cluster>/<yyyy-mm-dd>/``."""
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    return _move(path, root / ARCHIVE / (result.cluster or "_") / day)
+
+
+def quarantine_file(root: Path, path: Path, result: IngestResult) -> Path:
+    """Move a rejected file to ``_quarantine/<cluster>/`` next to ``<file>.error.json``."""
+    target = _move(path, root / QUARANTINE / (result.cluster or "_"))
+    error = {
+        "file": path.name,
+        "original_path": str(path),
+        "cluster": result.cluster,
+        "reason": result.reason,
+        "hint": result.hint,
+        "error_class": result.error_class,
+        "sha256": result.sha256,
+        "size": result.size,
+        "quarantined_at": datetime.now(UTC).isoformat(),
+        "lakectl_version": __version__,
+    }
+    target.with_name(target.name + ERROR_SUFFIX).write_text(json.dumps(error, indent=2, ensure_ascii=False))
+    return target
 
 
 def _temp_base(name: str) -> str:
