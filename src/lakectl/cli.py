@@ -399,6 +399,30 @@ def health(
     raise typer.Exit(code=0 if healthy else 1)
 
 
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option("--host", help="address to bind (default serve.host, 127.0.0.1)")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="port (default serve.port, 8080)")] = None,
+    log_format: Annotated[str, typer.Option("--log-format", help="human | json")] = "human",
+) -> None:
+    """The HTTP API, the upload page and the platform webhooks (see the README: lakectl serve)."""
+    from lakectl.serve import run
+
+    if log_format not in ("human", "json"):
+        raise typer.BadParameter("use human or json", param_hint="--log-format")
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    try:
+        settings = state.settings()
+        if overrides:
+            settings = settings.model_copy(update={"serve": settings.serve.model_copy(update=overrides)})
+        _service_logging(log_format, settings.log_level)
+        run(settings)
+    except LakectlError as exc:
+        raise fail(exc) from None
+
+
 quarantine_app = typer.Typer(help="Files that could not be ingested, with the reason.", no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
 
