@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -9,7 +11,14 @@ import pytest
 from lakectl.config import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus" / "real"
+# The shared third-party corpus sits in a `shared/` folder next to the checkout (or one level up)
+CORPUS = next(
+    (c for c in (ROOT.parent / "shared" / "corpus" / "real", ROOT.parent.parent / "shared" / "corpus" / "real")
+     if c.is_dir()),
+    ROOT.parent / "shared" / "corpus" / "real",
+)  # fmt: skip
+# A subprocess that hangs must fail its test, never hang CI: every child gets this timeout
+SUBPROCESS_TIMEOUT_S = 180
 
 
 @pytest.fixture(autouse=True)
@@ -22,11 +31,38 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture()
 def settings(tmp_path: Path) -> Settings:
-    """In-process settings over a fresh landing zone and lake."""
+    """Settings over a fresh landing zone and lake, with the production defaults: runs through
+    `runner` parse in the capped child process (reader.isolate = true)."""
+    return load_settings(landing_zone=tmp_path / "landing_zone", lake_root=tmp_path / "lake")
+
+
+@pytest.fixture()
+def inproc_settings(tmp_path: Path) -> Settings:
+    """The same without the child process (reader.isolate = false), for the few tests that check
+    the in-process path on purpose."""
     return load_settings(
-        landing_zone=tmp_path / "landing_zone",
-        lake_root=tmp_path / "lake",
-        reader={"isolate": False},
+        landing_zone=tmp_path / "landing_zone", lake_root=tmp_path / "lake", reader={"isolate": False}
+    )
+
+
+def lakectl_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a `lakectl` child over these settings' landing zone and lake."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKECTL_")}
+    env.update(LAKECTL_LAKE_ROOT=str(settings.lake_root), LAKECTL_LANDING_ZONE=str(settings.landing_zone))
+    env.update(extra)
+    return env
+
+
+def run_lakectl(
+    settings: Settings, *args: str, env: dict[str, str] | None = None, timeout: float = SUBPROCESS_TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
+    """`python -m lakectl ARGS` as its own process, with a timeout."""
+    return subprocess.run(
+        [sys.executable, "-m", "lakectl", *args],
+        env=lakectl_env(settings, **(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
