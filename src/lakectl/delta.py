@@ -22,6 +22,7 @@ from deltalake import CommitProperties, DeltaTable, Transaction, WriterPropertie
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from lakectl.errors import StorageError, TransientError
+from lakectl.faults import fault
 
 log = logging.getLogger(__name__)
 
@@ -267,6 +268,7 @@ def maintain_table(path: Path, retention_hours: int, log_retention_days: int) ->
         return {}
     try:
         compacted = table.optimize.compact()
+        fault("maintain_after_compact")
         table.alter.set_table_properties(
             {"delta.logRetentionDuration": f"interval {log_retention_days} days"}, raise_if_not_exists=False
         )

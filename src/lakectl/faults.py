@@ -12,6 +12,11 @@ FAULT_ENV = "LAKECTL_FAULT"
 FAULT_EXIT = 137
 INGEST_POINTS = ("after_read", "before_commit", "after_commit")
 WATCH_POINTS = ("before_move",)
+# promotion: after the rejects append and before the silver commit; after the silver commit and
+# before the run log; between two gold tables. maintenance: after a compaction commit and before
+# its vacuum; between two tables.
+PROMOTE_POINTS = ("silver_after_rejects", "silver_after_commit", "gold_between_tables")
+MAINTAIN_POINTS = ("maintain_after_compact", "maintain_between_tables")
 
 
 def fault(point: str) -> None:

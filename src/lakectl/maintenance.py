@@ -16,6 +16,7 @@ from typing import Any
 from lakectl import __version__, delta
 from lakectl.config import Settings
 from lakectl.errors import ConfigError, StorageError
+from lakectl.faults import fault
 
 MANIFEST = "lakectl-backup.json"
 
@@ -41,6 +42,7 @@ def maintain(settings: Settings, clusters: list[str] | None = None) -> dict[str,
             results[name] = delta.maintain_table(
                 table, config.vacuum_retention_hours, config.log_retention_days
             )
+            fault("maintain_between_tables")
     return results
 
 

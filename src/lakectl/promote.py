@@ -26,6 +26,7 @@ import pyarrow as pa
 from lakectl import delta, gold, ledger
 from lakectl.config import Settings
 from lakectl.errors import AlreadyRunning, ConfigError, TransientError
+from lakectl.faults import fault
 from lakectl.profiles import Profile, profile_from_config
 from lakectl.silver import KEY, REJECTS_SCHEMA, SILVER_SCHEMA, Batch, orphan_events, summary, transform
 
@@ -177,6 +178,7 @@ def promote_cluster(settings: Settings, cluster: str, full: bool = False, dry_ru
             result.duration_s = round(time.monotonic() - started, 3)
             return result
         _write_rejects(lake, cluster, batch, run_id, current, full)
+        fault("silver_after_rejects")
         metadata = {WATERMARK: str(current), "lakectl.operation": "promote_silver", "lakectl.run_id": run_id}
         events_mark = None if full else delta.latest_metadata(silver, EVENTS_WATERMARK)
         if events_mark is not None:  # a rebuild drops it, so that every webhook event is applied again
@@ -198,6 +200,7 @@ def promote_cluster(settings: Settings, cluster: str, full: bool = False, dry_ru
             result.silver_version = metrics["version"]
             result.inserted = metrics.get("num_target_rows_inserted", 0)
             result.updated = metrics.get("num_target_rows_updated", 0)
+    fault("silver_after_commit")
     result.duration_s = round(time.monotonic() - started, 3)
     _log_run(lake, result, run_id, full, started_at)
     return result
@@ -345,6 +348,7 @@ def promote_gold_tables(settings: Settings, full: bool = False) -> dict[str, Any
         for name, frame in tables.items():
             delta.overwrite(gold_path(lake, name), frame.to_arrow(), metadata)
             written[name] = frame.height
+            fault("gold_between_tables")
     return {"status": "promoted", "silver_versions": versions, "tables": written,
             "duration_s": round(time.monotonic() - started, 3)}  # fmt: skip
 
