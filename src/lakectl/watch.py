@@ -17,7 +17,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,8 +85,14 @@ class Pending:
 
 
 class Watcher:
-    def __init__(self, settings: Settings, stop: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        stop: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
+        self.clock = clock  # the stability gate's and back-off's time source (tests step it by hand)
         self.root = (
             settings.landing_zone.resolve()
         )  # watchfiles reports absolute paths: compare like with like
@@ -97,7 +103,7 @@ class Watcher:
         self.notifier = SystemdNotifier()
         self.worker = IngestWorker(settings, stop=self.stop)
         self.last_scan = 0.0
-        self.last_maintenance = time.monotonic()  # not at start: a restart loop must not vacuum each time
+        self.last_maintenance = self.clock()  # not at start: a restart loop must not vacuum each time
         self.processed = 0
         self.last_error: str | None = None
 
@@ -112,7 +118,7 @@ class Watcher:
             for name in filenames:
                 self.observe(here / name)
         if folder is None:
-            self.last_scan = time.monotonic()
+            self.last_scan = self.clock()
             for path in [p for p in self.pending if not p.exists()]:
                 del self.pending[path]
 
@@ -138,7 +144,7 @@ class Watcher:
             return
         if self.kept.get(path) == (info.st_size, info.st_mtime_ns):
             return
-        now = time.monotonic()
+        now = self.clock()
         seen = self.pending.get(path)
         if seen is None or (seen.size, seen.mtime_ns) != (info.st_size, info.st_mtime_ns):
             attempts = seen.attempts if seen else 0
@@ -180,7 +186,7 @@ class Watcher:
             self.observe(path)
 
     def ready(self) -> list[Path]:
-        now = time.monotonic()
+        now = self.clock()
         window = self.settings.watch.stability_window_s
         return sorted(
             path
@@ -232,7 +238,7 @@ class Watcher:
         if result.status == "rejected" and result.transient and seen is not None:
             seen.attempts += 1
             if seen.attempts < self.settings.watch.max_attempts:
-                seen.not_before = time.monotonic() + min(2.0**seen.attempts, MAX_BACKOFF_S)
+                seen.not_before = self.clock() + min(2.0**seen.attempts, MAX_BACKOFF_S)
                 self._log(result, f"retry {seen.attempts}/{self.settings.watch.max_attempts - 1} later")
                 return
         self.pending.pop(path, None)
@@ -309,7 +315,7 @@ class Watcher:
 
     def tick(self) -> None:
         """One turn of the loop: re-check pending files, maybe rescan, ingest what is ready."""
-        if time.monotonic() - self.last_scan >= self.settings.watch.reconcile_interval_s:
+        if self.clock() - self.last_scan >= self.settings.watch.reconcile_interval_s:
             self.scan()
         self.refresh()
         ready = self.ready()
@@ -318,8 +324,8 @@ class Watcher:
             self.process(ready)
             self.notifier.send(f"STATUS=watching {self.root}; {self.processed} file(s) processed")
         every = self.settings.maintenance.every_hours
-        if every and time.monotonic() - self.last_maintenance >= every * 3600 and not self.stop.is_set():
-            self.last_maintenance = time.monotonic()
+        if every and self.clock() - self.last_maintenance >= every * 3600 and not self.stop.is_set():
+            self.last_maintenance = self.clock()
             self.notifier.send("STATUS=maintaining the lake")
             answer = self.worker.maintain()
             if isinstance(answer, dict):
