@@ -93,5 +93,5 @@ UNIT
 if [ "$CHANGED" = 1 ]; then
   system_step systemctl daemon-reload
 fi
-system_step systemctl enable --now lakectl-compose.service lakectl-compose-promote.timer
+enable_units lakectl-compose.service lakectl-compose-promote.timer
 say "== done: drop files into $DATA/landing_zone/<cluster>/; reports in $DATA/reports/"

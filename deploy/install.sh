@@ -64,5 +64,5 @@ done
 if [ "$CHANGED" = 1 ]; then
   system_step systemctl daemon-reload
 fi
-system_step systemctl enable --now lakectl-watch.service lakectl-promote.timer
+enable_units lakectl-watch.service lakectl-promote.timer
 say "== done: drop files into /srv/lakectl/landing_zone/<cluster>/; 'systemctl status lakectl-watch'"

@@ -1,6 +1,7 @@
 # Shared by install.sh and deploy_vps_docker.sh: idempotent steps that respect --dry-run and --root.
-#   ROOT    where files go ("" = this machine); with a ROOT, system steps (users, chown, systemctl,
-#           docker, pip) are only printed, so the scripts can be tested in a temporary folder.
+#   ROOT    where files go ("" = this machine); with a ROOT, units are enabled inside it
+#           (systemctl --root) and the other system steps (users, chown, docker, pip) are only
+#           printed, so the scripts can be tested in a temporary folder.
 #   DRY_RUN 1 = change nothing, print every step.
 # shellcheck shell=bash
 
@@ -17,6 +18,16 @@ system_step() {  # system_step CMD...: run it on a real install, print it otherw
     say "run: $*"
     "$@"
   fi
+}
+
+enable_units() {  # enable_units UNIT...: enable and start them here; inside ROOT, really enable them there
+  if [ -z "$ROOT" ]; then system_step systemctl enable --now "$@"; return 0; fi
+  if [ "$DRY_RUN" = 1 ] || ! command -v systemctl >/dev/null 2>&1; then
+    say "would run: systemctl --root=$ROOT enable $*"
+    return 0
+  fi
+  say "run: systemctl --root=$ROOT enable $*"
+  systemctl --root="$ROOT" --quiet enable "$@" 2>/dev/null  # offline: the WantedBy= symlinks in ROOT
 }
 
 ensure_dir() {  # ensure_dir PATH [OWNER] [MODE]

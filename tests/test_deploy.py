@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from .tools import require_tool
+
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "deploy" / "systemd" / "lakectl-watch.service"
 ANALYZE = shutil.which("systemd-analyze")
@@ -143,11 +145,33 @@ def test_deploy_scripts_are_idempotent_and_dry_run_writes_nothing(script, tmp_pa
     root.mkdir()
     first = run_script(script, root)
     assert first.returncode == 0, first.stderr
-    assert "wrote:" in first.stdout and "would run: systemctl enable" in first.stdout
+    assert "wrote:" in first.stdout and f"systemctl --root={root} enable" in first.stdout
     second = run_script(script, root)
     assert second.returncode == 0, second.stderr
     assert "wrote:" not in second.stdout and "created:" not in second.stdout, second.stdout
     assert "systemctl daemon-reload" not in second.stdout  # nothing changed: no reload
+
+
+@pytest.mark.parametrize(
+    ("script", "wanted"),
+    [
+        ("install.sh", {"multi-user.target.wants/lakectl-watch.service", "timers.target.wants/lakectl-promote.timer"}),
+        ("deploy_vps_docker.sh", {"multi-user.target.wants/lakectl-compose.service",
+                                  "timers.target.wants/lakectl-compose-promote.timer"}),
+    ],
+)  # fmt: skip
+def test_installers_really_enable_their_units_inside_the_root(script, wanted, tmp_path):
+    """Not a printed 'would run': systemctl --root enables the units in the temporary root, the way
+    it would on the machine (the [Install] sections are read for real)."""
+    require_tool("systemctl", "enabling units inside a temporary root")
+    for _ in range(2):  # idempotent: the second run finds them enabled
+        result = run_script(script, tmp_path)
+        assert result.returncode == 0, result.stderr
+    units = tmp_path / "etc" / "systemd" / "system"
+    links = {str(p.relative_to(units)) for p in units.rglob("*") if p.is_symlink()}
+    assert links == wanted
+    for link in links:
+        assert (units / link).readlink() == Path("/etc/systemd/system") / Path(link).name
 
 
 def test_native_install_lays_out_the_service(tmp_path):
