@@ -38,10 +38,12 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture()
 def inproc_settings(tmp_path: Path) -> Settings:
-    """The same without the child process (reader.isolate = false), for the few tests that check
-    the in-process path on purpose."""
+    """The same landing zone without the child process (reader.isolate = false), into a lake of its
+    own, for the few tests that check the in-process path on purpose."""
     return load_settings(
-        landing_zone=tmp_path / "landing_zone", lake_root=tmp_path / "lake", reader={"isolate": False}
+        landing_zone=tmp_path / "landing_zone",
+        lake_root=tmp_path / "lake_in_process",
+        reader={"isolate": False},
     )
 
 

@@ -51,3 +51,24 @@ def test_a_file_that_kills_the_parser_is_rejected_and_the_run_goes_on(tmp_path):
     assert "parser process died" in results[0].reason
     log = pl.read_delta(str(tmp_path / "lake" / "_lakectl" / "ingest_log"))
     assert sorted(log["status"].to_list()) == ["ingested", "rejected"]
+
+
+def test_the_in_process_path_writes_the_same_bronze_as_the_isolated_one(settings, inproc_settings):
+    """reader.isolate = false (no child process) is an option, not another reader: same rows, same
+    values, same lineage, same outcomes."""
+    load_examples_module().generate(settings.landing_zone)
+    folder = settings.landing_zone / "renda_extra"
+    outcomes = []
+    for chosen in (settings, inproc_settings):
+        results = runner.ingest_paths(runner.plan([folder], None, chosen), chosen)
+        outcomes.append(sorted((r.file, r.status, r.rows, r.reason) for r in results))
+    assert settings.reader.isolate and not inproc_settings.reader.isolate
+    assert outcomes[0] == outcomes[1] and any(o[1] == "rejected" for o in outcomes[0])
+    volatile = ["_ingested_at", "_ingest_id"]
+    frames = [
+        pl.read_delta(str(s.lake_root / "bronze" / "renda_extra"))
+        .drop(volatile)
+        .sort("_source_file", "_sheet", "_row")
+        for s in (settings, inproc_settings)
+    ]
+    assert frames[0].height > 0 and frames[0].equals(frames[1])

@@ -55,12 +55,14 @@ def test_new_columns_merge_and_missing_ones_are_null(settings):
     assert data["_schema_id"].n_unique() == 2
 
 
-def _run_ingest(settings, path: Path, fault: str | None = None) -> subprocess.CompletedProcess:
+def _run_ingest(
+    settings, path: Path, fault: str | None = None, isolate: bool = True
+) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "LAKECTL_LAKE_ROOT": str(settings.lake_root),
         "LAKECTL_LANDING_ZONE": str(settings.landing_zone),
-        "LAKECTL_READER__ISOLATE": "false",
+        "LAKECTL_READER__ISOLATE": str(isolate).lower(),
     }
     if fault:
         env["LAKECTL_FAULT"] = fault
@@ -79,7 +81,6 @@ def test_two_processes_ingesting_the_same_file_commit_it_once(settings):
         **os.environ,
         "LAKECTL_LAKE_ROOT": str(settings.lake_root),
         "LAKECTL_LANDING_ZONE": str(settings.landing_zone),
-        "LAKECTL_READER__ISOLATE": "false",
     }
     procs = [
         subprocess.Popen(
@@ -96,10 +97,11 @@ def test_two_processes_ingesting_the_same_file_commit_it_once(settings):
     assert statuses == ["ingested", "skipped"]
 
 
+@pytest.mark.parametrize("isolate", [True, False], ids=["isolated", "in_process"])
 @pytest.mark.parametrize("fault", INGEST_POINTS)
-def test_crash_at_any_point_then_rerun_gives_exactly_one_copy(settings, fault):
+def test_crash_at_any_point_then_rerun_gives_exactly_one_copy(settings, fault, isolate):
     path = drop(settings, "diabetes", "crash.csv")
-    crashed = _run_ingest(settings, path, fault)
+    crashed = _run_ingest(settings, path, fault, isolate)  # isolated: the child's death is a power cut
     assert crashed.returncode == 137
     table = settings.lake_root / "bronze" / "diabetes"
     rows_after_crash = pl.read_delta(str(table)).height if (table / "_delta_log").exists() else 0
