@@ -18,11 +18,12 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from lakectl import delta, gold, runner
+from lakectl import gold, runner
 from lakectl.cli import app
 from lakectl.config import load_settings
+from lakectl.lake import Lake
 from lakectl.pipeline import ingest_file
-from lakectl.promote import gold_path, promote_all, promote_gold, read_silver
+from lakectl.promote import promote_all, promote_gold, read_silver
 from lakectl.render_report import html_page, safe_cell, to_csv
 from lakectl.report import build_report
 
@@ -63,15 +64,15 @@ def test_gold_totals_equal_silver_aggregates_computed_independently(lake):
             expected_orders[(row["cluster"], row["currency"])] += 1
         if row["status"] == "refunded":
             expected_refunds[row["cluster"]] += 1
-    daily = pl.read_delta(str(gold_path(lake.lake_root, "daily_sales")))
+    daily = pl.read_delta(Lake.from_settings(lake).gold("daily_sales").uri)
     by_key = daily.group_by("cluster", "currency").agg(pl.sum("gross_revenue"), pl.sum("orders"))
     assert {(c, cur): Decimal(str(v)) for c, cur, v, _ in by_key.iter_rows()} == dict(expected_revenue)
     assert {(c, cur): o for c, cur, _, o in by_key.iter_rows()} == dict(expected_orders)
     refunds = daily.group_by("cluster").agg(pl.sum("refunded_orders"))
     assert {c: n for c, n in refunds.iter_rows() if n} == dict(expected_refunds)
-    products = pl.read_delta(str(gold_path(lake.lake_root, "product_performance")))
+    products = pl.read_delta(Lake.from_settings(lake).gold("product_performance").uri)
     assert Decimal(str(products["revenue"].sum())) == sum(expected_revenue.values())
-    customers = pl.read_delta(str(gold_path(lake.lake_root, "customers")))
+    customers = pl.read_delta(Lake.from_settings(lake).gold("customers").uri)
     assert customers.height == len({r["customer_key"] for r in silver if r["customer_key"]})
     assert not {"customer_email", "customer_phone", "customer_document"} & set(customers.columns)
     for row in customers.filter(pl.col("cluster_count") > 1).head(3).iter_rows(named=True):
@@ -113,7 +114,7 @@ def test_gold_rebuilds_only_when_silver_changed(lake):
 
 
 def test_a_second_promotion_exits_at_once_with_already_running(lake):
-    with delta.lake_lock(lake.lake_root, "promote"):
+    with Lake.from_settings(lake).lock("promote"):
         result = CliRunner().invoke(app, ["promote", "gold"], env=env_for(lake))
     assert result.exit_code == 75
     assert "already running" in result.output

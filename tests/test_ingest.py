@@ -12,6 +12,7 @@ import pytest
 
 from lakectl import ledger, read_csv
 from lakectl.faults import INGEST_POINTS
+from lakectl.lake import Lake
 from lakectl.pipeline import ingest_file
 
 CSV = "Código da transação;Valor\n" + "".join(f"HP{i:04d};{i},50\n" for i in range(500))
@@ -40,7 +41,7 @@ def test_same_file_renamed_copy_and_other_cluster_are_skipped(settings):
     assert ingest_file(other, "renda_extra", settings).status == "skipped"
     assert bronze(settings).height == 500
     assert not (settings.lake_root / "bronze" / "renda_extra").exists()
-    log = ledger.read(settings.lake_root)
+    log = ledger.read(Lake.from_settings(settings))
     assert sorted(log["status"].to_list()) == ["ingested", "skipped", "skipped", "skipped"]
 
 
@@ -93,7 +94,7 @@ def test_two_processes_ingesting_the_same_file_commit_it_once(settings):
     ]
     assert all(p.wait(timeout=120) == 0 for p in procs)
     assert bronze(settings).height == 500
-    statuses = sorted(ledger.read(settings.lake_root)["status"].to_list())
+    statuses = sorted(ledger.read(Lake.from_settings(settings))["status"].to_list())
     assert statuses == ["ingested", "skipped"]
 
 
@@ -109,7 +110,7 @@ def test_crash_at_any_point_then_rerun_gives_exactly_one_copy(settings, fault, i
     rerun = _run_ingest(settings, path)
     assert rerun.returncode == 0, rerun.stderr
     assert bronze(settings).height == 500
-    log = ledger.read(settings.lake_root).filter(pl.col("status") == "ingested")
+    log = ledger.read(Lake.from_settings(settings)).filter(pl.col("status") == "ingested")
     assert log.height == 1 and log["rows"].to_list() == [500]
 
 
@@ -175,7 +176,7 @@ def test_a_batch_is_one_commit_and_each_file_keeps_its_own_outcome(settings, mon
     data = bronze(settings)
     assert data.height == 50 + 20_001
     assert data["_source_file"].n_unique() == 51
-    log = ledger.read(settings.lake_root)
+    log = ledger.read(Lake.from_settings(settings))
     assert log.height == len(paths)
     # Again: every file is a duplicate now, nothing is written.
     again = ingest_batch([(p, None) for p in paths], "diabetes", settings)

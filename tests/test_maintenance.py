@@ -7,12 +7,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from deltalake import DeltaTable
 from typer.testing import CliRunner
 
-from lakectl import delta, runner
+from lakectl import runner
 from lakectl.cli import app
 from lakectl.config import load_settings
 from lakectl.errors import ConfigError
+from lakectl.lake import Lake, file_app_id
 from lakectl.maintenance import MANIFEST, backup, maintain, restore_backup, verify_backup
 from lakectl.pipeline import ingest_file
 from lakectl.promote import promote_all
@@ -31,15 +33,12 @@ def env_for(settings) -> dict[str, str]:
             "LAKECTL_SILVER__CUSTOMER_SALT": "t"}  # fmt: skip
 
 
-def snapshot(lake: Path) -> dict[str, tuple[int, list]]:
+def snapshot(root: Path | str) -> dict[str, tuple[int, list]]:
     """Every table's version and sorted rows: what 'the same lake' means."""
     out = {}
-    for table in delta.find_tables(lake):
-        frame = pl.read_delta(str(table))
-        out[str(table.relative_to(lake))] = (
-            delta.open_table(table).version(),
-            sorted(map(str, frame.rows())),
-        )
+    for table in Lake(str(root)).tables():
+        frame = pl.read_delta(table.uri)
+        out[table.name] = (DeltaTable(table.uri).version(), sorted(map(str, frame.rows())))
     return out
 
 
@@ -61,21 +60,21 @@ def test_maintain_compacts_and_keeps_every_row(lake, tmp_path):
         ingest_file(path, "diabetes", lake)
     before = snapshot(lake.lake_root)
     bronze = lake.lake_root / "bronze" / "diabetes"
-    files_before = len(delta.open_table(bronze).file_uris())
+    files_before = len(DeltaTable(bronze).file_uris())
     results = maintain(lake)
     assert results["bronze/diabetes"]["files_removed"] >= files_before > 1
-    assert len(delta.open_table(bronze).file_uris()) == 1
+    assert len(DeltaTable(bronze).file_uris()) == 1
     after = snapshot(lake.lake_root)
     assert {k: v[1] for k, v in after.items()} == {k: v[1] for k, v in before.items()}  # same rows everywhere
-    assert delta.committed_version(delta.open_table(bronze), delta.file_app_id(
-        next(iter(pl.read_delta(str(bronze))["_source_sha256"])))) == 1  # exactly-once state survives  # fmt: skip
+    sha = next(iter(pl.read_delta(str(bronze))["_source_sha256"]))
+    assert DeltaTable(bronze).transaction_version(file_app_id(sha)) == 1  # exactly-once state survives
 
 
 def test_history_and_restore(lake):
     cli = CliRunner()
     silver = lake.lake_root / "silver" / "diabetes"
     rows = pl.read_delta(str(silver)).height
-    delta.delete_where(silver, "status = 'approved'")
+    DeltaTable(silver).delete("status = 'approved'")
     assert pl.read_delta(str(silver)).height < rows
     shown = cli.invoke(app, ["history", "silver/diabetes"], env=env_for(lake))
     assert shown.exit_code == 0 and json.loads(shown.stdout)[0]["operation"] == "DELETE"
@@ -96,11 +95,11 @@ def test_backup_change_restore_compare(lake, tmp_path):
     assert verify_backup(dest)["ok"]
     # change the lake after the backup
     promote_all(lake, full=True)
-    delta.delete_where(lake.lake_root / "silver" / "diabetes", "status = 'approved'")
+    DeltaTable(lake.lake_root / "silver" / "diabetes").delete("status = 'approved'")
     assert snapshot(lake.lake_root) != before
     with pytest.raises(ConfigError, match="not empty"):
-        restore_backup(dest, lake.lake_root)
-    restore_backup(dest, lake.lake_root, force=True)
+        restore_backup(lake, dest)
+    restore_backup(lake, dest, force=True)
     assert snapshot(lake.lake_root) == before
 
 
@@ -135,5 +134,5 @@ def test_backup_and_restore_from_a_relative_lake_root(tmp_path, monkeypatch):
     assert backup(settings, Path("backups"))["copied"] > 0
     assert verify_backup(Path("backups"))["ok"]
     maintain(settings)
-    restore_backup(Path("backups"), Path("restored"))
+    restore_backup(settings.model_copy(update={"lake_root": Path("restored")}), Path("backups"))
     assert snapshot(Path("restored")) == before

@@ -21,8 +21,9 @@ from lakectl import parse, runner
 from lakectl.cli import app
 from lakectl.config import load_settings
 from lakectl.errors import SchemaContractError
+from lakectl.lake import Lake
 from lakectl.pipeline import ingest_file
-from lakectl.promote import promote_silver, rejects_path, runs_path, silver_path
+from lakectl.promote import promote_silver
 
 from .conftest import load_examples_module
 
@@ -88,8 +89,8 @@ def lake_settings(tmp_path: Path, **extra):
 
 
 def silver_frame(settings) -> pl.DataFrame:
-    frames = [pl.read_delta(str(silver_path(settings.lake_root, c))) for c in CLUSTERS
-              if (silver_path(settings.lake_root, c) / "_delta_log").exists()]  # fmt: skip
+    frames = [pl.read_delta(Lake.from_settings(settings).silver(c).uri) for c in CLUSTERS
+              if Lake.from_settings(settings).silver(c).exists()]  # fmt: skip
     return pl.concat(frames, how="diagonal_relaxed")
 
 
@@ -204,16 +205,16 @@ def test_expectations_send_bad_rows_to_rejects_with_the_raw_value(tmp_path):
                                   "date_not_future": 1, "currency_known": 1}  # fmt: skip
     assert report["warnings"] == {"status_known": 1, "email_valid": 1}
     assert report["unknown_statuses"] == {"Esquisito": 1}
-    silver = pl.read_delta(str(silver_path(settings.lake_root, "diabetes")))
+    silver = pl.read_delta(Lake.from_settings(settings).silver("diabetes").uri)
     assert sorted(silver["transaction_id"]) == ["HP1", "HP7"]
     assert silver.filter(pl.col("transaction_id") == "HP7")["status"].to_list() == [None]
-    rejects = pl.read_delta(str(rejects_path(settings.lake_root))).sort("_row")
+    rejects = pl.read_delta(Lake.from_settings(settings).rejects().uri).sort("_row")
     assert rejects.select("rule", "column", "raw_value", "_row").rows() == [
         ("key_present", "transaction_id", None, 3), ("amount_parses", "gross_amount", "dez reais", 4),
         ("amount_not_negative", "gross_amount", "-5,00", 5), ("date_not_future", "purchased_at", future, 6),
         ("currency_known", "currency", "XXX", 7)]  # fmt: skip
     assert report["rows_in"] == report["transactions"] + sum(report["rejected"].values())
-    runs = pl.read_delta(str(runs_path(settings.lake_root)))
+    runs = pl.read_delta(Lake.from_settings(settings).runs().uri)
     assert runs.height == 1 and json.loads(runs["rejected"][0])["key_present"] == 1
 
 
@@ -222,7 +223,7 @@ def test_a_fail_rule_stops_the_promotion_and_writes_nothing(tmp_path):
     drop(settings, "diabetes", "v.csv", HOTMART + "HP3;Aprovado;01/10/2026 10:00:00;dez reais;BRL;c@x.com\n")
     with pytest.raises(SchemaContractError, match="amount_parses"):
         promote_silver(settings, ["diabetes"])
-    assert not silver_path(settings.lake_root, "diabetes").exists()
+    assert not Lake.from_settings(settings).silver("diabetes").exists()
 
 
 def test_a_status_change_in_a_later_export_updates_the_row(tmp_path):
@@ -237,7 +238,7 @@ def test_a_status_change_in_a_later_export_updates_the_row(tmp_path):
     drop(settings, "diabetes", "out.csv", HOTMART + "HP1;Aprovado;01/09/2026 10:00:00;97,00;BRL;a@x.com\n")
     result = promote_silver(settings, ["diabetes"])[0]
     assert result.updated == 1 and result.inserted == 0
-    silver = pl.read_delta(str(silver_path(settings.lake_root, "diabetes")))
+    silver = pl.read_delta(Lake.from_settings(settings).silver("diabetes").uri)
     assert silver.select("transaction_id", "status").rows() == [("HP1", "approved")]
 
 
@@ -250,7 +251,7 @@ def test_a_hand_kept_sheet_never_overrides_a_platform_export(tmp_path):
     drop(settings, "diabetes", "planilha.csv", "Data;Plataforma;Pedido;Valor;Situação\n02/09/2026;Hotmart;HP1;50,00;Cancelado\n"
          "02/09/2026;Hotmart;HP2;30,00;Aprovado\n")  # fmt: skip
     promote_silver(settings, ["diabetes"])
-    silver = pl.read_delta(str(silver_path(settings.lake_root, "diabetes"))).sort("transaction_id")
+    silver = pl.read_delta(Lake.from_settings(settings).silver("diabetes").uri).sort("transaction_id")
     assert silver.select("transaction_id", "status", "gross_amount", "_profile").rows() == [
         ("HP1", "approved", Decimal("97.00"), "hotmart"), ("HP2", "approved", Decimal("30.00"), "generic")]  # fmt: skip
 
@@ -268,7 +269,7 @@ def test_a_refund_event_in_a_later_export_changes_the_status_only(tmp_path):
     drop(settings, "diabetes", "cb2.csv", header + "CB1,RFND,2026-10-09T10:00:00,1,Sugar,-1234.50,USD,a@x.com\n"
          "CB9,CGBK,2026-10-09T10:00:00,1,Sugar,-10.00,USD,z@x.com\n")  # fmt: skip
     result = promote_silver(settings, ["diabetes"])[0]
-    silver = pl.read_delta(str(silver_path(settings.lake_root, "diabetes")))
+    silver = pl.read_delta(Lake.from_settings(settings).silver("diabetes").uri)
     assert silver.select("transaction_id", "status", "gross_amount").rows() == [
         ("CB1", "refunded", Decimal("1234.50"))
     ]
@@ -287,12 +288,12 @@ def test_unknown_layouts_are_reported_with_a_suggestion_and_user_profiles_map_th
         "statuses": {}}}})  # fmt: skip
     result = promote_silver(mapped, ["diabetes"], full=True)[0]
     assert result.report["rejected"] == {} and result.report["profiles"] == {"minha_planilha": 1}
-    silver = pl.read_delta(str(silver_path(settings.lake_root, "diabetes")))
+    silver = pl.read_delta(Lake.from_settings(settings).silver("diabetes").uri)
     assert silver.select("platform", "transaction_id", "gross_amount").rows() == [
         ("kiwify", "A1", Decimal("10.00"))
     ]
     assert (
-        pl.read_delta(str(rejects_path(settings.lake_root))).height == 0
+        pl.read_delta(Lake.from_settings(settings).rejects().uri).height == 0
     )  # the rebuild replaced the rejects
 
 

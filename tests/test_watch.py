@@ -23,6 +23,7 @@ import pytest
 from lakectl import ledger
 from lakectl.config import load_settings
 from lakectl.faults import INGEST_POINTS, WATCH_POINTS
+from lakectl.lake import Lake
 from lakectl.models import IngestResult
 from lakectl.watch import Watcher, health
 
@@ -118,7 +119,7 @@ def assert_settled(zone: dict[str, Path], expected_rows: dict[str, int], bad: se
     assert Counter(archived(zone)) == Counter(expected_rows.keys())
     assert sorted(quarantined(zone)) == sorted(bad)
     assert bronze_rows_by_file(zone) == Counter(expected_rows)
-    log = ledger.read(zone["lake"]).filter(pl.col("status") == "ingested")
+    log = ledger.read(Lake(str(zone["lake"]))).filter(pl.col("status") == "ingested")
     assert sorted(log["file_name"].to_list()) == sorted(expected_rows), "one ingested ledger row per file"
     left = files_under(zone["landing"] / "diabetes")
     assert left == [], f"left pending: {left}"

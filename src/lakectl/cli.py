@@ -139,7 +139,10 @@ def init(
         raise fail(exc) from None
     config = path / "lakectl.toml"
     created = []
-    for folder in [path / settings.landing_zone / c for c in settings.clusters] + [path / settings.lake_root]:
+    folders = [path / settings.landing_zone / c for c in settings.clusters]
+    if isinstance(settings.lake_root, Path):  # an object-store lake needs no folder
+        folders.append(path / settings.lake_root)
+    for folder in folders:
         if not folder.exists():
             folder.mkdir(parents=True)
             created.append(str(folder))

@@ -74,29 +74,34 @@ def backup(
     from lakectl.maintenance import verify_backup
 
     if len(args) == 2 and args[0] == "verify":
-        result = verify_backup(Path(args[1]))
+        result = verify_backup(_place(args[1]), state.settings().storage.options())
         out.print_json(json.dumps(result))
         raise typer.Exit(code=0 if result["ok"] else 6)
     if len(args) != 1:
         raise typer.BadParameter("use 'lakectl backup DEST' or 'lakectl backup verify DEST'")
     try:
-        result = run(state.settings(), Path(args[0]))
+        result = run(state.settings(), _place(args[0]))
     except LakectlError as exc:
         raise fail(exc) from None
     out.print(f"backed up {len(result['tables'])} table(s) to {result['dest']}: {result['copied']} file(s) copied, "
               f"{result['already_there']} already there")  # fmt: skip
 
 
+def _place(text: str) -> Path | str:
+    """A backup destination: a local folder, or an object-store URI kept as text."""
+    return text if "://" in text else Path(text)
+
+
 @app.command("restore-backup")
 def restore_backup(
-    dest: Annotated[Path, typer.Argument(help="a folder written by 'lakectl backup'")],
+    dest: Annotated[str, typer.Argument(help="a folder (or s3:// URI) written by 'lakectl backup'")],
     force: Annotated[bool, typer.Option("--force", help="replace a lake that is not empty")] = False,
 ) -> None:
     """Rebuild the lake (lake_root) from a backup: every table opens at its backed-up version."""
     from lakectl.maintenance import restore_backup as run
 
     try:
-        result = run(dest, state.settings().lake_root, force=force)
+        result = run(state.settings(), _place(dest), force=force)
     except LakectlError as exc:
         raise fail(exc) from None
     out.print(f"restored {len(result['tables'])} table(s) into {result['lake']}")

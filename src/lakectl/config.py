@@ -150,13 +150,57 @@ class ServeSettings(BaseModel):
     ready_max_heartbeat_s: float = Field(120.0, gt=0, description="watcher heartbeat age /ready accepts")
 
 
+class StorageSettings(BaseModel):
+    """Object storage for an ``s3://`` lake_root. Unset keys come from the usual AWS_* environment
+    (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL ...)."""
+
+    model_config = {"extra": "forbid"}
+    endpoint: str | None = Field(None, description="S3-compatible endpoint URL (MinIO, R2, a local server)")
+    region: str | None = None
+    path_style: bool | None = Field(None, description="bucket in the path, not the host name")
+    allow_http: bool = Field(False, description="allow a plain-http endpoint (a local server only)")
+    access_key_id: SecretStr | None = None
+    secret_access_key: SecretStr | None = None
+    session_token: SecretStr | None = None
+    conditional_writes: bool = Field(
+        True, description="the store honours If-None-Match (AWS S3, R2, MinIO); false: one writer only"
+    )
+    local_lock_dir: Path = Field(
+        Path(".lakectl-locks"), description="lock folder when the store has no conditional writes"
+    )
+
+    def options(self) -> dict[str, str]:
+        """delta-rs / object_store storage options (credentials included: never log them)."""
+        values: dict[str, str | bool | SecretStr | None] = {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_REGION": self.region,
+            "AWS_ALLOW_HTTP": self.allow_http or None,
+            "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": None if self.path_style is None else not self.path_style,
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_SESSION_TOKEN": self.session_token,
+            # without conditional PUT, delta-rs commits by rename: safe with one writer only
+            "AWS_S3_ALLOW_UNSAFE_RENAME": None if self.conditional_writes else True,
+        }
+        out = {}
+        for key, value in values.items():
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            if value is not None:
+                out[key] = value
+        return out
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LAKECTL_", env_nested_delimiter="__", extra="forbid", validate_default=True
     )
 
     landing_zone: Path = Path("landing_zone")
-    lake_root: Path = Path("delta_lake")
+    # a local folder (a Path) or an object-store URI kept as text (s3://bucket/prefix)
+    lake_root: Path | str = Path("delta_lake")
     clusters: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_CLUSTERS))
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     reader: ReaderSettings = Field(default_factory=ReaderSettings)
@@ -164,6 +208,17 @@ class Settings(BaseSettings):
     silver: SilverSettings = Field(default_factory=SilverSettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+    @field_validator("lake_root")
+    @classmethod
+    def _local_or_uri(cls, value: Path | str) -> Path | str:
+        text = str(value)
+        if "://" not in text:
+            return Path(text)
+        if not text.startswith(("s3://", "s3a://", "file://")):
+            raise ValueError("use a local folder or s3://bucket/prefix")
+        return text.rstrip("/")
 
     @field_validator("clusters", mode="before")
     @classmethod

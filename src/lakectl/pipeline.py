@@ -23,10 +23,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from lakectl import __version__, delta, ledger
+from lakectl import __version__, ledger
 from lakectl.config import Settings
 from lakectl.errors import LakectlError, SourceError, TransientError
 from lakectl.faults import fault
+from lakectl.lake import Lake, file_app_id
 from lakectl.models import IngestResult, SheetSummary
 from lakectl.read import ReadOptions, SheetFrame, read_file
 from lakectl.read_csv import RaggedRows, read_csv
@@ -277,19 +278,19 @@ def ingest_batch(
         for job in pending:
             _dry_run(job, settings)
     else:
-        _log_rejections(settings.lake_root, unreadable)
+        _log_rejections(Lake.from_settings(settings), unreadable)
         if pending:
             _write_batch(pending, settings)
     return [job.result for job in jobs if job.result is not None]
 
 
 def _write_batch(jobs: list[_Job], settings: Settings) -> None:
-    lake = settings.lake_root
+    lake = Lake.from_settings(settings)
     try:
-        with delta.lake_lock(lake):
+        with lake.lock():
             try:
                 _skip_duplicates(jobs, lake)
-                _commit([job for job in jobs if job.result is None], settings)
+                _commit([job for job in jobs if job.result is None], settings, lake)
             except LakectlError as exc:  # the lake itself failed (disk, permissions): nothing committed
                 for job in jobs:
                     if job.result is None:
@@ -306,7 +307,7 @@ def _write_batch(jobs: list[_Job], settings: Settings) -> None:
                 job.reject(exc)
 
 
-def _skip_duplicates(jobs: list[_Job], lake: Path) -> None:
+def _skip_duplicates(jobs: list[_Job], lake: Lake) -> None:
     """Same bytes ingested before (under any name, into any cluster), or twice in this batch."""
     earlier = ledger.first_ingests(lake, [job.sha for job in jobs if job.sha])
     in_batch: dict[str, _Job] = {}
@@ -329,11 +330,11 @@ def _skip_duplicates(jobs: list[_Job], lake: Path) -> None:
             in_batch[job.sha] = job
 
 
-def _commit(jobs: list[_Job], settings: Settings) -> None:
+def _commit(jobs: list[_Job], settings: Settings, lake: Lake) -> None:
     """One atomic append for all readable files. A file that fails while streaming is taken out
     (or re-read leniently) and the commit retried: nothing was written by the failed attempt."""
-    target = ledger.bronze_path(settings.lake_root, jobs[0].cluster if jobs else "")
-    known = set(delta.table_columns(target))
+    target = lake.bronze(jobs[0].cluster if jobs else "")
+    known = set(target.columns())
     transient_failures = 0
     while True:
         live = [job for job in jobs if job.result is None and job.open(settings)]
@@ -348,10 +349,10 @@ def _commit(jobs: list[_Job], settings: Settings) -> None:
         ]
         # The commit carries the ledger records, so a crash right after it is repaired (ledger.reconcile).
         metadata = {"lakectl.operation": "ingest", ledger.FILES_KEY: ledger.commit_record(planned)}
-        app_ids = [delta.file_app_id(job.sha or "") for job in live]
+        app_ids = [file_app_id(job.sha or "") for job in live]
         fault("before_commit")
         try:
-            version = delta.append_once(target, stream.reader(), app_ids, metadata)
+            version = target.append_once(stream.reader(), app_ids, metadata)
         except TransientError:
             transient_failures += 1
             if transient_failures >= WRITE_ATTEMPTS:
@@ -377,8 +378,9 @@ def _commit(jobs: list[_Job], settings: Settings) -> None:
 
 
 def _dry_run(job: _Job, settings: Settings) -> None:
-    known = set(delta.table_columns(ledger.bronze_path(settings.lake_root, job.cluster)))
-    earlier = ledger.first_ingests(settings.lake_root, [job.sha or ""]).get(job.sha or "")
+    lake = Lake.from_settings(settings)
+    known = set(lake.bronze(job.cluster).columns())
+    earlier = ledger.first_ingests(lake, [job.sha or ""]).get(job.sha or "")
     while job.open(settings):
         try:
             for index, (first, stream) in enumerate(zip(job.firsts, job.streams, strict=True)):
@@ -415,24 +417,27 @@ def record_rejection(settings: Settings, result: IngestResult) -> None:
         with contextlib.suppress(OSError):
             sha, size = sha256_of(Path(result.path))
             result = dataclasses.replace(result, sha256=sha, size=size)
-    _log_rejections(settings.lake_root, [_Job(Path(result.path), result.cluster or "", result=result)])
+    _log_rejections(
+        Lake.from_settings(settings), [_Job(Path(result.path), result.cluster or "", result=result)]
+    )
 
 
 def reconcile(settings: Settings) -> int:
     """Repair the ledger from bronze commit metadata after a crash (see ledger.reconcile)."""
-    with delta.lake_lock(settings.lake_root):
-        repaired = ledger.reconcile(settings.lake_root, settings.clusters)
+    lake = Lake.from_settings(settings)
+    with lake.lock():
+        repaired = ledger.reconcile(lake, settings.clusters)
     if repaired:
         log.warning("ledger repaired: %d file(s) were in bronze without a ledger row", repaired)
     return repaired
 
 
-def _log_rejections(lake: Path, jobs: list[_Job]) -> None:
+def _log_rejections(lake: Lake, jobs: list[_Job]) -> None:
     records = [_record(job.result, job.started) for job in jobs if job.result is not None]
     if not records:
         return
     try:
-        with delta.lake_lock(lake):
+        with lake.lock():
             ledger.append(lake, records)
     except LakectlError as exc:  # the ledger is a record, never a reason to fail the run
         log.warning("could not record %d rejection(s): %s", len(records), exc)

@@ -17,16 +17,16 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
 
-from lakectl import delta, gold, ledger
+from lakectl import gold
 from lakectl.config import Settings
 from lakectl.errors import AlreadyRunning, ConfigError, TransientError
 from lakectl.faults import fault
+from lakectl.lake import FILES_KEY, RUNS_SCHEMA, Lake, Table, now
 from lakectl.profiles import Profile, profile_from_config
 from lakectl.silver import KEY, REJECTS_SCHEMA, SILVER_SCHEMA, Batch, orphan_events, summary, transform
 
@@ -35,41 +35,6 @@ log = logging.getLogger(__name__)
 WATERMARK = "lakectl.silver.bronze_version"
 EVENTS_WATERMARK = "lakectl.silver.events_version"  # webhook events promoted (events.py)
 SILVER_FILE_BYTES = 8 << 20  # ~100k rows a file: a merge rewrites a few of them, not the table
-RUNS_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("layer", pa.string()),
-        ("cluster", pa.string()),
-        ("full", pa.bool_()),
-        ("dry_run", pa.bool_()),
-        ("bronze_from", pa.int64()),
-        ("bronze_to", pa.int64()),
-        ("rows_in", pa.int64()),
-        ("transactions", pa.int64()),
-        ("inserted", pa.int64()),
-        ("updated", pa.int64()),
-        ("status_updates", pa.int64()),
-        ("folded", pa.int64()),
-        ("rejected", pa.string()),
-        ("warnings", pa.string()),
-        ("unknown_layouts", pa.string()),
-        ("silver_version", pa.int64()),
-        ("started_at", pa.timestamp("us", tz="UTC")),
-        ("duration_s", pa.float64()),
-    ]
-)
-
-
-def silver_path(lake: Path, cluster: str) -> Path:
-    return lake / "silver" / cluster
-
-
-def rejects_path(lake: Path) -> Path:
-    return lake / "silver" / "_rejects"
-
-
-def runs_path(lake: Path) -> Path:
-    return lake / "_lakectl" / "runs"
 
 
 @dataclass
@@ -93,8 +58,8 @@ def salt(settings: Settings) -> str:
     if settings.silver.customer_salt is not None:
         return settings.silver.customer_salt.get_secret_value()
     path = settings.silver.salt_file
-    lake = settings.lake_root.resolve()
-    if path.resolve().is_relative_to(lake):
+    lake = Lake.from_settings(settings)
+    if lake.is_local and path.resolve().is_relative_to(lake.local_root.resolve()):
         raise ConfigError(
             f"silver.salt_file {path} is inside the lake",
             hint="keep the salt outside lake_root (it must never be shared with the data)",
@@ -113,21 +78,18 @@ def user_profiles(settings: Settings, cluster: str) -> list[Profile]:
     return [profile_from_config(name, cfg.model_dump()) for name, cfg in configured.items()]
 
 
-def _new_bronze(lake: Path, cluster: str, after: int) -> tuple[pl.DataFrame, int]:
+def _new_bronze(bronze: Table, after: int) -> tuple[pl.DataFrame, int]:
     """Bronze rows committed after version ``after``, with their ``_bronze_version``."""
-    path = ledger.bronze_path(lake, cluster)
     versions: dict[str, int] = {}
-    for version, commit in delta.commit_metadata_since(path, after):
-        for record in json.loads(commit.get(ledger.FILES_KEY, "[]")):
+    for version, commit in bronze.commits_since(after):
+        for record in json.loads(commit.get(FILES_KEY, "[]")):
             versions[record["ingest_id"]] = version
-    table = delta.open_table(path)
-    assert table is not None
-    current = table.version()
+    current = bronze.version()
     if not versions:
         return pl.DataFrame(), current
     ids = pl.DataFrame({"_ingest_id": list(versions), "_bronze_version": list(versions.values())})
     frame = (
-        pl.scan_delta(str(path), version=current)
+        bronze.scan(version=current)
         .filter(pl.col("_ingest_id").is_in(ids["_ingest_id"].implode()))
         .collect()
         .join(ids, on="_ingest_id", how="left")
@@ -135,12 +97,12 @@ def _new_bronze(lake: Path, cluster: str, after: int) -> tuple[pl.DataFrame, int
     return frame, current
 
 
-def _known_keys(silver: Path, batch: Batch) -> pl.DataFrame:
-    if batch.events.is_empty() or not delta.table_exists(silver):
+def _known_keys(silver: Table, batch: Batch) -> pl.DataFrame:
+    if batch.events.is_empty() or not silver.exists():
         return pl.DataFrame(schema={"platform": pl.String, "transaction_id": pl.String})
     wanted = batch.events.select(KEY).unique()
     return (
-        pl.scan_delta(str(silver))
+        silver.scan()
         .select(KEY)
         .filter(pl.col("transaction_id").is_in(wanted["transaction_id"].implode()))
         .collect()
@@ -150,16 +112,16 @@ def _known_keys(silver: Path, batch: Batch) -> pl.DataFrame:
 
 def promote_cluster(settings: Settings, cluster: str, full: bool = False, dry_run: bool = False) -> Promotion:
     started = time.monotonic()
-    started_at = ledger.now()
-    lake = settings.lake_root
+    started_at = now()
+    lake = Lake.from_settings(settings)
     run_id = uuid.uuid4().hex[:16]
-    bronze = ledger.bronze_path(lake, cluster)
-    silver = silver_path(lake, cluster)
-    if not delta.table_exists(bronze):
+    bronze = lake.bronze(cluster)
+    silver = lake.silver(cluster)
+    if not bronze.exists():
         return Promotion(cluster, "no_bronze")
-    with delta.lake_lock(lake):
-        watermark = int(delta.latest_metadata(silver, WATERMARK) or -1) if not full else -1
-        rows, current = _new_bronze(lake, cluster, watermark)
+    with lake.lock():
+        watermark = int(silver.latest_metadata(WATERMARK) or -1) if not full else -1
+        rows, current = _new_bronze(bronze, watermark)
         if current <= watermark and not full:
             return Promotion(cluster, "up_to_date", watermark, current)
         batch = transform(rows, cluster, salt(settings), settings.silver.expectations, user_profiles(settings, cluster)) \
@@ -184,18 +146,16 @@ def promote_cluster(settings: Settings, cluster: str, full: bool = False, dry_ru
         if events_mark is not None:  # a rebuild drops it, so that every webhook event is applied again
             metadata[EVENTS_WATERMARK] = events_mark
         sales = batch.sales.select(SILVER_SCHEMA.names()).cast(SILVER_SCHEMA).to_arrow()
-        if full or not delta.table_exists(silver):
+        if full or not silver.exists():
             # sorted by key in modest files: a later merge rewrites only the files its keys fall in
             ordered = sales.sort_by([(k, "ascending") for k in KEY])
-            result.silver_version = delta.overwrite(
-                silver, ordered, metadata, target_file_size=SILVER_FILE_BYTES
-            )
+            result.silver_version = silver.replace(ordered, metadata, target_file_size=SILVER_FILE_BYTES)
             result.inserted = sales.num_rows
         elif sales.num_rows == 0 and batch.events.is_empty():
             # nothing to merge: still move the watermark, in a commit of its own
-            result.silver_version = delta.append_once(silver, sales, [], metadata)
+            result.silver_version = silver.append_once(sales, [], metadata)
         else:
-            metrics = delta.upsert(silver, _merge_source(batch), " AND ".join(f"t.{k} = s.{k}" for k in KEY),
+            metrics = silver.merge(_merge_source(batch), " AND ".join(f"t.{k} = s.{k}" for k in KEY),
                                    _MERGE_CLAUSES, metadata)  # fmt: skip
             result.silver_version = metrics["version"]
             result.inserted = metrics.get("num_target_rows_inserted", 0)
@@ -227,20 +187,20 @@ def _merge_source(batch: Batch) -> pa.Table:
     return pl.concat([sales, events], how="diagonal_relaxed").to_arrow()
 
 
-def _write_rejects(lake: Path, cluster: str, batch: Batch, run_id: str, current: int, full: bool) -> None:
-    path = rejects_path(lake)
+def _write_rejects(lake: Lake, cluster: str, batch: Batch, run_id: str, current: int, full: bool) -> None:
+    rejects = lake.rejects()
     if full:
-        delta.delete_where(path, f"cluster = '{cluster}'")  # a rebuild replaces the cluster's rejects
+        rejects.delete_where(f"cluster = '{cluster}'")  # a rebuild replaces the cluster's rejects
     if batch.rejects.is_empty():
         return
     frame = batch.rejects.with_columns(pl.lit(run_id).alias("run_id")).select(REJECTS_SCHEMA.names())
     table = frame.cast(REJECTS_SCHEMA).to_arrow()
     app = f"lakectl:silver-rejects:{cluster}" + (f":full:{run_id}" if full else "")
     # once per watermark: a re-run after a crash between this append and the silver commit skips it
-    delta.append_once(path, table, [app], {"lakectl.operation": "silver_rejects"}, txn_version=current + 1)
+    rejects.append_once(table, [app], {"lakectl.operation": "silver_rejects"}, txn_version=current + 1)
 
 
-def _log_run(lake: Path, result: Promotion, run_id: str, full: bool, started_at: Any) -> None:
+def _log_run(lake: Lake, result: Promotion, run_id: str, full: bool, started_at: Any) -> None:
     report = result.report
     row = {
         "run_id": run_id,
@@ -264,8 +224,7 @@ def _log_run(lake: Path, result: Promotion, run_id: str, full: bool, started_at:
         "duration_s": result.duration_s,
     }
     try:
-        delta.append_once(
-            runs_path(lake),
+        lake.runs().append_once(
             pa.Table.from_pylist([row], schema=RUNS_SCHEMA),
             [],
             {"lakectl.operation": "run_log"},
@@ -296,15 +255,11 @@ def promote_silver(
 GOLD_INPUTS = "lakectl.gold.silver_versions"
 
 
-def gold_path(lake: Path, table: str) -> Path:
-    return lake / "gold" / table
-
-
 @contextmanager
-def promotion_slot(lake: Path) -> Iterator[None]:
+def promotion_slot(lake: Lake) -> Iterator[None]:
     """Only one `promote gold|all` at a time: a second one (cron firing twice) leaves at once."""
     try:
-        with delta.lake_lock(lake, "promote", timeout_s=0):
+        with lake.lock("promote", timeout_s=0):
             yield
     except TransientError:
         raise AlreadyRunning(
@@ -314,21 +269,16 @@ def promotion_slot(lake: Path) -> Iterator[None]:
 
 
 def _silver_versions(settings: Settings) -> dict[str, int]:
-    versions = {}
-    for cluster in settings.clusters:
-        table = delta.open_table(silver_path(settings.lake_root, cluster))
-        versions[cluster] = -1 if table is None else table.version()
-    return versions
+    lake = Lake.from_settings(settings)
+    return {cluster: lake.silver(cluster).version() for cluster in settings.clusters}
 
 
 def read_silver(settings: Settings, columns: list[str] | None = None) -> pl.DataFrame:
     """The silver rows of every cluster (only ``columns``, when given)."""
     schema = SILVER_SCHEMA if columns is None else pl.Schema({c: SILVER_SCHEMA[c] for c in columns})
-    frames = [
-        pl.scan_delta(str(silver_path(settings.lake_root, c))).select(schema.names()).collect()
-        for c in settings.clusters
-        if delta.table_exists(silver_path(settings.lake_root, c))
-    ]
+    lake = Lake.from_settings(settings)
+    silvers = [lake.silver(c) for c in settings.clusters]
+    frames = [table.scan().select(schema.names()).collect() for table in silvers if table.exists()]
     return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(schema=schema)
 
 
@@ -336,17 +286,17 @@ def promote_gold_tables(settings: Settings, full: bool = False) -> dict[str, Any
     """Rebuild every gold table from silver when any silver table changed (or with ``full``);
     each table is replaced in one commit that records the silver versions it was built from."""
     started = time.monotonic()
-    lake = settings.lake_root
+    lake = Lake.from_settings(settings)
     versions = _silver_versions(settings)
-    previous = delta.latest_metadata(gold_path(lake, "daily_sales"), GOLD_INPUTS)
+    previous = lake.gold("daily_sales").latest_metadata(GOLD_INPUTS)
     if not full and previous is not None and json.loads(previous) == versions:
         return {"status": "up_to_date", "silver_versions": versions, "tables": {}}
     tables = gold.build(read_silver(settings, list(gold.SILVER_COLUMNS)), settings.clusters)
     metadata = {GOLD_INPUTS: json.dumps(versions), "lakectl.operation": "promote_gold"}
     written = {}
-    with delta.lake_lock(lake):
+    with lake.lock():
         for name, frame in tables.items():
-            delta.overwrite(gold_path(lake, name), frame.to_arrow(), metadata)
+            lake.gold(name).replace(frame.to_arrow(), metadata)
             written[name] = frame.height
             fault("gold_between_tables")
     return {"status": "promoted", "silver_versions": versions, "tables": written,
@@ -354,13 +304,13 @@ def promote_gold_tables(settings: Settings, full: bool = False) -> dict[str, Any
 
 
 def promote_gold(settings: Settings, full: bool = False) -> dict[str, Any]:
-    with promotion_slot(settings.lake_root):
+    with promotion_slot(Lake.from_settings(settings)):
         return promote_gold_tables(settings, full=full)
 
 
 def promote_all(settings: Settings, full: bool = False) -> dict[str, Any]:
     """Silver for every cluster, then gold, as one scheduled job."""
-    with promotion_slot(settings.lake_root):
+    with promotion_slot(Lake.from_settings(settings)):
         silver_results = promote_silver(settings, full=full)
         return {
             "silver": [r.to_dict() for r in silver_results],

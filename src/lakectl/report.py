@@ -7,24 +7,19 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from lakectl import __version__, delta, ledger
+from lakectl import __version__
 from lakectl.config import Settings
 from lakectl.gold import BUSINESS_TZ
-from lakectl.promote import gold_path, rejects_path
+from lakectl.lake import Lake
 from lakectl.watch import quarantined
 
 SCHEMA_VERSION = 1
 GOLD_TABLES = ("daily_sales", "product_performance", "customers", "cluster_overlap", "refund_rates")
 TOP_PRODUCTS = 10
-
-
-def _read(path: Path) -> pl.DataFrame | None:
-    return pl.read_delta(str(path)) if delta.table_exists(path) else None
 
 
 def _rows(frame: pl.DataFrame | None) -> list[dict[str, Any]]:
@@ -42,24 +37,25 @@ def _rows(frame: pl.DataFrame | None) -> list[dict[str, Any]]:
 
 
 def table_status(settings: Settings) -> list[dict[str, Any]]:
-    lake = settings.lake_root
+    lake = Lake.from_settings(settings)
     names = [f"bronze/{c}" for c in settings.clusters] + [f"silver/{c}" for c in settings.clusters]
     names += ["silver/_rejects", *(f"gold/{t}" for t in GOLD_TABLES), "_lakectl/ingest_log", "_lakectl/runs"]
     tables = []
     for name in names:
-        table = delta.open_table(lake / name)
-        if table is None:
+        table = lake.table(name)
+        version = table.version()
+        if version < 0:
             continue
         last = table.history(1)[0]
-        rows = pl.scan_delta(str(lake / name)).select(pl.len()).collect().item()
+        rows = table.scan().select(pl.len()).collect().item()
         written = datetime.fromtimestamp(last["timestamp"] / 1000, UTC).isoformat(timespec="seconds")
-        tables.append({"table": name, "version": table.version(), "rows": rows, "last_write": written,
+        tables.append({"table": name, "version": version, "rows": rows, "last_write": written,
                        "last_operation": last.get("operation")})  # fmt: skip
     return tables
 
 
 def file_counts(settings: Settings) -> dict[str, int]:
-    log = _read(ledger.ledger_path(settings.lake_root))
+    log = Lake.from_settings(settings).ingest_log().read()
     counts = dict.fromkeys(("ingested", "skipped", "rejected"), 0)
     if log is not None:
         counts.update(dict(log.group_by("status").len().iter_rows()))
@@ -69,7 +65,7 @@ def file_counts(settings: Settings) -> dict[str, int]:
 
 def schema_changes(settings: Settings) -> list[dict[str, Any]]:
     """Per cluster, each source layout in the order it first appeared, with the columns it added."""
-    log = _read(ledger.ledger_path(settings.lake_root))
+    log = Lake.from_settings(settings).ingest_log().read()
     if log is None or log.is_empty():
         return []
     ingested = log.filter(pl.col("status") == "ingested").sort("finished_at")
@@ -93,7 +89,7 @@ def schema_changes(settings: Settings) -> list[dict[str, Any]]:
 
 
 def rejects_by_rule(settings: Settings) -> list[dict[str, Any]]:
-    rejects = _read(rejects_path(settings.lake_root))
+    rejects = Lake.from_settings(settings).rejects().read()
     if rejects is None:
         return []
     return _rows(rejects.group_by("cluster", "rule").agg(pl.len().alias("rows")).sort("cluster", "rule"))
@@ -130,9 +126,9 @@ def revenue_windows(daily: pl.DataFrame, as_of: date) -> pl.DataFrame:
 
 def build_report(settings: Settings, as_of: date | None = None) -> dict[str, Any]:
     """The whole report as a dict; every money figure keeps its currency."""
-    lake = settings.lake_root
+    lake = Lake.from_settings(settings)
     as_of = as_of or datetime.now(UTC).astimezone().date()
-    gold = {name: _read(gold_path(lake, name)) for name in GOLD_TABLES}
+    gold = {name: lake.gold(name).read() for name in GOLD_TABLES}
     daily = gold["daily_sales"]
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,

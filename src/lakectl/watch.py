@@ -28,6 +28,7 @@ from watchfiles import Change, watch
 from lakectl import __version__, runner
 from lakectl.config import Settings
 from lakectl.faults import fault
+from lakectl.lake import Lake
 from lakectl.models import IngestResult
 from lakectl.worker import Abandoned, IngestWorker
 
@@ -40,7 +41,11 @@ MAX_BACKOFF_S = 300.0
 
 
 def heartbeat_path(settings: Settings) -> Path:
-    return settings.watch.heartbeat_file or settings.lake_root / "_lakectl" / "heartbeat.json"
+    """A local file: next to the lake's tables, or in the landing zone when the lake is remote."""
+    if settings.watch.heartbeat_file:
+        return settings.watch.heartbeat_file
+    lake = Lake.from_settings(settings)
+    return (lake.local_root if lake.is_local else settings.landing_zone) / "_lakectl" / "heartbeat.json"
 
 
 class SystemdNotifier:
