@@ -1,0 +1,134 @@
+"""The door to the lake: locations, the public API, the protocol of every table, the module homes."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import polars as pl
+import pytest
+from deltalake import DeltaTable
+
+import lakectl
+from lakectl.config import load_settings
+from lakectl.errors import ConfigError
+from lakectl.lake import Lake
+
+from .conftest import ROOT, load_examples_module
+
+SRC = ROOT / "src" / "lakectl"
+# the one module allowed to import each heavy dependency (cli.py and friends share rich/typer)
+HOMES = {
+    "deltalake": {"lake.py"},
+    "obstore": {"lake.py"},
+    "fastexcel": {"read.py"},
+    "watchfiles": {"watch.py"},
+    "rich": {"cli.py", "render.py", "render_report.py"},
+    "typer": {"cli.py", "cli_ops.py"},
+}
+DELTA_CALLS = {"scan_delta", "read_delta", "write_delta", "write_deltalake", "DeltaTable"}
+
+
+def lake_settings(tmp_path: Path, **extra):
+    return load_settings(landing_zone=tmp_path / "landing_zone", lake_root=tmp_path / "lake", reader={"isolate": False},
+                         silver={"customer_salt": "t", "salt_file": tmp_path / "salt"}, **extra)  # fmt: skip
+
+
+def test_heavy_dependencies_are_imported_only_in_their_homes():
+    wrong = []
+    for module in sorted(SRC.glob("*.py")):
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                if top in HOMES and module.name not in HOMES[top]:
+                    wrong.append(f"{module.name} imports {name}")
+            if isinstance(node, ast.Attribute | ast.Name) and module.name != "lake.py":
+                called = node.attr if isinstance(node, ast.Attribute) else node.id
+                if called in DELTA_CALLS:
+                    wrong.append(f"{module.name} uses {called}")
+            if isinstance(node, ast.Constant) and node.value == "_delta_log" and module.name != "lake.py":
+                wrong.append(f"{module.name} builds a Delta path")
+    assert wrong == []
+
+
+def test_every_table_has_one_location_and_bad_names_are_refused(tmp_path):
+    lake = Lake(str(tmp_path / "lake"))
+    assert lake.bronze("diabetes").uri == f"{tmp_path}/lake/bronze/diabetes"
+    assert lake.silver("diabetes").name == "silver/diabetes"
+    assert lake.rejects().name == "silver/_rejects"
+    assert lake.gold("customers").name == "gold/customers"
+    assert lake.ingest_log().name == "_lakectl/ingest_log"
+    assert lake.runs().name == "_lakectl/runs"
+    for bad in ("../../etc", "bronze/../../x", "other/t", "bronze/a/b", "bronze/"):
+        with pytest.raises(ConfigError, match="no table"):
+            lake.table(bad)
+    s3 = Lake("s3://bucket/prefix/", {"AWS_SECRET_ACCESS_KEY": "s3cr3t-value"})
+    assert s3.bronze("diabetes").uri == "s3://bucket/prefix/bronze/diabetes" and not s3.is_local
+    assert "s3cr3t" not in repr(s3)
+    with pytest.raises(ConfigError, match="scheme"):
+        Lake("ftp://host/lake")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("api")
+    settings = lake_settings(tmp_path)
+    load_examples_module().generate(settings.landing_zone)
+    odd = settings.landing_zone / "diabetes" / "odd.csv"  # an unparseable amount: a row in silver/_rejects
+    odd.write_text("Código da transação;Valor;Data\nZ1;dez reais;01/02/2026 10:00\n", encoding="utf-8")
+    results = lakectl.ingest([settings.landing_zone], settings=settings)
+    promoted = lakectl.promote("all", settings=settings)
+    return settings, results, promoted
+
+
+def test_the_public_api_runs_the_whole_flow(built):
+    settings, results, promoted = built
+    ingested = [r for r in results if r.status == "ingested"]
+    assert ingested and all(r.bronze_version is not None for r in ingested)
+    assert {p["cluster"] for p in promoted["silver"]} == set(settings.clusters)
+    assert promoted["gold"]["status"] == "promoted"
+    figures = lakectl.report(settings=settings)
+    assert figures["gold_built"] and figures["lake"]["files"]["ingested"] == len(ingested)
+    lake = lakectl.Lake.from_settings(settings)
+    rows = sum(r.rows for r in ingested)
+    assert sum(lake.bronze(c).scan().select(pl.len()).collect().item() for c in settings.clusters if lake.bronze(c).exists()) == rows  # fmt: skip
+    with pytest.raises(TypeError):
+        lakectl.promote("silver", settings, None)  # type: ignore[misc]  # options are keyword-only
+    assert issubclass(lakectl.StorageError, lakectl.LakectlError) and lakectl.ConfigError.exit_code == 3
+
+
+def test_reading_as_arrow_polars_and_a_dataset_agree(built):
+    settings, _, _ = built
+    silver = Lake.from_settings(settings).silver("diabetes")
+    arrow = silver.read_arrow()
+    assert arrow is not None
+    dataset = silver.dataset()
+    assert dataset is not None
+    assert arrow.num_rows == silver.scan().select(pl.len()).collect().item() == dataset.count_rows() > 0
+    assert silver.read_arrow(["transaction_id"]).column_names == ["transaction_id"]
+
+
+def test_every_table_lakectl_writes_stays_at_the_lowest_protocol(built):
+    """Reader 1 / writer 2 and no table features: what Spark, Databricks, DuckDB, Trino and polars
+    all open. A feature (deletion vectors, timestampNtz, column mapping) must be a decision."""
+    settings, _, _ = built
+    lakectl.promote("silver", settings=settings, full=True)  # a rebuild deletes rejects: still no DV
+    from lakectl.maintenance import maintain
+
+    maintain(settings)
+    tables = Lake.from_settings(settings).tables()
+    names = {t.name for t in tables}
+    assert {"bronze/diabetes", "silver/diabetes", "silver/_rejects", "gold/daily_sales",
+            "_lakectl/ingest_log", "_lakectl/runs"} <= names  # fmt: skip
+    for table in tables:
+        proto = table.protocol()
+        assert (proto["min_reader_version"], proto["min_writer_version"]) == (1, 2), table.name
+        assert proto["reader_features"] == proto["writer_features"] == [], table.name
+        independent = DeltaTable(table.uri).protocol()  # as another reader sees it
+        assert (independent.min_reader_version, independent.min_writer_version) == (1, 2)
