@@ -17,14 +17,16 @@ from lakectl.lake import Lake
 from .conftest import ROOT, load_examples_module
 
 SRC = ROOT / "src" / "lakectl"
-# the one module allowed to import each heavy dependency (cli.py and friends share rich/typer)
+CLI = {p.name for p in SRC.glob("cli*.py")}
+RENDER = {p.name for p in SRC.glob("render*.py")}
+# the modules allowed to import each heavy dependency
 HOMES = {
     "deltalake": {"lake.py"},
     "obstore": {"lake.py"},
     "fastexcel": {"read.py"},
     "watchfiles": {"watch.py"},
-    "rich": {"cli.py", "render.py", "render_report.py"},
-    "typer": {"cli.py", "cli_ops.py"},
+    "rich": CLI | RENDER,
+    "typer": CLI,
 }
 DELTA_CALLS = {"scan_delta", "read_delta", "write_delta", "write_deltalake", "DeltaTable"}
 

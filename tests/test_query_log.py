@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from lakectl import runner
 from lakectl.cli import app
 from lakectl.ingestlog import parse_since
-from lakectl.promote import gold_path, promote_all, read_silver
+from lakectl.lake import Lake
+from lakectl.promote import promote_all, read_silver
 
 from .conftest import load_examples_module
 from .test_gold_report import env_for, lake_settings
@@ -47,7 +48,7 @@ def test_query_joins_silver_and_gold_and_agrees_with_polars(lake):
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     silver = read_silver(lake).filter((pl.col("cluster") == "diabetes") & (pl.col("status") == "approved"))
-    products = pl.read_delta(str(gold_path(lake.lake_root, "product_performance")))
+    products = pl.read_delta(Lake.from_settings(lake).gold("product_performance").uri)
     expected = (
         silver.join(products, on=["cluster", "product_name", "currency"])
         .group_by("cluster", "currency")

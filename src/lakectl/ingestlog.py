@@ -13,6 +13,7 @@ import polars as pl
 from lakectl import ledger
 from lakectl.config import Settings
 from lakectl.errors import ConfigError
+from lakectl.lake import Lake
 
 STATUSES = ("ingested", "skipped", "rejected")
 RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
@@ -57,7 +58,7 @@ def entries(
         raise ConfigError(f"unknown status {status!r}", hint=f"use one of {', '.join(STATUSES)}")
     if cluster is not None:
         settings.check_cluster(cluster)
-    frame = ledger.read(settings.lake_root)
+    frame = ledger.read(Lake.from_settings(settings))
     if status is not None:
         frame = frame.filter(pl.col("status") == status)
     if cluster is not None:
@@ -72,7 +73,7 @@ def entries(
 def rows_left_out(settings: Settings, file: str) -> list[dict[str, Any]]:
     """For each ingest of a file (by name, path part or sha256 prefix): the title, total and footer
     rows that were cut, per sheet, with the header row that was kept."""
-    log = ledger.read(settings.lake_root).filter(pl.col("status") == "ingested")
+    log = ledger.read(Lake.from_settings(settings)).filter(pl.col("status") == "ingested")
     hit = log.filter(_matches_file(log, file) | pl.col("sha256").str.starts_with(file.lower()))
     if hit.is_empty():
         raise ConfigError(

@@ -1,7 +1,7 @@
 """SQL over the lake, read-only, with DuckDB.
 
 Every table is handed to DuckDB as the Arrow dataset of its current Delta version (read through
-delta.py, so the Delta log decides which files count: DuckDB's own delta extension downloads itself,
+lakectl.lake, so the Delta log decides which files count: DuckDB's own delta extension downloads itself,
 which fails offline, and a raw Parquet glob would read files the log has removed). Tables are
 exposed as ``bronze.<cluster>``, ``silver.<cluster>``, ``silver._rejects``, ``gold.<table>``,
 ``lakectl.ingest_log`` and ``lakectl.runs``.
@@ -19,9 +19,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from lakectl import delta
 from lakectl.config import Settings
 from lakectl.errors import ConfigError, LakectlError
+from lakectl.lake import Lake, Table
 
 GOLD_TABLES = ("daily_sales", "product_performance", "customers", "cluster_overlap", "refund_rates")
 
@@ -36,7 +36,7 @@ class QueryError(LakectlError):
 class LakeTable:
     schema: str  # bronze | silver | gold | lakectl
     name: str
-    path: Path
+    table: Table
 
     @property
     def qualified(self) -> str:
@@ -45,25 +45,27 @@ class LakeTable:
 
 def lake_tables(settings: Settings) -> list[LakeTable]:
     """Every table the lake holds now, under its SQL name (tables not written yet are left out)."""
-    lake = settings.lake_root
-    wanted = [LakeTable("bronze", c, lake / "bronze" / c) for c in settings.clusters]
-    wanted += [LakeTable("silver", c, lake / "silver" / c) for c in settings.clusters]
-    wanted.append(LakeTable("silver", "_rejects", lake / "silver" / "_rejects"))
-    wanted += [LakeTable("gold", t, lake / "gold" / t) for t in GOLD_TABLES]
-    wanted += [LakeTable("lakectl", t, lake / "_lakectl" / t) for t in ("ingest_log", "runs")]
-    return [t for t in wanted if delta.table_exists(t.path)]
+    lake = Lake.from_settings(settings)
+    wanted = [LakeTable("bronze", c, lake.bronze(c)) for c in settings.clusters]
+    wanted += [LakeTable("silver", c, lake.silver(c)) for c in settings.clusters]
+    wanted.append(LakeTable("silver", "_rejects", lake.rejects()))
+    wanted += [LakeTable("gold", t, lake.gold(t)) for t in GOLD_TABLES]
+    wanted += [
+        LakeTable("lakectl", "ingest_log", lake.ingest_log()),
+        LakeTable("lakectl", "runs", lake.runs()),
+    ]
+    return [t for t in wanted if t.table.exists()]
 
 
 def describe_tables(settings: Settings) -> list[dict[str, Any]]:
     """Name, version and columns (name: type) of every queryable table."""
     described = []
     for table in lake_tables(settings):
-        opened = delta.open_table(table.path)
-        if opened is None:
+        dataset = table.table.dataset()
+        if dataset is None:
             continue
-        schema = pa.schema(opened.schema().to_arrow())
-        described.append({"table": table.qualified, "version": opened.version(),
-                          "columns": [f"{f.name}: {f.type}" for f in schema]})  # fmt: skip
+        described.append({"table": table.qualified, "version": table.table.version(),
+                          "columns": [f"{f.name}: {f.type}" for f in dataset.schema]})  # fmt: skip
     return described
 
 
@@ -88,11 +90,11 @@ def run_query(settings: Settings, sql: str) -> pa.Table:
             hint="ask with SELECT; the lake is written only by ingest and promote",
         )
     for table in lake_tables(settings):
-        opened = delta.open_table(table.path)
-        if opened is None:
+        dataset = table.table.dataset()
+        if dataset is None:
             continue
         alias = f"_{table.schema}__{table.name}"
-        con.register(alias, opened.to_pyarrow_dataset())
+        con.register(alias, dataset)
         con.execute(f'CREATE SCHEMA IF NOT EXISTS "{table.schema}"')
         con.execute(f'CREATE VIEW "{table.schema}"."{table.name}" AS SELECT * FROM "{alias}"')
     con.execute("SET enable_external_access = false")
