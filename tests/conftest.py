@@ -7,8 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from lakectl.config import Settings, load_settings
+
+# no timing thresholds in tests: on a loaded machine hypothesis' 200 ms deadline fails at random
+hypothesis_settings.register_profile("lakectl", deadline=None)
+hypothesis_settings.load_profile("lakectl")
 
 ROOT = Path(__file__).resolve().parent.parent
 # The shared third-party corpus sits in a `shared/` folder next to the checkout (or one level up)
