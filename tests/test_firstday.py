@@ -12,9 +12,8 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from lakectl import delta
 from lakectl.cli import app
-from lakectl.promote import gold_path
+from lakectl.lake import Lake
 
 from .tools import require_tool
 
@@ -52,7 +51,7 @@ def test_promote_all_on_an_empty_lake_gives_empty_gold_tables(tmp_path):
     assert result.exit_code == 0, result.output
     gold = json.loads(result.stdout)["gold"]
     assert gold["status"] == "promoted" and gold["tables"]["customers"] == 0
-    customers = pl.read_delta(str(gold_path(tmp_path / "lake", "customers")))
+    customers = pl.read_delta(Lake(str(tmp_path / "lake")).gold("customers").uri)
     assert customers.height == 0 and customers.schema["cluster_count"] == pl.Int64
 
 
@@ -63,7 +62,7 @@ def test_promote_all_when_every_file_has_an_unknown_layout(tmp_path):
     result = cli.invoke(app, ["promote", "all", "--json"], env=env)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["gold"]["tables"]["daily_sales"] == 0
-    assert delta.table_exists(gold_path(tmp_path / "lake", "daily_sales"))
+    assert Lake(str(tmp_path / "lake")).gold("daily_sales").exists()
 
 
 # ------------------------------------------------------------------ 4. a read-only lake

@@ -38,7 +38,7 @@ def lake_settings(tmp_path: Path, **extra):
 
 def test_heavy_dependencies_are_imported_only_in_their_homes():
     wrong = []
-    for module in sorted(SRC.glob("*.py")):
+    for module in sorted(SRC.rglob("*.py")):
         tree = ast.parse(module.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             names = []

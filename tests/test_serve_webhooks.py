@@ -14,8 +14,9 @@ from typing import Any
 import polars as pl
 import pytest
 
-from lakectl import delta, events, webhooks
+from lakectl import events, webhooks
 from lakectl.config import load_settings
+from lakectl.lake import Lake
 from lakectl.promote import promote_silver
 
 from .serve_client import HOOK, HOTTOK, KIWIFY, Server, multipart, running
@@ -87,7 +88,7 @@ def silver_row(server: Server, cluster: str, transaction: str, status: str | Non
     path = server.lake / "silver" / cluster
     deadline = time.monotonic() + 60
     while True:
-        if delta.table_exists(path):
+        if Lake(str(server.lake)).silver(cluster).exists():
             rows = pl.read_delta(str(path)).filter(pl.col("transaction_id") == transaction)
             if rows.height == 1 and (status is None or rows["status"][0] == status):
                 return rows.row(0, named=True)
@@ -124,7 +125,7 @@ def test_hotmart_refund_after_an_export_said_aprovado_updates_silver(server: Ser
     # a replay of the same delivery is stored once and changes nothing
     again = post(server, "/api/v1/webhooks/hotmart/diabetes", refund, {"X-HOTMART-HOTTOK": HOTTOK})
     assert again.json() == {**reply.json(), "status": "duplicate", "applied": False}
-    stored = pl.read_delta(str(events.events_path(server.lake, "diabetes")))
+    stored = pl.read_delta(Lake(str(server.lake)).events("diabetes").uri)
     assert stored.filter(pl.col("event_id") == "evt-refund-1").height == 1
     assert stored.filter(pl.col("event_id") == "evt-refund-1")["raw"][0] == refund.decode()
 
@@ -210,7 +211,7 @@ def test_events_that_change_no_sale_are_kept_but_not_applied(server: Server) -> 
         server, "/api/v1/webhooks/hotmart/rejuvenescimento", body.encode(), {"X-HOTMART-HOTTOK": HOTTOK}
     )
     assert reply.status == 200 and reply.json()["applied"] is False
-    stored = pl.read_delta(str(events.events_path(server.lake, "rejuvenescimento")))
+    stored = pl.read_delta(Lake(str(server.lake)).events("rejuvenescimento").uri)
     assert stored["event_type"].to_list() == ["CLUB_FIRST_ACCESS"]
 
 

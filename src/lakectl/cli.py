@@ -60,7 +60,8 @@ class Boundary(TyperGroup):
         except LakectlError as exc:
             raise fail(exc) from None
         except Exception as exc:
-            known = storage_error(exc, state._settings.lake_root if state._settings else None)
+            root = state._settings.lake_root if state._settings else None
+            known = storage_error(exc, root if isinstance(root, Path) else None)
             if state.debug:
                 raise
             if known is not None:

@@ -18,15 +18,15 @@ import hashlib
 import json
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
 
-from lakectl import delta, ledger, parse
+from lakectl import parse
 from lakectl.config import Settings
-from lakectl.promote import EVENTS_WATERMARK, WATERMARK, salt, silver_path
+from lakectl.lake import Lake, Table, now
+from lakectl.promote import EVENTS_WATERMARK, WATERMARK, salt
 from lakectl.silver import KEY, SILVER_SCHEMA, customer_key
 from lakectl.webhooks import FIELDS, Event
 
@@ -60,15 +60,11 @@ _CLAUSES: list[tuple[str, str | dict[str, str] | None, str]] = [
 ]
 
 
-def events_path(lake: Path, cluster: str) -> Path:
-    return lake / "bronze" / "_events" / cluster
-
-
-def _seen(path: Path, event: Event) -> bool:
-    if not delta.table_exists(path):
+def _seen(table: Table, event: Event) -> bool:
+    if not table.exists():
         return False
     hits = (
-        pl.scan_delta(str(path))
+        table.scan()
         .filter((pl.col("event_id") == event.event_id) & (pl.col("platform") == event.platform))
         .select(pl.len())
         .collect()
@@ -79,23 +75,24 @@ def _seen(path: Path, event: Event) -> bool:
 
 def record(settings: Settings, cluster: str, event: Event, body: bytes) -> int | None:
     """Append the event to bronze; its table version, or None when its id was seen before."""
-    path = events_path(settings.lake_root, cluster)
+    lake = Lake.from_settings(settings)
+    table = lake.events(cluster)
     row = {
         "event_id": event.event_id,
         "platform": event.platform,
         "event_type": event.event_type,
         "occurred_at": event.occurred_at,
-        "received_at": ledger.now(),
+        "received_at": now(),
         **{name: event.fields.get(name) for name in FIELDS},
         "body_sha256": hashlib.sha256(body).hexdigest(),
         "raw": body.decode("utf-8", errors="replace"),
     }
-    table = pa.Table.from_pylist([row], schema=EVENTS_SCHEMA)
+    data = pa.Table.from_pylist([row], schema=EVENTS_SCHEMA)
     metadata = {"lakectl.operation": "webhook_event", EVENTS_KEY: json.dumps([event.event_id])}
-    with delta.lake_lock(settings.lake_root):
-        if _seen(path, event):
+    with lake.lock():
+        if _seen(table, event):
             return None
-        return delta.append_once(path, table, [], metadata)
+        return table.append_once(data, [], metadata)
 
 
 def to_silver(events: pl.DataFrame, cluster: str, customer_salt: str) -> pl.DataFrame:
@@ -159,18 +156,16 @@ def to_silver(events: pl.DataFrame, cluster: str, customer_salt: str) -> pl.Data
     )
 
 
-def _new_events(path: Path, after: int) -> tuple[pl.DataFrame, int]:
+def _new_events(table: Table, after: int) -> tuple[pl.DataFrame, int]:
     versions: dict[str, int] = {}
-    for version, commit in delta.commit_metadata_since(path, after):
+    for version, commit in table.commits_since(after):
         for event_id in json.loads(commit.get(EVENTS_KEY, "[]")):
             versions[event_id] = version
-    table = delta.open_table(path)
-    assert table is not None
     current = table.version()
     ids = pl.DataFrame({"event_id": list(versions), "_bronze_version": list(versions.values())},
                        schema={"event_id": pl.String, "_bronze_version": pl.Int64})  # fmt: skip
     frame = (
-        pl.scan_delta(str(path), version=current)
+        table.scan(version=current)
         .filter(pl.col("event_id").is_in(ids["event_id"].implode()))
         .collect()
         .join(ids, on="event_id", how="inner")
@@ -181,30 +176,30 @@ def _new_events(path: Path, after: int) -> tuple[pl.DataFrame, int]:
 def promote_events(settings: Settings, cluster: str, full: bool = False) -> dict[str, Any]:
     """Merge the cluster's events newer than the silver events watermark into silver."""
     started = time.monotonic()
-    lake = settings.lake_root
-    path, silver = events_path(lake, cluster), silver_path(lake, cluster)
-    if not delta.table_exists(path):
+    lake = Lake.from_settings(settings)
+    table, silver = lake.events(cluster), lake.silver(cluster)
+    if not table.exists():
         return {"status": "no_events"}
-    with delta.lake_lock(lake):
-        watermark = -1 if full else int(delta.latest_metadata(silver, EVENTS_WATERMARK) or -1)
-        events, current = _new_events(path, watermark)
+    with lake.lock():
+        watermark = -1 if full else int(silver.latest_metadata(EVENTS_WATERMARK) or -1)
+        events, current = _new_events(table, watermark)
         if current <= watermark:
             return {"status": "up_to_date", "events_version": current}
         rows = to_silver(events, cluster, salt(settings))
         metadata = {EVENTS_WATERMARK: str(current), "lakectl.operation": "promote_events"}
-        files_watermark = delta.latest_metadata(silver, WATERMARK)
+        files_watermark = silver.latest_metadata(WATERMARK)
         if files_watermark is not None:  # keep the bronze watermark in the newest commit too
             metadata[WATERMARK] = files_watermark
         result: dict[str, Any] = {"status": "promoted", "events": events.height, "sales": rows.height}
         if rows.is_empty():
-            if delta.table_exists(silver):
-                result["silver_version"] = delta.append_once(silver, rows.to_arrow(), [], metadata)
-        elif not delta.table_exists(silver):
-            result["silver_version"] = delta.overwrite(silver, rows.to_arrow(), metadata)
+            if silver.exists():
+                result["silver_version"] = silver.append_once(rows.to_arrow(), [], metadata)
+        elif not silver.exists():
+            result["silver_version"] = silver.replace(rows.to_arrow(), metadata)
             result["inserted"] = rows.height
         else:
             predicate = " AND ".join(f"t.{k} = s.{k}" for k in KEY)
-            metrics = delta.upsert(silver, rows.to_arrow(), predicate, _CLAUSES, metadata)
+            metrics = silver.merge(rows.to_arrow(), predicate, _CLAUSES, metadata)
             result.update(silver_version=metrics["version"], inserted=metrics.get("num_target_rows_inserted", 0),
                           updated=metrics.get("num_target_rows_updated", 0))  # fmt: skip
     result["duration_s"] = round(time.monotonic() - started, 3)

@@ -52,7 +52,8 @@ COMMIT_ATTEMPTS = 8
 # zstd level 1 writes as fast as the default snappy and makes text-heavy bronze files ~40% smaller
 WRITER = WriterProperties(compression="ZSTD", compression_level=1)
 LAYERS = ("bronze", "silver", "gold", "_lakectl")
-TABLE_NAME = re.compile(r"^(bronze|silver|gold|_lakectl)/[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$")
+# layer/name; webhook events sit one level deeper, in bronze/_events/<cluster>
+TABLE_NAME = re.compile(r"^(bronze|silver|gold|_lakectl)/(_events/)?[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$")
 # an S3 lock object is a lease: renewed while held, taken over once its holder stopped renewing
 LEASE_S = 60.0
 FILES_KEY = "lakectl.files"
@@ -165,6 +166,16 @@ class Lake:
     def uri(self, name: str = "") -> str:
         return f"{self.root}/{name}" if name else self.root
 
+    def reachable(self) -> bool:
+        """Whether the lake can be written: a writable folder, or a bucket that answers."""
+        if self.is_local:
+            return self.local_root.is_dir() and os.access(self.local_root, os.W_OK)
+        try:
+            self.store().list_with_delimiter("_lakectl")
+        except (BaseError, OSError, ConfigError):
+            return False
+        return True
+
     def table(self, name: str) -> Table:
         """``bronze/diabetes`` -> its Table; refuses names that are not lake tables."""
         name = name.strip("/")
@@ -178,6 +189,10 @@ class Lake:
 
     def silver(self, cluster: str) -> Table:
         return self.table(f"silver/{cluster}")
+
+    def events(self, cluster: str) -> Table:
+        """Webhook events of a cluster, as they arrived (see events.py)."""
+        return self.table(f"bronze/_events/{cluster}")
 
     def rejects(self) -> Table:
         return self.table("silver/_rejects")
@@ -197,12 +212,14 @@ class Lake:
         store = self.store()
         for layer in LAYERS:
             try:
-                folders = store.list_with_delimiter(layer)["common_prefixes"]
+                folders = list(store.list_with_delimiter(layer)["common_prefixes"])
             except (BaseError, OSError):  # a missing layer folder
                 continue
             for folder in folders:
                 name = folder.rstrip("/")
-                if TABLE_NAME.match(name) and self._has_log(store, name):
+                if name.endswith("/_events"):
+                    folders.extend(store.list_with_delimiter(name)["common_prefixes"])
+                elif TABLE_NAME.match(name) and self._has_log(store, name):
                     found.append(Table(self, name))
         return sorted(found, key=lambda t: t.name)
 
@@ -400,8 +417,6 @@ class Table:
             return DeltaTable(self.uri, version=version, storage_options=self.lake.storage_options or None)
         except TableNotFoundError:
             return None
-        except (DeltaError, OSError) as exc:
-            raise self._error(exc, "read") from None
 
     def _require(self) -> DeltaTable:
         table = self._open()
@@ -410,7 +425,7 @@ class Table:
         return table
 
     def exists(self) -> bool:
-        return self._open() is not None
+        return DeltaTable.is_deltatable(self.uri, storage_options=self.lake.storage_options or None)
 
     def version(self) -> int:
         """The current version, -1 when the table does not exist yet."""
@@ -691,6 +706,13 @@ def copy_file(source: ObjectStore, path: str, target: ObjectStore) -> tuple[int,
             size += len(data)
             writer.write(data)
     return size, digest.hexdigest()
+
+
+def file_size(store: ObjectStore, path: str) -> int | None:
+    try:
+        return int(store.head(path)["size"])
+    except (NotFoundError, FileNotFoundError):
+        return None
 
 
 def file_sha256(store: ObjectStore, path: str) -> tuple[int, str] | None:

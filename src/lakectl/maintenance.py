@@ -15,7 +15,7 @@ from lakectl import __version__
 from lakectl.config import Settings
 from lakectl.errors import ConfigError, StorageError
 from lakectl.faults import fault
-from lakectl.lake import Lake, Table, copy_file, file_sha256, is_uri, store_for
+from lakectl.lake import Lake, Table, copy_file, file_sha256, file_size, is_uri, store_for
 
 MANIFEST = "lakectl-backup.json"
 
@@ -103,36 +103,26 @@ def backup(settings: Settings, dest: Path | str) -> dict[str, Any]:
     manifest: dict[str, Any] = {"created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                                 "lakectl_version": __version__, "tables": {}, "files": {}}  # fmt: skip
     copied = reused = 0
-    try:
-        with lake.lock():
-            for table in lake.tables():
-                version, files = table.snapshot_files()
-                manifest["tables"][table.name] = version
-                sizes = {item["path"]: item["size"] for batch in source.list(table.name) for item in batch}
-                for relative in files:
-                    known = previous["files"].get(relative)
-                    if (
-                        known
-                        and known["size"] == sizes.get(relative)
-                        and _size(target, relative) == known["size"]
-                    ):
-                        manifest["files"][relative] = known
-                        reused += 1
-                        continue
-                    size, digest = copy_file(source, relative, target)
-                    manifest["files"][relative] = {"size": size, "sha256": digest}
-                    copied += 1
-        target.put(MANIFEST, json.dumps(manifest, indent=1).encode())
-    except OSError as exc:
-        raise StorageError(f"cannot write the backup to {dest}: {lake.redact(str(exc))}") from None
+    with lake.lock():
+        for table in lake.tables():
+            version, files = table.snapshot_files()
+            manifest["tables"][table.name] = version
+            sizes = {item["path"]: item["size"] for batch in source.list(table.name) for item in batch}
+            for relative in files:
+                known = previous["files"].get(relative)
+                if (
+                    known
+                    and known["size"] == sizes.get(relative)
+                    and file_size(target, relative) == known["size"]
+                ):
+                    manifest["files"][relative] = known
+                    reused += 1
+                    continue
+                size, digest = copy_file(source, relative, target)
+                manifest["files"][relative] = {"size": size, "sha256": digest}
+                copied += 1
+    target.put(MANIFEST, json.dumps(manifest, indent=1).encode())
     return {"tables": manifest["tables"], "copied": copied, "already_there": reused, "dest": str(dest)}
-
-
-def _size(store: Any, path: str) -> int | None:
-    try:
-        return int(store.head(path)["size"])
-    except (OSError, Exception):  # obstore raises its NotFoundError (a FileNotFoundError) or others
-        return None
 
 
 def _read_manifest(dest: Path | str, options: dict[str, str], missing_ok: bool = False) -> dict[str, Any]:

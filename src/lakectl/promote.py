@@ -142,7 +142,7 @@ def promote_cluster(settings: Settings, cluster: str, full: bool = False, dry_ru
         _write_rejects(lake, cluster, batch, run_id, current, full)
         fault("silver_after_rejects")
         metadata = {WATERMARK: str(current), "lakectl.operation": "promote_silver", "lakectl.run_id": run_id}
-        events_mark = None if full else delta.latest_metadata(silver, EVENTS_WATERMARK)
+        events_mark = None if full else silver.latest_metadata(EVENTS_WATERMARK)
         if events_mark is not None:  # a rebuild drops it, so that every webhook event is applied again
             metadata[EVENTS_WATERMARK] = events_mark
         sales = batch.sales.select(SILVER_SCHEMA.names()).cast(SILVER_SCHEMA).to_arrow()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import time
 import uuid
@@ -25,9 +24,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lakectl import __version__, delta, events, ledger, webhooks
+from lakectl import __version__, events, ledger, webhooks
 from lakectl.config import Settings
 from lakectl.errors import ConfigError, LakectlError
+from lakectl.lake import Lake
 from lakectl.serve import page
 from lakectl.serve.auth import SESSION_COOKIE, SESSION_TTL_S, Guard, load_tokens
 from lakectl.serve.metrics import Metrics
@@ -182,9 +182,9 @@ def create_app(settings: Settings) -> FastAPI:
     @router.get("/api/v1/ready")
     async def ready() -> Response:
         def checks() -> dict[str, Any]:
-            lake = settings.lake_root
-            reachable = lake.is_dir() and os.access(lake, os.W_OK)
-            if reachable and delta.table_exists(ledger.ledger_path(lake)):
+            lake = Lake.from_settings(settings)
+            reachable = lake.reachable()
+            if reachable and lake.ingest_log().exists():
                 ledger.read(lake).height  # noqa: B018  (the ingest log opens and reads)
             fresh, _ = health(settings, serve.ready_max_heartbeat_s)
             return {"lake": reachable, "watcher": fresh}
@@ -209,7 +209,7 @@ def create_app(settings: Settings) -> FastAPI:
         def rows() -> list[dict[str, Any]]:
             import polars as pl
 
-            frame = ledger.read(settings.lake_root).drop("path")
+            frame = ledger.read(Lake.from_settings(settings)).drop("path")
             if cluster:
                 frame = frame.filter(pl.col("cluster") == cluster)
             if status:

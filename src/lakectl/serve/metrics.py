@@ -11,9 +11,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from lakectl import delta, ledger
+from lakectl import ledger
 from lakectl.config import Settings
-from lakectl.promote import runs_path
+from lakectl.lake import Lake
 from lakectl.watch import quarantined
 
 
@@ -22,13 +22,13 @@ class LakeCollector(Collector):
         self.settings = settings
 
     def collect(self) -> Iterator[Metric]:
-        lake = self.settings.lake_root
+        lake = Lake.from_settings(self.settings)
         files = GaugeMetricFamily("lakectl_files", "Files in the ingest log by outcome",
                                   labels=["cluster", "status"])  # fmt: skip
         rows = GaugeMetricFamily("lakectl_rows_ingested", "Rows ingested into bronze", labels=["cluster"])
         last = GaugeMetricFamily("lakectl_last_ingest_timestamp_seconds", "Last successful ingest (Unix time)",
                                  labels=["cluster"])  # fmt: skip
-        if delta.table_exists(ledger.ledger_path(lake)):
+        if lake.ingest_log().exists():
             log = ledger.read(lake)
             for cluster, status, count in log.group_by("cluster", "status").len().iter_rows():
                 files.add_metric([cluster or "", status or ""], count)
@@ -45,7 +45,7 @@ class LakeCollector(Collector):
                                      labels=["layer", "cluster"])  # fmt: skip
         promoted = GaugeMetricFamily("lakectl_last_promotion_timestamp_seconds", "Last promotion (Unix time)",
                                      labels=["layer", "cluster"])  # fmt: skip
-        runs = delta.read_arrow(runs_path(lake), ["layer", "cluster", "duration_s", "started_at"])
+        runs = lake.runs().read_arrow(["layer", "cluster", "duration_s", "started_at"])
         if runs is not None and runs.num_rows:
             latest = pl.DataFrame(runs).sort("started_at").group_by("layer", "cluster").last()
             for layer, cluster, seconds, started in latest.iter_rows():

@@ -19,6 +19,7 @@ from lakectl import ledger, pipeline, safety
 from lakectl.config import Settings
 from lakectl.errors import SourceError
 from lakectl.events import promote_events
+from lakectl.lake import Lake
 from lakectl.models import IngestResult
 from lakectl.serve.uploads import Staged, discard, place, sniff_kind, stored_name
 from lakectl.watch import archive_file, quarantine_file
@@ -32,7 +33,8 @@ def scrub(text: str | None, settings: Settings) -> str | None:
     if text is None:
         return None
     for root, label in ((settings.lake_root, "<lake>"), (settings.landing_zone, "<landing_zone>")):
-        for form in {str(root.resolve()), str(root.absolute()), str(root)}:
+        forms = {str(root.resolve()), str(root.absolute()), str(root)} if isinstance(root, Path) else {root}
+        for form in forms:
             if form not in ("", "."):
                 text = text.replace(form, label)
     return text
@@ -125,7 +127,7 @@ class Service:
         return results
 
     def _take(self, item: Staged, cluster: str, now: bool) -> dict[str, Any]:
-        lake, landing = self.settings.lake_root, self.settings.landing_zone
+        lake, landing = Lake.from_settings(self.settings), self.settings.landing_zone
         kind = sniff_kind(item.path) if item.size else None
         path = item.path.with_name(stored_name(item.client_name, kind or "csv"))
         os.replace(item.path, path)
@@ -182,8 +184,11 @@ class Service:
 
     def file_status(self, sha256: str) -> dict[str, Any] | None:
         """What became of a file, from the ingest log; ``queued`` while it waits for the watcher."""
-        lake = self.settings.lake_root
-        log_rows = ledger.read(lake).filter(pl.col("sha256") == sha256).sort("finished_at")
+        log_rows = (
+            ledger.read(Lake.from_settings(self.settings))
+            .filter(pl.col("sha256") == sha256)
+            .sort("finished_at")
+        )
         if log_rows.height:
             ingested = log_rows.filter(pl.col("status") == "ingested")
             row = (ingested if ingested.height else log_rows).row(0 if ingested.height else -1, named=True)
