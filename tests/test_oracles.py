@@ -16,9 +16,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from deltalake import DeltaTable
 
-from lakectl import delta, runner
+from lakectl import runner
 from lakectl.config import load_settings
+from lakectl.lake import Lake
 from lakectl.maintenance import maintain
 from lakectl.pipeline import ingest_file
 from lakectl.promote import promote_all
@@ -62,12 +64,12 @@ def test_dry_run_of_an_existing_lake_changes_no_table(settings):
     (folder / "kiwify.csv").write_text(KIWIFY, encoding="utf-8")
     assert ingest_file(folder / "kiwify.csv", "diabetes", settings).status == "ingested"
     (folder / "eduzz.csv").write_text(EDUZZ, encoding="utf-8")
-    versions = {str(t): delta.open_table(t).version() for t in delta.find_tables(settings.lake_root)}
+    versions = {t.name: t.version() for t in Lake(str(settings.lake_root)).tables()}
     tables = tree(settings.lake_root / "bronze") | tree(settings.lake_root / "_lakectl" / "ingest_log")
     result = run_lakectl(settings, "ingest", str(folder), "--dry-run", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["summary"] == {"ingested": 1, "skipped": 1, "rejected": 0}
-    assert {str(t): delta.open_table(t).version() for t in delta.find_tables(settings.lake_root)} == versions
+    assert {t.name: t.version() for t in Lake(str(settings.lake_root)).tables()} == versions
     assert (
         tree(settings.lake_root / "bronze") | tree(settings.lake_root / "_lakectl" / "ingest_log") == tables
     )
@@ -204,7 +206,7 @@ def test_vacuum_deletes_what_retention_allows_and_keeps_the_rest(tmp_path):
     rows = sorted(pl.read_delta(str(bronze)).rows())
     first = maintain(settings)["bronze/diabetes"]
     assert first["files_removed"] == 4 and first["vacuumed"] == 0  # removed just now: inside the retention
-    replaced = sorted(p for p in bronze.glob("*.parquet") if str(p) not in {u.removeprefix("file://") for u in delta.open_table(bronze).file_uris()})  # fmt: skip
+    replaced = sorted(p for p in bronze.glob("*.parquet") if str(p) not in {u.removeprefix("file://") for u in DeltaTable(bronze).file_uris()})  # fmt: skip
     assert len(replaced) == 4
     # a stray file a crashed writer left three hours ago goes; one left just now stays (a writer
     # could own it), and so do the replaced files: removed minutes ago, still time travel

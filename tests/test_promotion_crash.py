@@ -12,9 +12,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from lakectl import delta, runner
+from lakectl import runner
 from lakectl.config import Settings, load_settings
 from lakectl.faults import FAULT_EXIT, MAINTAIN_POINTS, PROMOTE_POINTS
+from lakectl.lake import Lake
 from lakectl.pipeline import ingest_file
 from lakectl.promote import promote_all, promote_silver
 
@@ -56,21 +57,18 @@ def copy_lake(source: Path, tmp_path: Path) -> Settings:
 def contents(lake: Path) -> dict[str, list[str]]:
     """Every silver and gold table (and the rejects) as sorted rows: what 'the same lake' means."""
     out = {}
-    for table in delta.find_tables(lake):
-        name = str(table.relative_to(lake))
+    for table in Lake(str(lake)).tables():
+        name = table.name
         if name.split("/")[0] not in ("silver", "gold"):
             continue
-        frame = pl.read_delta(str(table))
+        frame = pl.read_delta(table.uri)
         frame = frame.select(sorted(c for c in frame.columns if c not in VOLATILE))
         out[name] = sorted(map(str, frame.rows()))
     return out
 
 
 def all_rows(lake: Path) -> dict[str, list[str]]:
-    return {
-        str(t.relative_to(lake)): sorted(map(str, pl.read_delta(str(t)).rows()))
-        for t in delta.find_tables(lake)
-    }
+    return {t.name: sorted(map(str, pl.read_delta(t.uri).rows())) for t in Lake(str(lake)).tables()}
 
 
 @pytest.fixture(scope="module")
