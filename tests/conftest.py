@@ -73,6 +73,31 @@ def run_lakectl(
     )
 
 
+def lake_settings(tmp_path: Path) -> Settings:
+    """In-process settings with a fixed customer_key salt (outside the lake)."""
+    return load_settings(landing_zone=tmp_path / "landing_zone", lake_root=tmp_path / "lake",
+                         reader={"isolate": False}, silver={"customer_salt": "t", "salt_file": tmp_path / "salt"})  # fmt: skip
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    """The same settings as environment variables, for CliRunner and subprocesses."""
+    return {"LAKECTL_LAKE_ROOT": str(settings.lake_root), "LAKECTL_LANDING_ZONE": str(settings.landing_zone),
+            "LAKECTL_SILVER__CUSTOMER_SALT": "t", "LAKECTL_READER__ISOLATE": "false"}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def demo_lake(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The bundled example exports, ingested and promoted through gold (read-only for tests)."""
+    from lakectl import runner
+    from lakectl.promote import promote_all
+
+    settings = lake_settings(tmp_path_factory.mktemp("demo"))
+    load_examples_module().generate(settings.landing_zone)
+    runner.ingest_paths(runner.plan([settings.landing_zone], None, settings), settings)
+    assert promote_all(settings)["gold"]["status"] == "promoted"
+    return settings
+
+
 def write_far_cell_xlsx(path: Path) -> Path:
     """4.7 KB that make calamine allocate a 1,048,576 x 16,384 grid (512 GiB) and abort."""
     import xlsxwriter

@@ -10,24 +10,17 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from lakectl import runner
 from lakectl.cli import app
 from lakectl.ingestlog import parse_since
 from lakectl.lake import Lake
-from lakectl.promote import promote_all, read_silver
+from lakectl.promote import read_silver
 
-from .conftest import load_examples_module
-from .test_gold_report import env_for, lake_settings
+from .conftest import env_for
 
 
-@pytest.fixture(scope="module")
-def lake(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("query")
-    settings = lake_settings(tmp_path)
-    load_examples_module().generate(settings.landing_zone)
-    runner.ingest_paths(runner.plan([settings.landing_zone], None, settings), settings)
-    promote_all(settings)
-    return settings
+@pytest.fixture()
+def lake(demo_lake):
+    return demo_lake
 
 
 def invoke(lake, *args: str):

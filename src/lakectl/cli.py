@@ -286,7 +286,11 @@ def report(
         Path | None, typer.Option("--out", "-o", help="write to this file instead of stdout")
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="the day the 30-day windows end (YYYY-MM-DD; default today)")
+        str | None,
+        typer.Option("--as-of", help="the day the 30-day window ends (YYYY-MM-DD; default: the latest sale)"),
+    ] = None,
+    locale: Annotated[
+        str | None, typer.Option("--locale", help="pt-BR | en (default: report.locale, pt-BR)")
     ] = None,
 ) -> None:
     """What the lake holds and what it says: lake health and the business view."""
@@ -303,10 +307,14 @@ def report(
         day = date.fromisoformat(as_of) if as_of else None
     except ValueError:
         raise typer.BadParameter("use YYYY-MM-DD", param_hint="--as-of") from None
+    if locale not in (None, "pt-BR", "en"):
+        raise typer.BadParameter("use pt-BR or en", param_hint="--locale")
     try:
         data = build_report(state.settings(), day)
     except LakectlError as exc:
         raise fail(exc) from None
+    if locale:
+        data["locale"] = locale
     if format_ == "terminal":
         render_report.terminal(out, data)
         return

@@ -71,6 +71,10 @@ class MaintenanceSettings(BaseModel):
     every_hours: float = Field(24.0, ge=0, description="watch runs maintenance this often (0: never)")
 
 
+class ReportSettings(BaseModel):
+    locale: Literal["pt-BR", "en"] = Field("pt-BR", description="labels, money and dates of the report")
+
+
 class ProfileSettings(BaseModel):
     """A user profile for a source layout (see README: "Mapping your own sheets")."""
 
@@ -209,6 +213,7 @@ class Settings(BaseSettings):
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
 
     @field_validator("lake_root")
     @classmethod

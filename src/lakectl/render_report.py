@@ -1,4 +1,8 @@
-"""The report dict (report.py) -> terminal tables, Markdown, CSV or one self-contained HTML page."""
+"""The report dict (report.py) -> terminal tables, Markdown, CSV or one self-contained HTML page.
+
+Labels, money (`R$ 1.234,56`), dates (`dd/mm/aaaa`) and times (Sao Paulo) follow the report's locale
+(pt-BR by default, or en). JSON and CSV stay machine-readable whatever the locale.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,76 @@ import html
 import io
 import json
 import re
-from collections.abc import Iterator
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 # Text cells a spreadsheet would run as a formula (OWASP "CSV injection"); numbers are left alone.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")
 NUMBER = re.compile(r"^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$")
+SYMBOLS = {"BRL": "R$", "USD": "US$", "EUR": "€", "GBP": "£"}
+
+LABELS: dict[str, dict[str, str]] = {
+    "pt-BR": {
+        "title": "Relatório de vendas", "summary": "Resumo", "window_latest": "terminam na última venda do lago",
+        "window_as_of": "terminam na data pedida (--as-of)", "window_today": "terminam hoje (o lago ainda não tem vendas)",
+        "window": "Últimos {days} dias: {start} a {end} ({why}), comparados com {pstart} a {pend}.",
+        "revenue": "Receita", "sales": "Vendas aprovadas", "ticket": "Ticket médio", "refund_rate": "Taxa de reembolso",
+        "chargeback_rate": "Taxa de chargeback", "vs": "vs. 30 dias antes", "currency": "moeda", "cluster": "cluster",
+        "product": "produto", "previous": "30 dias antes", "change": "variação", "by_cluster": "Por cluster",
+        "by_product": "Produtos que mais venderam", "customers": "Clientes e venda cruzada",
+        "cross_customers": "clientes", "also_elsewhere": "também compram em outro cluster", "share": "parcela",
+        "only_here": "só neste cluster", "overlap": "Clientes em comum (compraram nos dois clusters)",
+        "refunds": "Reembolsos e chargebacks", "platform": "plataforma", "paid": "vendas pagas",
+        "refunded": "reembolsos", "chargebacks": "chargebacks", "month": "mês", "health": "Saúde dos dados",
+        "files": "Arquivos", "ingested": "ingeridos", "skipped": "ignorados (repetidos)", "rejected": "recusados",
+        "quarantined": "em quarentena", "rejected_files": "Arquivos recusados", "file": "arquivo",
+        "reason": "motivo", "hint": "o que fazer", "rejects": "Linhas recusadas na silver, por regra",
+        "rule": "regra", "rows": "linhas", "example": "exemplo", "unknown_layouts": "Layouts desconhecidos",
+        "columns": "colunas", "fix": "como resolver", "unknown_statuses": "Status desconhecidos",
+        "status": "status", "none": "nada a mostrar", "internals": "Detalhes técnicos do lago",
+        "tables": "Tabelas", "table": "tabela", "version": "versão", "last_write": "última escrita",
+        "operation": "operação", "layouts": "Layouts de exportação vistos", "first_seen": "visto em",
+        "first_file": "primeiro arquivo", "new_columns": "colunas novas", "weekly": "Receita aprovada por semana",
+        "refund_chart": "Taxa de reembolso e de chargeback por mês", "products_chart": "Produtos: receita",
+        "cross_chart": "Clientes: só neste cluster vs. também em outro", "no_gold": "A camada gold ainda não foi "
+        "gerada: rode <code>lakectl promote all</code>.", "generated": "Gerado em {when} (horário de São Paulo) "
+        "pelo lakectl {version}. Valores nunca são somados entre moedas.", "week": "semana",
+        "current_period": "últimos 30 dias", "previous_period": "30 dias antes",
+    },
+    "en": {
+        "title": "Sales report", "summary": "Summary", "window_latest": "ending at the latest sale in the lake",
+        "window_as_of": "ending at the requested day (--as-of)", "window_today": "ending today (no sales yet)",
+        "window": "Last {days} days: {start} to {end} ({why}), against {pstart} to {pend}.",
+        "revenue": "Revenue", "sales": "Approved sales", "ticket": "Average ticket", "refund_rate": "Refund rate",
+        "chargeback_rate": "Chargeback rate", "vs": "vs. the 30 days before", "currency": "currency",
+        "cluster": "cluster", "product": "product", "previous": "30 days before", "change": "change",
+        "by_cluster": "Per cluster", "by_product": "Top products", "customers": "Customers and cross-sell",
+        "cross_customers": "customers", "also_elsewhere": "also buy in another cluster", "share": "share",
+        "only_here": "only this cluster", "overlap": "Customers in common (bought in both clusters)",
+        "refunds": "Refunds and chargebacks", "platform": "platform", "paid": "paid sales", "refunded": "refunds",
+        "chargebacks": "chargebacks", "month": "month", "health": "Data health", "files": "Files",
+        "ingested": "ingested", "skipped": "skipped (duplicates)", "rejected": "rejected",
+        "quarantined": "quarantined", "rejected_files": "Rejected files", "file": "file", "reason": "reason",
+        "hint": "what to do", "rejects": "Rows rejected in silver, by rule", "rule": "rule", "rows": "rows",
+        "example": "example", "unknown_layouts": "Unknown layouts", "columns": "columns", "fix": "how to fix",
+        "unknown_statuses": "Unknown statuses", "status": "status", "none": "nothing to show",
+        "internals": "Lake internals", "tables": "Tables", "table": "table", "version": "version",
+        "last_write": "last write", "operation": "operation", "layouts": "Export layouts seen",
+        "first_seen": "first seen", "first_file": "first file", "new_columns": "new columns",
+        "weekly": "Approved revenue per week", "refund_chart": "Refund and chargeback rate per month",
+        "products_chart": "Products: revenue", "cross_chart": "Customers: this cluster only vs. also elsewhere",
+        "no_gold": "Gold is not built yet: run <code>lakectl promote all</code>.",
+        "generated": "Generated {when} (Sao Paulo time) by lakectl {version}. Money is never added across "
+        "currencies.", "week": "week", "current_period": "last 30 days", "previous_period": "30 days before",
+    },
+}  # fmt: skip
 
 
 def safe_cell(value: Any) -> Any:
@@ -31,76 +95,156 @@ def safe_cell(value: Any) -> Any:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def _pct(value: Any) -> str:
-    return "-" if value is None else f"{float(value):.1%}"
+@dataclass(frozen=True)
+class Fmt:
+    """Locale-aware formatting of the report's raw values."""
+
+    locale: str = "pt-BR"
+    timezone: str = "America/Sao_Paulo"
+
+    def t(self, key: str) -> str:
+        return LABELS[self.locale][key]
+
+    def _number(self, value: Decimal | float, decimals: int) -> str:
+        text = f"{value:,.{decimals}f}"
+        return text.translate(str.maketrans(",.", ".,")) if self.locale == "pt-BR" else text
+
+    def money(self, value: Any, currency: str | None) -> str:
+        if value is None:
+            return "-"
+        symbol = SYMBOLS.get(currency or "", currency or "")
+        amount = Decimal(str(value))
+        sign = "-" if amount < 0 else ""
+        return f"{sign}{symbol} {self._number(abs(amount), 2)}"
+
+    def count(self, value: Any) -> str:
+        return "-" if value is None else self._number(int(value), 0)
+
+    def pct(self, value: Any) -> str:
+        return "-" if value is None else self._number(float(value) * 100, 1) + "%"
+
+    def change(self, value: Any) -> str:
+        """A relative change: +12,5%."""
+        return "-" if value is None else ("+" if value >= 0 else "") + self.pct(value)
+
+    def points(self, value: Any) -> str:
+        """A change of a rate, in percentage points: +1,2 p.p."""
+        if value is None:
+            return "-"
+        unit = " p.p." if self.locale == "pt-BR" else " pp"
+        return ("+" if value >= 0 else "") + self._number(float(value) * 100, 1) + unit
+
+    def day(self, value: Any) -> str:
+        if not value:
+            return "-"
+        day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+        return day.strftime("%d/%m/%Y") if self.locale == "pt-BR" else day.isoformat()
+
+    def when(self, value: Any) -> str:
+        """A UTC time in the business's time zone."""
+        if not value:
+            return "-"
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        local = moment.astimezone(ZoneInfo(self.timezone))
+        return local.strftime("%d/%m/%Y %H:%M" if self.locale == "pt-BR" else "%Y-%m-%d %H:%M")
+
+    def month(self, value: str) -> str:
+        year, month = value.split("-")
+        return f"{month}/{year}" if self.locale == "pt-BR" else value
 
 
-def _money(value: Any) -> str:
-    if value is None:
-        return "-"
-    return f"{float(value):,.2f}"
+def fmt_for(report: dict[str, Any], locale: str | None = None) -> Fmt:
+    return Fmt(locale or report.get("locale") or "pt-BR", report.get("timezone") or "America/Sao_Paulo")
 
 
 # --------------------------------------------------------------------------------------- sections
 
 
-def sections(report: dict[str, Any]) -> Iterator[tuple[str, list[str], list[list[Any]]]]:
-    """(title, headers, rows) of every section, shared by the terminal, Markdown and HTML views."""
-    lake = report["lake"]
-    yield (
-        "Lake tables",
-        ["table", "version", "rows", "last write (UTC)", "operation"],
-        [[t["table"], t["version"], t["rows"], t["last_write"], t["last_operation"]] for t in lake["tables"]],
-    )
-    files = lake["files"]
-    yield (
-        "Files",
-        ["ingested", "skipped", "rejected", "quarantined"],
-        [
-            [
-                files.get("ingested", 0),
-                files.get("skipped", 0),
-                files.get("rejected", 0),
-                files.get("quarantined", 0),
-            ]
-        ],
-    )
-    yield (
-        "Silver rejects by rule",
-        ["cluster", "rule", "rows"],
-        [[r["cluster"], r["rule"], r["rows"]] for r in lake["rejects"]],
-    )
-    yield (
-        "Source layouts seen",
-        ["cluster", "first seen", "first file", "new columns"],
-        [
-            [c["cluster"], c["first_seen"], c["first_file"], ", ".join(c["new_columns"][:12])]
-            for c in lake["schema_changes"]
-        ],
-    )
-    yield f"Revenue (approved), last 30 days to {report['as_of']} vs the 30 before", [
-        "cluster", "currency", "last 30 days", "previous 30", "change", "all time", "orders"
-    ], [
-        [r["cluster"], r["currency"], _money(r["last_30_days"]), _money(r["previous_30_days"]), _pct(r["change"]),
-         _money(r["all_time"]), r["orders_all_time"]]
-        for r in report["revenue"]
+@dataclass
+class Section:
+    """One table of the report: shared by the terminal, Markdown and HTML views."""
+
+    key: str
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    level: int = 2  # 2: a part of the report, 3: a table inside one
+    numeric: tuple[int, ...] = ()  # columns aligned right, never wrapped
+
+
+def window_sentence(report: dict[str, Any], f: Fmt) -> str:
+    w = report["window"]
+    why = f.t({"as_of": "window_as_of", "latest_sale": "window_latest"}.get(w["ends_at"], "window_today"))
+    return f.t("window").format(days=w["days"], start=f.day(w["start"]), end=f.day(w["end"]), why=why,
+                                pstart=f.day(w["previous_start"]), pend=f.day(w["previous_end"]))  # fmt: skip
+
+
+def _compared(row: dict[str, Any], f: Fmt) -> list[str]:
+    currency = row["currency"]
+    return [f.money(row["revenue"], currency), f.change(row["revenue_change"]), f.count(row["sales"]),
+            f.change(row["sales_change"]), f.money(row["average_ticket"], currency), f.pct(row["refund_rate"]),
+            f.points(row["refund_rate_change"]), f.pct(row["chargeback_rate"])]  # fmt: skip
+
+
+def sections(report: dict[str, Any], f: Fmt) -> list[Section]:
+    """Every table, owner first: money, clusters, products, customers, refunds, data health, internals."""
+    t = f.t
+    money_headers = [t("revenue"), t("change"), t("sales"), t("change"), t("ticket"), t("refund_rate"),
+                     t("change"), t("chargeback_rate")]  # fmt: skip
+    out = [
+        Section("summary", t("summary"), [t("currency"), *money_headers],
+                [[r["currency"], *_compared(r, f)] for r in report["summary"]], 2, tuple(range(1, 9))),
+        Section("clusters", t("by_cluster"), [t("cluster"), t("currency"), *money_headers],
+                [[r["cluster"], r["currency"], *_compared(r, f)] for r in report["revenue"]], 2, tuple(range(2, 10))),
+        Section("products", t("by_product"), [t("product"), t("cluster"), t("revenue"), t("change"), t("sales"),
+                                              t("ticket"), t("refund_rate")],
+                [[r["product_name"] or "-", r["cluster"], f.money(r["revenue"], r["currency"]),
+                  f.change(r["revenue_change"]), f.count(r["sales"]), f.money(r["average_ticket"], r["currency"]),
+                  f.pct(r["refund_rate"])] for r in report["products"]], 2, (2, 3, 4, 5, 6)),
+        Section("customers", t("customers"), [t("cluster"), t("cross_customers"), t("also_elsewhere"), t("share")],
+                [[r["cluster"], f.count(r["customers"]), f.count(r["also_elsewhere"]), f.pct(r["share"])]
+                 for r in report["cross_sell"]], 2, (1, 2, 3)),
     ]  # fmt: skip
-    yield "Top products by revenue", ["currency", "cluster", "product", "orders", "revenue", "avg ticket", "refunds"], [
-        [r["currency"], r["cluster"], r["product_name"], r["orders"], _money(r["revenue"]), _money(r["average_ticket"]),
-         _pct(r["refund_rate"])]
-        for r in report["top_products"]
+    clusters, matrix = overlap_matrix(report)
+    if report["cluster_overlap"]:
+        out.append(Section("overlap", t("overlap"), ["", *clusters],
+                           [[c, *[f.count(v) for v in row]] for c, row in zip(clusters, matrix, strict=True)],
+                           3, tuple(range(1, len(clusters) + 1))))  # fmt: skip
+    out.append(Section("refunds", t("refunds"), [t("cluster"), t("platform"), t("paid"), t("refunded"),
+                                                 t("chargebacks"), t("refund_rate"), t("chargeback_rate")],
+                       [[r["cluster"], r["platform"], f.count(r["paid_orders"]), f.count(r["refunded_orders"]),
+                         f.count(r["chargebacks"]), f.pct(r["refund_rate"]), f.pct(r["chargeback_rate"])]
+                        for r in report["refund_rates"]], 2, (2, 3, 4, 5, 6)))  # fmt: skip
+    health = report["health"]
+    files = health["files"]
+    out += [
+        Section("health", t("health") + ": " + t("files").lower(),
+                [t("ingested"), t("skipped"), t("rejected"), t("quarantined")],
+                [[f.count(files.get(k, 0)) for k in ("ingested", "skipped", "rejected", "quarantined")]], 2,
+                (0, 1, 2, 3)),
+        Section("rejected_files", t("rejected_files"), [t("cluster"), t("file"), t("reason"), t("hint")],
+                [[r["cluster"] or "-", r["file_name"], r["reason"] or "", r["hint"] or ""]
+                 for r in health["rejected_files"]], 3),
+        Section("rejects", t("rejects"), [t("cluster"), t("rule"), t("rows"), t("example")],
+                [[r["cluster"], r["rule"], f.count(r["rows"]),
+                  f"{r['example_file']} #{r['example_row']}: {r['column']} = {r['example_value']!r}"
+                  + (f" ({r['example_detail']})" if r.get("example_detail") else "")]
+                 for r in health["rejects"]], 3, (2,)),
+        Section("unknown_layouts", t("unknown_layouts"), [t("cluster"), t("rows"), t("file"), t("columns"), t("fix")],
+                [[r["cluster"], f.count(r["rows"]), ", ".join(r["files"]), r["columns"], r["fix"]]
+                 for r in health["unknown_layouts"]], 3, (1,)),
+        Section("unknown_statuses", t("unknown_statuses"), [t("cluster"), t("status"), t("rows"), t("file"), t("fix")],
+                [[r["cluster"], r["status_raw"], f.count(r["rows"]), r["example_file"], r["fix"]]
+                 for r in health["unknown_statuses"]], 3, (2,)),
+        Section("tables", t("internals") + ": " + t("tables").lower(),
+                [t("table"), t("version"), t("rows"), t("last_write"), t("operation")],
+                [[r["table"], str(r["version"]), f.count(r["rows"]), f.when(r["last_write"]), r["last_operation"] or ""]
+                 for r in report["lake"]["tables"]], 2, (1, 2, 3)),
+        Section("layouts", t("layouts"), [t("cluster"), t("first_seen"), t("first_file"), t("new_columns")],
+                [[c["cluster"], f.when(c["first_seen"]), c["first_file"], ", ".join(c["new_columns"][:12])]
+                 for c in report["lake"]["schema_changes"]], 3, (1,)),
     ]  # fmt: skip
-    yield "Refund and chargeback rates", ["cluster", "platform", "paid orders", "refunds", "chargebacks", "refund rate",
-                                          "chargeback rate"], [
-        [r["cluster"], r["platform"], r["paid_orders"], r["refunded_orders"], r["chargebacks"], _pct(r["refund_rate"]),
-         _pct(r["chargeback_rate"])]
-        for r in report["refund_rates"]
-    ]  # fmt: skip
-    yield (
-        "Cross-sell: customers who also buy in another cluster",
-        ["cluster", "customers", "also elsewhere", "share"],
-        [[r["cluster"], r["customers"], r["also_elsewhere"], _pct(r["share"])] for r in report["cross_sell"]],
-    )
+    return out
 
 
 def overlap_matrix(report: dict[str, Any]) -> tuple[list[str], list[list[int]]]:
@@ -112,42 +256,42 @@ def overlap_matrix(report: dict[str, Any]) -> tuple[list[str], list[list[int]]]:
 # ----------------------------------------------------------------------------------------- views
 
 
-def terminal(console: Console, report: dict[str, Any]) -> None:
+def terminal(console: Console, report: dict[str, Any], locale: str | None = None) -> None:
+    f = fmt_for(report, locale)
+    console.print(f"[bold]{f.t('title')}[/bold] — {escape(window_sentence(report, f))}", highlight=False)
     if not report["gold_built"]:
-        console.print("[yellow]gold is not built yet: run 'lakectl promote all'[/yellow]")
-    for title, headers, rows in sections(report):
-        table = Table(title=title, title_justify="left")
-        for header in headers:
-            table.add_column(header, overflow="fold")
-        for row in rows:
-            table.add_row(*[str(cell) for cell in row])
-        if rows:
-            console.print(table)
-    clusters, matrix = overlap_matrix(report)
-    if report["cluster_overlap"]:
-        table = Table(title="Cluster overlap (customers who bought in both)", title_justify="left")
-        table.add_column("")
-        for cluster in clusters:
-            table.add_column(cluster, justify="right")
-        for cluster, row in zip(clusters, matrix, strict=True):
-            table.add_row(cluster, *[str(v) for v in row])
+        console.print("[yellow]" + re.sub(r"</?code>", "'", f.t("no_gold")) + "[/yellow]")
+    for section in sections(report, f):
+        if not section.rows:
+            continue
+        table = Table(title=section.title, title_justify="left")
+        for i, header in enumerate(section.headers):
+            numeric = i in section.numeric
+            table.add_column(header, justify="right" if numeric else "left", no_wrap=numeric, overflow="fold")
+        for row in section.rows:
+            table.add_row(*[escape(str(cell)) for cell in row])
         console.print(table)
 
 
-def markdown(report: dict[str, Any]) -> str:
-    lines = [f"# lakectl report ({report['as_of']})", "", f"Generated {report['generated_at']} by lakectl "
-             f"{report['lakectl_version']}. Money is per currency; dates in {report['timezone']}.", ""]  # fmt: skip
-    for title, headers, rows in sections(report):
-        lines += [f"## {title}", ""]
-        if not rows:
-            lines += ["(none)", ""]
+def markdown(report: dict[str, Any], locale: str | None = None) -> str:
+    f = fmt_for(report, locale)
+    lines = [f"# {f.t('title')}", "", window_sentence(report, f), ""]
+    for section in sections(report, f):
+        lines += ["#" * section.level + f" {section.title}", ""]
+        if not section.rows:
+            lines += [f"({f.t('none')})", ""]
             continue
-        lines.append("| " + " | ".join(headers) + " |")
-        lines.append("|" + "---|" * len(headers))
-        for row in rows:
+        lines.append("| " + " | ".join(section.headers) + " |")
+        lines.append(
+            "|" + "".join("---:|" if i in section.numeric else "---|" for i in range(len(section.headers)))
+        )
+        for row in section.rows:
             lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |")
         lines.append("")
-    return "\n".join(lines)
+    generated = f.t("generated").format(
+        when=f.when(report["generated_at"]), version=report["lakectl_version"]
+    )
+    return "\n".join([*lines, generated, ""])
 
 
 def to_csv(report: dict[str, Any]) -> str:
@@ -157,33 +301,37 @@ def to_csv(report: dict[str, Any]) -> str:
     writer.writerow(["section", "cluster", "other", "currency", "item", "metric", "value"])
 
     def emit(section: str, row: dict[str, Any], keys: dict[str, str], metrics: list[str]) -> None:
-        base = [
-            row.get(keys.get(k, ""), "") if k in keys else ""
-            for k in ("cluster", "other", "currency", "item")
-        ]
+        base = [row.get(keys[k], "") if k in keys else "" for k in ("cluster", "other", "currency", "item")]
         for metric in metrics:
             writer.writerow([safe_cell(v) for v in [section, *base, metric, row.get(metric)]])
 
+    compared = [f"{p}{m}" for m in ("revenue", "sales", "average_ticket", "refund_rate", "chargeback_rate")
+                for p in ("", "previous_")]  # fmt: skip
+    for row in report["summary"]:
+        emit("summary", row, {"currency": "currency"}, compared)
     for row in report["revenue"]:
-        emit("revenue", row, {"cluster": "cluster", "currency": "currency"},
-             ["last_30_days", "previous_30_days", "change", "all_time", "orders_all_time"])  # fmt: skip
-    for row in report["revenue_by_day"]:
-        emit("revenue_by_day", row, {"cluster": "cluster", "currency": "currency", "item": "sale_date"},
-             ["gross_revenue", "orders"])  # fmt: skip
-    for row in report["top_products"]:
-        emit("top_products", row, {"cluster": "cluster", "currency": "currency", "item": "product_name"},
-             ["orders", "revenue", "average_ticket", "refund_rate"])  # fmt: skip
+        emit("revenue", row, {"cluster": "cluster", "currency": "currency"}, compared)
+    for row in report["products"]:
+        emit(
+            "products", row, {"cluster": "cluster", "currency": "currency", "item": "product_name"}, compared
+        )
+    for row in report["revenue_by_week"]:
+        emit("revenue_by_week", row, {"cluster": "cluster", "currency": "currency", "item": "week"},
+             ["revenue", "sales"])  # fmt: skip
+    for row in report["refund_rate_by_month"]:
+        emit("refund_rate_by_month", row, {"cluster": "cluster", "item": "month"},
+             ["paid_orders", "refunded_orders", "chargebacks", "refund_rate", "chargeback_rate"])  # fmt: skip
     for row in report["refund_rates"]:
         emit("refund_rates", row, {"cluster": "cluster", "other": "platform"},
              ["paid_orders", "refunded_orders", "chargebacks", "refund_rate", "chargeback_rate"])  # fmt: skip
     for row in report["cluster_overlap"]:
         emit("cluster_overlap", row, {"cluster": "cluster", "other": "other"}, ["customers"])
-    for row in report["lake"]["rejects"]:
+    for row in report["health"]["rejects"]:
         emit("rejects", row, {"cluster": "cluster", "item": "rule"}, ["rows"])
+    for status, count in report["health"]["files"].items():
+        emit("files", {"status": status, "count": count}, {"item": "status"}, ["count"])
     for row in report["lake"]["tables"]:
         emit("lake_tables", row, {"item": "table"}, ["version", "rows"])
-    for status, count in report["lake"]["files"].items():
-        emit("files", {"status": status, "count": count}, {"item": "status"}, ["count"])
     return out.getvalue()
 
 
@@ -194,95 +342,186 @@ def to_json(report: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------------------ html
 
 
-def html_page(report: dict[str, Any]) -> str:
-    """One file, no network: the plotting library's JavaScript is inlined."""
+def _charts(report: dict[str, Any], f: Fmt) -> dict[str, list[Any]]:
+    """Plotly figures keyed by the section they follow. Every chart has a legend; each cluster gets
+    its own panel (its own scale), so a small cluster is never flattened by a big one."""
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    separators = ",." if f.locale == "pt-BR" else ".,"
+    base = {"separators": separators, "margin": {"l": 10, "r": 10, "t": 60, "b": 10}, "autosize": True,
+            "legend": {"orientation": "h", "y": -0.12}, "font": {"size": 12}}  # fmt: skip
+    charts: dict[str, list[Any]] = {
+        "summary": [],
+        "clusters": [],
+        "products": [],
+        "customers": [],
+        "refunds": [],
+    }
+    weeks: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for row in report["revenue_by_week"]:
+        weeks.setdefault(row["currency"], {}).setdefault(row["cluster"], []).append(row)
+    for currency, per_cluster in sorted(weeks.items()):
+        names = sorted(per_cluster)
+        fig = make_subplots(
+            rows=len(names), cols=1, shared_xaxes=True, subplot_titles=names, vertical_spacing=0.08
+        )
+        for i, cluster in enumerate(names, start=1):
+            rows = per_cluster[cluster]
+            fig.add_trace(
+                go.Bar(
+                    x=[r["week"] for r in rows],
+                    y=[float(r["revenue"]) for r in rows],
+                    name=cluster,
+                    hovertemplate="%{x|%d/%m/%Y}: %{y:,.2f}<extra>" + cluster + "</extra>",
+                ),
+                row=i,
+                col=1,
+            )
+            fig.update_yaxes(tickprefix=SYMBOLS.get(currency, currency) + " ", row=i, col=1, automargin=True)
+        fig.update_layout(
+            base, title=f"{f.t('weekly')} ({currency})", height=140 * len(names) + 160, showlegend=True
+        )
+        fig.update_xaxes(tickformat="%d/%m/%Y" if f.locale == "pt-BR" else "%Y-%m-%d")
+        charts["clusters"].append((f"weekly-{currency}", fig))
+    for currency in sorted({r["currency"] for r in report["products"]}):
+        rows = [r for r in report["products"] if r["currency"] == currency][::-1]
+        labels = [_short(f"{r['product_name'] or '-'} ({r['cluster']})") for r in rows]
+        fig = go.Figure([
+            go.Bar(name=f.t("current_period"), y=labels, x=[float(r["revenue"]) for r in rows], orientation="h"),
+            go.Bar(name=f.t("previous_period"), y=labels, x=[float(r["previous_revenue"]) for r in rows],
+                   orientation="h"),
+        ])  # fmt: skip
+        fig.update_layout(base, title=f"{f.t('products_chart')} ({currency})", barmode="group", showlegend=True,
+                          height=max(300, 140 + 44 * len(rows)))  # fmt: skip
+        fig.update_yaxes(automargin=True)
+        fig.update_xaxes(tickprefix=SYMBOLS.get(currency, currency) + " ")
+        charts["products"].append((f"products-{currency}", fig))
+    if report["cross_sell"]:
+        rows = report["cross_sell"]
+        clusters = [r["cluster"] for r in rows]
+        fig = go.Figure([
+            go.Bar(name=f.t("only_here"), x=clusters, y=[(r["customers"] or 0) - (r["also_elsewhere"] or 0) for r in rows]),
+            go.Bar(name=f.t("also_elsewhere"), x=clusters, y=[r["also_elsewhere"] or 0 for r in rows]),
+        ])  # fmt: skip
+        fig.update_layout(base, title=f.t("cross_chart"), barmode="stack", height=380, showlegend=True)
+        charts["customers"].append(("cross-sell", fig))
+    if report["refund_rate_by_month"]:
+        fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
+                            subplot_titles=[f.t("refund_rate"), f.t("chargeback_rate")])  # fmt: skip
+        by_cluster: dict[str, list[dict[str, Any]]] = {}
+        for row in report["refund_rate_by_month"]:
+            by_cluster.setdefault(row["cluster"], []).append(row)
+        palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+        for i, (cluster, rows) in enumerate(sorted(by_cluster.items())):
+            months = [f.month(r["month"]) for r in rows]
+            color = palette[i % len(palette)]
+            for panel, key in ((1, "refund_rate"), (2, "chargeback_rate")):
+                fig.add_trace(go.Scatter(x=months, y=[r[key] or 0 for r in rows], name=cluster, legendgroup=cluster,
+                                         showlegend=panel == 1, mode="lines+markers", line={"color": color}),
+                              row=panel, col=1)  # fmt: skip
+        fig.update_yaxes(tickformat=".0%", automargin=True)
+        fig.update_layout(base, title=f.t("refund_chart"), height=520, showlegend=True)
+        charts["refunds"].append(("refund-rates", fig))
+    return charts
+
+
+def _short(text: str, width: int = 34) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def html_page(report: dict[str, Any], locale: str | None = None) -> str:
+    """One file, no network: the plotting library's JavaScript is inlined."""
     from plotly.offline import get_plotlyjs
 
-    figures: list[tuple[str, Any]] = []
-    # weekly totals (weeks start on Monday): daily figures of a small business are too spiky to read
-    weekly: dict[str, dict[str, dict[str, float]]] = {}
-    for row in report["revenue_by_day"]:
-        day = date.fromisoformat(row["sale_date"])
-        week = (day - timedelta(days=day.weekday())).isoformat()
-        per_week = weekly.setdefault(row["currency"], {}).setdefault(row["cluster"], {})
-        per_week[week] = per_week.get(week, 0.0) + float(row["gross_revenue"])
-    by_currency = {
-        currency: {
-            cluster: (sorted(weeks), [weeks[w] for w in sorted(weeks)]) for cluster, weeks in clusters.items()
-        }
-        for currency, clusters in weekly.items()
-    }
-    for currency, per_cluster in sorted(by_currency.items()):
-        fig = go.Figure(
-            [go.Scatter(x=x, y=y, mode="lines+markers", name=c) for c, (x, y) in sorted(per_cluster.items())]
-        )
-        fig.update_layout(title=f"Approved revenue per week ({currency})", yaxis_title=currency, height=380)
-        figures.append((f"revenue-{currency}", fig))
-    for currency in sorted({r["currency"] for r in report["top_products"]}):
-        rows = [r for r in report["top_products"] if r["currency"] == currency][::-1]
-        labels = [f"{r['product_name']} ({r['cluster']})" for r in rows]
-        fig = go.Figure(go.Bar(x=[float(r["revenue"]) for r in rows], y=labels, orientation="h"))
-        fig.update_layout(
-            title=f"Top products by revenue ({currency})",
-            height=max(240, 120 + 32 * len(rows)),
-            margin={"l": 260},
-        )
-        figures.append((f"products-{currency}", fig))
-    if report["cluster_overlap"]:
-        clusters, matrix = overlap_matrix(report)
-        fig = go.Figure(go.Heatmap(z=matrix, x=clusters, y=clusters, colorscale="Blues", text=matrix,
-                                   texttemplate="%{text}"))  # fmt: skip
-        fig.update_layout(title="Cluster overlap: customers who bought in both", height=460)
-        figures.append(("overlap", fig))
-    if report["refund_rates"]:
-        rows = report["refund_rates"]
-        labels = [f"{r['cluster']} / {r['platform']}" for r in rows]
-        fig = go.Figure([
-            go.Bar(name="refund rate", x=labels, y=[r["refund_rate"] or 0 for r in rows]),
-            go.Bar(name="chargeback rate", x=labels, y=[r["chargeback_rate"] or 0 for r in rows]),
-        ])  # fmt: skip
-        fig.update_layout(
-            title="Refund and chargeback rates", barmode="group", yaxis_tickformat=".0%", height=420
-        )
-        figures.append(("refunds", fig))
-    charts = "\n".join(
-        f'<section class="chart" id="{name}">{fig.to_html(full_html=False, include_plotlyjs=False, div_id=name + "-plot")}</section>'
-        for name, fig in figures
-    )
-    tables = "\n".join(_html_table(title, headers, rows) for title, headers, rows in sections(report))
-    missing = (
-        ""
-        if report["gold_built"]
-        else "<p class=warn>Gold is not built yet: run <code>lakectl promote all</code>.</p>"
+    f = fmt_for(report, locale)
+    charts = _charts(report, f)
+    config = {"responsive": True, "displaylogo": False}
+    body = []
+    for section in sections(report, f):
+        if section.key == "summary":  # the money cards stand for this table on the page
+            cards = "".join(_card(r, f) for r in report["summary"]) or f"<p>({html.escape(f.t('none'))})</p>"
+            body.append(
+                f'<h2 id="s-summary">{html.escape(section.title)}</h2><div class="cards" id="money">{cards}</div>'
+            )
+        else:
+            body.append(_html_section(section, f))
+        for name, fig in charts.get(section.key, []):
+            plot = fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"{name}-plot", default_width="100%",
+                               config=config)  # fmt: skip
+            body.append(f'<section class="chart" id="{html.escape(name)}">{plot}</section>')
+    missing = "" if report["gold_built"] else f"<p class=warn>{f.t('no_gold')}</p>"
+    generated = f.t("generated").format(
+        when=f.when(report["generated_at"]), version=report["lakectl_version"]
     )
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{html.escape(f.locale)}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>lakectl report {html.escape(report["as_of"])}</title>
+<title>{html.escape(f.t("title"))} {html.escape(f.day(report["as_of"]))}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }}
-h1 {{ margin-bottom: .2rem; }} .meta {{ color: #666; margin-top: 0; }}
+* {{ box-sizing: border-box; }}
+body {{ font-family: system-ui, sans-serif; margin: 0 auto; padding: 1rem; max-width: 1200px; color: #222; }}
+h1 {{ margin: 0 0 .2rem; font-size: 1.5rem; }} .meta {{ color: #555; margin: 0 0 1rem; }}
+h2 {{ margin-top: 2rem; border-bottom: 2px solid #eee; }}
+.cards {{ display: grid; gap: .6rem; }}
+.card {{ border: 1px solid #ddd; border-radius: 8px; padding: .6rem .8rem; }}
+.card h3 {{ margin: 0 0 .4rem; font-size: 1rem; }}
+.metrics {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(9.5rem, 1fr)); gap: .4rem; }}
+.metric b {{ display: block; font-size: 1.15rem; white-space: nowrap; }}
+.metric span {{ color: #555; font-size: .85rem; }} .up {{ color: #17803d; }} .down {{ color: #b42318; }}
+.scroll {{ overflow-x: auto; max-width: 100%; }}
 table {{ border-collapse: collapse; margin: .5rem 0 1.5rem; font-size: .9rem; }}
-th, td {{ border-bottom: 1px solid #ddd; padding: .3rem .6rem; text-align: left; }}
-th {{ background: #f5f5f5; }} .warn {{ color: #a60; }} section.chart {{ margin: 1rem 0 2rem; }}
+th, td {{ border-bottom: 1px solid #ddd; padding: .3rem .45rem; text-align: left; vertical-align: top; }}
+th {{ background: #f5f5f5; }} td.num, th.num {{ text-align: right; white-space: nowrap; }}
+.warn {{ color: #a60; }} section.chart {{ margin: 1rem 0 2rem; max-width: 100%; overflow: hidden; }}
 </style>
 <script>{get_plotlyjs()}</script>
 </head><body>
-<h1>lakectl report</h1>
-<p class="meta">As of {html.escape(report["as_of"])}, generated {html.escape(report["generated_at"])} by lakectl
-{html.escape(report["lakectl_version"])}. Money is never added across currencies; dates are {html.escape(report["timezone"])}.</p>
+<h1>{html.escape(f.t("title"))}</h1>
+<p class="meta" id="window">{html.escape(window_sentence(report, f))}</p>
 {missing}
-{charts}
-<h2>Tables</h2>
-{tables}
+{"".join(body)}
+<p class="meta">{html.escape(generated)}</p>
 </body></html>
 """
 
 
-def _html_table(title: str, headers: list[str], rows: list[list[Any]]) -> str:
-    if not rows:
-        return f"<h3>{html.escape(title)}</h3><p>(none)</p>"
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<h3>{html.escape(title)}</h3><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def _card(row: dict[str, Any], f: Fmt) -> str:
+    c = row["currency"]
+
+    def metric(label: str, value: str, change: str, raw: Any, good_up: bool = True) -> str:
+        css = "" if raw is None or raw == 0 else ("up" if (raw > 0) == good_up else "down")
+        return (f'<div class="metric"><span>{html.escape(label)}</span><b>{html.escape(value)}</b>'
+                f'<span class="{css}" title="{html.escape(f.t("vs"))}">{html.escape(change)}</span></div>')  # fmt: skip
+
+    return (
+        f'<div class="card"><h3>{html.escape(c)}</h3><div class="metrics">'
+        + metric(f.t("revenue"), f.money(row["revenue"], c), f.change(row["revenue_change"]), row["revenue_change"])
+        + metric(f.t("sales"), f.count(row["sales"]), f.change(row["sales_change"]), row["sales_change"])
+        + metric(f.t("ticket"), f.money(row["average_ticket"], c), f.change(row["average_ticket_change"]),
+                 row["average_ticket_change"])
+        + metric(f.t("refund_rate"), f.pct(row["refund_rate"]), f.points(row["refund_rate_change"]),
+                 row["refund_rate_change"], good_up=False)
+        + metric(f.t("chargeback_rate"), f.pct(row["chargeback_rate"]), f.points(row["chargeback_rate_change"]),
+                 row["chargeback_rate_change"], good_up=False)
+        + "</div></div>"
+    )  # fmt: skip
+
+
+def _html_section(section: Section, f: Fmt) -> str:
+    tag = f"h{section.level}"
+    title = f'<{tag} id="s-{section.key}">{html.escape(section.title)}</{tag}>'
+    if not section.rows:
+        return f"{title}<p>({html.escape(f.t('none'))})</p>"
+
+    def cls(i: int) -> str:
+        return ' class="num"' if i in section.numeric else ""
+
+    head = "".join(f"<th{cls(i)}>{html.escape(h)}</th>" for i, h in enumerate(section.headers))
+    body = "".join(
+        "<tr>" + "".join(f"<td{cls(i)}>{html.escape(str(c))}</td>" for i, c in enumerate(row)) + "</tr>"
+        for row in section.rows
+    )
+    return (
+        f'{title}<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    )
