@@ -253,7 +253,8 @@ def create_app(settings: Settings) -> FastAPI:
         session = request.cookies.get(SESSION_COOKIE)
         signed_in = guard.session_ok(session)
         csrf = guard.csrf_token(session if signed_in else None)
-        report = await run_in_threadpool(lambda: html_page(build_report(settings)))
+        locale = "pt-BR" if language == "pt" else "en"  # the report follows the page's language
+        report = await run_in_threadpool(lambda: html_page(build_report(settings), locale))
         panel = page.upload_panel(language, settings.clusters, csrf, signed_in)
         return HTMLResponse(page.with_panel(report, panel, language))
 
