@@ -106,7 +106,7 @@ def test_report_json_has_the_documented_schema(lake):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert set(report) == {"schema_version", "generated_at", "lakectl_version", "locale", "timezone", "as_of",
-                           "window", "clusters", "gold_built", "summary", "revenue", "products", "revenue_by_week",
+                           "window", "clusters", "gold_built", "summary", "revenue", "products", "revenue_by_day", "revenue_by_week",
                            "refund_rate_by_month", "refund_rates", "cluster_overlap", "cross_sell", "health",
                            "lake"}  # fmt: skip
     assert report["schema_version"] == 2 and report["as_of"] == "2026-10-31" and report["locale"] == "pt-BR"

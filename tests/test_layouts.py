@@ -255,17 +255,17 @@ def test_customers_and_overlap(lake):
 def test_json_report_values(lake):
     report = lake.report
     revenue = {(r["cluster"], r["currency"]): r for r in report["revenue"]}
-    assert {k: (v["last_30_days"], v["all_time"], v["orders_all_time"]) for k, v in revenue.items()} == {
-        ("diabetes", "BRL"): ("1594.00", "1594.00", 2),
-        ("diabetes", "USD"): ("49.90", "49.90", 1),
-        ("emagrecimento", "BRL"): ("1700.00", "1700.00", 2),
-        ("emagrecimento", "EUR"): ("0.00", "0.00", 0),
+    assert {k: (v["revenue"], v["sales"]) for k, v in revenue.items()} == {  # the window holds every sale
+        ("diabetes", "BRL"): ("1594.00", 2),
+        ("diabetes", "USD"): ("49.90", 1),
+        ("emagrecimento", "BRL"): ("1700.00", 2),
+        ("emagrecimento", "EUR"): ("0.00", 0),
     }  # fmt: skip
     rates = {(r["cluster"], r["platform"]): (r["paid_orders"], r["refund_rate"], r["chargeback_rate"])
              for r in report["refund_rates"]}  # fmt: skip
     assert rates[("diabetes", "kiwify")] == (4, 0.25, 0.25)
     assert rates[("emagrecimento", "digistore24")] == (2, 0.5, 0.5)
-    top = {(r["currency"], r["product_name"]): r["revenue"] for r in report["top_products"]}
+    top = {(r["currency"], r["product_name"]): r["revenue"] for r in report["products"]}
     assert top[("BRL", "Detox Chá")] == "1700.00" and top[("USD", "Glico Control")] == "49.90"
     by_day = {
         (r["sale_date"], r["cluster"], r["currency"]): r["gross_revenue"] for r in report["revenue_by_day"]
@@ -274,5 +274,6 @@ def test_json_report_values(lake):
     assert by_day[("2026-10-31", "emagrecimento", "BRL")] == "200.00"
     cross = {r["cluster"]: (r["customers"], r["also_elsewhere"], r["share"]) for r in report["cross_sell"]}
     assert cross["diabetes"] == (4, 1, 0.25) and cross["emagrecimento"] == (6, 1, 0.1667)
-    assert report["lake"]["files"] == {"ingested": 5, "skipped": 0, "rejected": 0, "quarantined": 0}
-    assert report["lake"]["rejects"] == [{"cluster": "emagrecimento", "rule": "sale_exists", "rows": 1}]
+    assert report["health"]["files"] == {"ingested": 5, "skipped": 0, "rejected": 0, "quarantined": 0}
+    rejects = [{k: r[k] for k in ("cluster", "rule", "rows")} for r in report["health"]["rejects"]]
+    assert rejects == [{"cluster": "emagrecimento", "rule": "sale_exists", "rows": 1}]

@@ -277,6 +277,7 @@ def build_report(settings: Settings, as_of: date | None = None) -> dict[str, Any
         "summary": [],
         "revenue": [],
         "products": [],
+        "revenue_by_day": [],
         "revenue_by_week": [],
         "refund_rate_by_month": [],
         "refund_rates": [],
@@ -302,6 +303,11 @@ def build_report(settings: Settings, as_of: date | None = None) -> dict[str, Any
         per_currency[row["currency"]] = per_currency.get(row["currency"], 0) + 1
         if per_currency[row["currency"]] <= TOP_PRODUCTS and (row["sales"] or row["previous_sales"]):
             report["products"].append(row)
+    report["revenue_by_day"] = _rows(
+        daily.group_by("sale_date", "cluster", "currency")
+        .agg(pl.col("gross_revenue").sum(), pl.col("orders").sum())
+        .sort("sale_date", "cluster", "currency")
+    )
     report["revenue_by_week"] = revenue_by_week(daily)
     rates = gold["refund_rates"]
     if rates is not None:
