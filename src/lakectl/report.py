@@ -237,7 +237,9 @@ def unknown_statuses(settings: Settings) -> list[dict[str, Any]]:
     """Raw statuses nothing maps (the sales are in silver with no status), per cluster, with the fix."""
     found = []
     for cluster in settings.clusters:
-        arrow = Lake.from_settings(settings).silver(cluster).read_arrow(["status", "status_raw", "_source_file"])
+        arrow = (
+            Lake.from_settings(settings).silver(cluster).read_arrow(["status", "status_raw", "_source_file"])
+        )
         if arrow is None:
             continue
         frame = pl.DataFrame(arrow)
