@@ -96,7 +96,7 @@ def test_the_public_api_runs_the_whole_flow(built):
     assert {p["cluster"] for p in promoted["silver"]} == set(settings.clusters)
     assert promoted["gold"]["status"] == "promoted"
     figures = lakectl.report(settings=settings)
-    assert figures["gold_built"] and figures["lake"]["files"]["ingested"] == len(ingested)
+    assert figures["gold_built"] and figures["health"]["files"]["ingested"] == len(ingested)
     lake = lakectl.Lake.from_settings(settings)
     rows = sum(r.rows for r in ingested)
     assert sum(lake.bronze(c).scan().select(pl.len()).collect().item() for c in settings.clusters if lake.bronze(c).exists()) == rows  # fmt: skip
