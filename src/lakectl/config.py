@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -154,6 +154,11 @@ class ServeSettings(BaseModel):
     ready_max_heartbeat_s: float = Field(120.0, gt=0, description="watcher heartbeat age /ready accepts")
 
 
+AWS_VARIABLES = {"endpoint": "AWS_ENDPOINT_URL", "region": "AWS_REGION", "access_key_id": "AWS_ACCESS_KEY_ID",
+                 "secret_access_key": "AWS_SECRET_ACCESS_KEY", "session_token": "AWS_SESSION_TOKEN"}  # fmt: skip
+SECRET_FIELDS = {"access_key_id", "secret_access_key", "session_token"}
+
+
 class StorageSettings(BaseModel):
     """Object storage for an ``s3://`` lake_root. Unset keys come from the usual AWS_* environment
     (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL ...)."""
@@ -172,6 +177,19 @@ class StorageSettings(BaseModel):
     local_lock_dir: Path = Field(
         Path(".lakectl-locks"), description="lock folder when the store has no conditional writes"
     )
+
+    @model_validator(mode="after")
+    def _from_aws_environment(self) -> StorageSettings:
+        # the usual AWS_* variables fill what [storage] leaves unset, so lakectl knows every
+        # credential it must keep out of its messages
+        env = os.environ
+        for name, variable in AWS_VARIABLES.items():
+            if getattr(self, name) is None and env.get(variable):
+                value = env[variable]
+                setattr(self, name, SecretStr(value) if name in SECRET_FIELDS else value)
+        if not self.allow_http and env.get("AWS_ALLOW_HTTP", "").lower() == "true":
+            self.allow_http = True
+        return self
 
     def options(self) -> dict[str, str]:
         """delta-rs / object_store storage options (credentials included: never log them)."""

@@ -56,6 +56,8 @@ LAYERS = ("bronze", "silver", "gold", "_lakectl")
 TABLE_NAME = re.compile(r"^(bronze|silver|gold|_lakectl)/(_events/)?[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$")
 # an S3 lock object is a lease: renewed while held, taken over once its holder stopped renewing
 LEASE_S = 60.0
+# obstore raises the builtin FileNotFoundError for a missing object, or its own NotFoundError
+MISSING = (NotFoundError, FileNotFoundError)
 FILES_KEY = "lakectl.files"
 
 # ------------------------------------------------------------------ schemas of lakectl's own tables
@@ -146,9 +148,11 @@ class Lake:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Lake:
-        storage = settings.storage
+        storage, root = settings.storage, str(settings.lake_root)
+        if not is_uri(root) or root.startswith("file://"):
+            return cls(root)  # a folder: the storage settings do not apply
         local_lock = None if storage.conditional_writes else storage.local_lock_dir
-        return cls(str(settings.lake_root), storage.options(), local_lock_dir=local_lock)
+        return cls(root, storage.options(), local_lock_dir=local_lock)
 
     # ----------------------------------------------------------------------------- locations
 
@@ -347,7 +351,7 @@ class _ObjectLock:
             current = self.store.get(self.path)
             holder = json.loads(bytes(current.bytes()))
             tag = current.meta["e_tag"]
-        except NotFoundError:
+        except MISSING:
             return False  # released meanwhile: try again at once
         except (BaseError, ValueError):
             holder, tag = {"expires": 0}, None
@@ -357,7 +361,7 @@ class _ObjectLock:
             self.etag = self.store.put(self.path, self._body(), mode={"e_tag": tag})["e_tag"]
             log.warning("took over the %s lock from %s (its lease expired)", self.name, holder.get("host"))
             return True
-        except (PreconditionError, NotFoundError, AlreadyExistsError):
+        except (PreconditionError, AlreadyExistsError, *MISSING):
             return False
 
     def _renew(self) -> None:
@@ -377,7 +381,7 @@ class _ObjectLock:
                 if time.monotonic() >= deadline:
                     raise _busy(self.name)
                 time.sleep(0.1)
-        except BaseError as exc:
+        except (BaseError, OSError) as exc:
             raise StorageError(f"cannot take the {self.name} lock: {self.redact(str(exc).splitlines()[0])}",
                                hint="check the bucket and the [storage] settings") from None  # fmt: skip
         renewer = threading.Thread(target=self._renew, name=f"lakectl-lock-{self.name}", daemon=True)
@@ -711,7 +715,7 @@ def copy_file(source: ObjectStore, path: str, target: ObjectStore) -> tuple[int,
 def file_size(store: ObjectStore, path: str) -> int | None:
     try:
         return int(store.head(path)["size"])
-    except (NotFoundError, FileNotFoundError):
+    except MISSING:
         return None
 
 
@@ -724,7 +728,7 @@ def file_sha256(store: ObjectStore, path: str) -> tuple[int, str] | None:
             data = bytes(chunk)
             digest.update(data)
             size += len(data)
-    except (NotFoundError, FileNotFoundError):
+    except MISSING:
         return None
     return size, digest.hexdigest()
 
