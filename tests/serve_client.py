@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .tools import stop
+
 TOKEN = "test-token-0123456789abcdef"
 HOTTOK = "hottok-0123456789"
 KIWIFY = "kiwify-token-abcdef"
@@ -123,9 +125,4 @@ def running(root: Path, **env: str) -> Iterator[Server]:
             time.sleep(0.1)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process, timeout=30)

@@ -27,7 +27,7 @@ from lakectl.errors import LakectlError, TransientError
 from lakectl.lake import Lake
 
 from .conftest import SUBPROCESS_TIMEOUT_S, load_examples_module
-from .tools import require_module
+from .tools import require_module, stop
 
 SECRET = "SECRET-canary-7f3a9e-do-not-print"  # the marked secret
 REGION = "us-east-1"
@@ -66,12 +66,7 @@ def endpoint(tmp_path_factory) -> Iterator[str]:
     try:
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process, timeout=10)
         log.close()
 
 

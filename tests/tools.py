@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+from typing import Any
 
 import pytest
 
@@ -36,3 +38,13 @@ def require_module(name: str, why: str = "") -> None:
         if in_ci():
             pytest.fail(f"{missing}; install the test extras", pytrace=False)
         pytest.skip(missing)
+
+
+def stop(process: subprocess.Popen[Any], timeout: float = 30) -> None:
+    """SIGTERM a process the test started, then SIGKILL it if it does not leave in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
