@@ -116,7 +116,7 @@ def test_every_command_works_unchanged_on_s3(endpoint, tmp_path):
     assert again["summary"]["ingested"] == 0 and again["summary"]["skipped"] == len(files)  # exactly once
     lakectl(tmp_path, env, "promote", "all")
     report = json.loads(lakectl(tmp_path, env, "report", "--format", "json").stdout)
-    assert report["gold_built"] and report["lake"]["files"]["ingested"] == len(files)
+    assert report["gold_built"] and report["health"]["files"]["ingested"] == len(files)
     rows = sum(r["rows"] for r in files)
     query = lakectl(tmp_path, env, "query", "select count(*) as n from bronze.diabetes", "-f", "json").stdout
     lake = Lake("s3://lake/shop", aws_env(endpoint))
