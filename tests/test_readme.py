@@ -77,3 +77,30 @@ def test_the_fault_points_the_readme_lists_are_the_code_s():
     ):
         listed.update(group.split("|"))
     assert listed == set(INGEST_POINTS + WATCH_POINTS + PROMOTE_POINTS + MAINTAIN_POINTS)
+
+
+def test_every_test_named_in_tests_readme_exists():
+    """tests/README.md maps promises to tests: a renamed or deleted test must not leave a promise
+    pointing at nothing."""
+    here = Path(__file__).resolve().parent
+    table = (here / "README.md").read_text(encoding="utf-8")
+    missing, checked = [], 0
+    for line in table.splitlines():
+        current_file = None
+        for file, name in re.findall(
+            r"`(?:(test_[a-z0-9_]+\.py))?(?:::([a-z0-9_*]+))?(?:\[[^\]]*\])?`", line
+        ):
+            current_file = file or current_file
+            if current_file is None:
+                continue
+            source = (
+                (here / current_file).read_text(encoding="utf-8") if (here / current_file).exists() else ""
+            )
+            checked += 1
+            if not source:
+                missing.append(current_file)
+            elif name and not re.search(
+                rf"^(?:async )?def {name.replace('*', '[a-z0-9_]*')}\(", source, re.M
+            ):
+                missing.append(f"{current_file}::{name}")
+    assert checked > 80 and missing == []
