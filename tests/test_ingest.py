@@ -164,7 +164,7 @@ def test_a_batch_is_one_commit_and_each_file_keeps_its_own_outcome(settings, mon
     paths.append(drop(settings, "diabetes", "so_cabecalho.csv", "id;valor\n"))
     ragged = "id;valor\n" + "".join(f"R{i};{i}\n" for i in range(20_000)) + "R;1;extra\n"
     paths.append(drop(settings, "diabetes", "torto.csv", ragged))
-    results = ingest_batch([(p, None) for p in paths], "diabetes", settings)
+    results = ingest_batch(paths, "diabetes", settings)
     assert [r.file for r in results] == [p.name for p in paths]
     by_name = {r.file: r for r in results}
     assert Counter(r.status for r in results) == {"ingested": 52, "skipped": 1, "rejected": 1}
@@ -179,6 +179,6 @@ def test_a_batch_is_one_commit_and_each_file_keeps_its_own_outcome(settings, mon
     log = ledger.read(Lake.from_settings(settings))
     assert log.height == len(paths)
     # Again: every file is a duplicate now, nothing is written.
-    again = ingest_batch([(p, None) for p in paths], "diabetes", settings)
+    again = ingest_batch(paths, "diabetes", settings)
     assert Counter(r.status for r in again) == {"skipped": 53, "rejected": 1}
     assert bronze(settings).height == 50 + 20_001

@@ -44,6 +44,11 @@ class ReaderSettings(BaseModel):
     timeout_s: float = Field(900.0, gt=0, description="longest time one file may take to ingest")
     batch_max_files: int = Field(100, ge=1, description="files of one cluster written in one commit")
     batch_max_mb: int = Field(64, ge=1, description="total size of a batch; larger files go alone")
+    max_columns: int = Field(
+        512,
+        ge=16,
+        description="columns of a sheet kept as columns; the rest go, per row, into _extra_columns",
+    )
 
     def limits(self) -> Limits:
         return Limits(
@@ -348,6 +353,7 @@ clusters = ["diabetes", "emagrecimento", "rejuvenescimento", "relacionamento", "
 # isolate = true                # parse in a child process with a memory cap
 # memory_limit_mb = 6144
 # timeout_s = 900
+# max_columns = 512             # wider sheets keep the rest as JSON in _extra_columns
 
 [watch]
 # stability_window_s = 2.0      # a file is taken once size and mtime hold still this long

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Status = Literal["ingested", "skipped", "rejected"]
+Status = Literal["ingested", "skipped", "rejected", "would ingest"]  # the last: dry runs only
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,26 @@
 """Sequences the I/O: source files -> bronze, exactly once, with a ledger row for every outcome.
 
-Files of one cluster are written as a batch: one Delta commit carries all their rows, one app
-transaction per file and their ledger records, so a sync that drops 500 small files costs a few
-commits, while every file keeps its own outcome (ingested, skipped, rejected).
+A file goes: hash its exact bytes (size and mtime must hold still) -> skip it when those bytes are
+in already -> parse it (``spool.parse_file``, in the capped child when isolated) -> commit. Files of
+one cluster share a commit while the nulls they would add to each other stay small; each commit
+carries one app transaction per file and their ledger records. Just before a commit every file is
+checked to be unchanged since it was hashed, so a file that grows while it is read is never doubled.
+
+Only a file's own bytes get it rejected. A failure of the lake (disk, permissions, lock, writer)
+raises StorageError: the run fails clearly and no file is blamed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
-import itertools
 import json
 import logging
+import os
+import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,20 +28,24 @@ from typing import Any
 
 import pyarrow as pa
 
-from lakectl import __version__, ledger
+from lakectl import __version__, delta, ledger
 from lakectl.config import Settings
-from lakectl.errors import LakectlError, SourceError, TransientError
+from lakectl.errors import LakectlError, SourceError, StorageError, TransientError
 from lakectl.faults import fault
-from lakectl.lake import Lake, file_app_id
 from lakectl.models import IngestResult, SheetSummary
-from lakectl.read import ReadOptions, SheetFrame, read_file
-from lakectl.read_csv import RaggedRows, read_csv
-from lakectl.safety import Checked
+from lakectl.read import ReadOptions, short_error
 from lakectl.schema import schema_id
+from lakectl.spool import ParsedFile, ParsedSheet, parse_file, read_spool
+from lakectl.worker import ChildDied, ChildTimeout
 
 log = logging.getLogger(__name__)
 
 WRITE_ATTEMPTS = 3
+# Files share a commit while the null cells they would add to each other's rows stay below this.
+NULL_CELLS_PER_COMMIT = 2_000_000
+# Before a file this large is parsed (seconds), the files parsed before it are committed: a slow
+# file never holds its batch-mates hostage (watch archives them meanwhile).
+FLUSH_BEFORE_BYTES = 1 << 20
 # What every bronze row carries besides the source columns. Values constant over a file travel as
 # one-entry dictionaries (Delta stores them as plain strings).
 CONSTANT = pa.dictionary(pa.int32(), pa.large_string())
@@ -51,8 +60,9 @@ LINEAGE = pa.schema(
         ("_schema_id", CONSTANT),
     ]
 )
-# The byte-level checks, when the caller ran them already: their result, or the error they raised.
-Precheck = Checked | SourceError | None
+# How a file is parsed: in this process (spool.parse_file) or in the capped child (runner.py).
+Parse = Callable[[Path, ReadOptions, Path | None], ParsedFile]
+OnResult = Callable[[IngestResult], None]
 
 
 def sha256_of(path: Path) -> tuple[str, int]:
@@ -65,8 +75,73 @@ def sha256_of(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def read_options(settings: Settings) -> ReadOptions:
-    return ReadOptions(include_hidden=settings.reader.include_hidden_sheets, limits=settings.reader.limits())
+def read_options(settings: Settings, temp_dir: Path | None = None) -> ReadOptions:
+    return ReadOptions(
+        include_hidden=settings.reader.include_hidden_sheets,
+        limits=settings.reader.limits(),
+        max_columns=settings.reader.max_columns,
+        temp_dir=temp_dir,
+    )
+
+
+# ------------------------------------------------------------------------------ the lake's temp folder
+
+
+def temp_root(lake_root: Path) -> Path:
+    return lake_root / "_lakectl" / "tmp"
+
+
+@contextlib.contextmanager
+def workspace(settings: Settings) -> Iterator[Path]:
+    """This process's own temp folder under the lake (spools, re-encoded copies), removed at the end.
+
+    Folders left by processes that died (kill -9) are swept first. A lake that cannot be written is
+    a StorageError naming the path, before any file is read.
+    """
+    root = temp_root(settings.lake_root)
+    sweep_temp(settings.lake_root)
+    own = root / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        own.mkdir(parents=True)
+    except OSError as exc:
+        raise not_writable(settings.lake_root, exc) from None
+    try:
+        yield own
+    finally:
+        shutil.rmtree(own, ignore_errors=True)
+
+
+def sweep_temp(lake_root: Path) -> int:
+    """Remove the temp folders of lakectl processes that are no longer running."""
+    root = temp_root(lake_root)
+    swept = 0
+    with contextlib.suppress(OSError):
+        for folder in root.iterdir():
+            pid = folder.name.split("-", 1)[0]
+            if pid.isdigit() and not _running(int(pid)):
+                shutil.rmtree(folder, ignore_errors=True)
+                swept += 1
+    return swept
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def not_writable(lake_root: Path, exc: OSError) -> StorageError:
+    return StorageError(
+        f"cannot write to the lake at {lake_root} ({exc.strerror or exc})",
+        hint=f"make {lake_root} writable by this user (chown/chmod), or set lake_root to a writable folder",
+    )
+
+
+# ------------------------------------------------------------------------------ one file's journey
 
 
 @dataclass
@@ -75,17 +150,13 @@ class _Job:
 
     path: Path
     cluster: str
-    precheck: Precheck = None
     started: datetime = field(default_factory=ledger.now)
     clock: float = field(default_factory=time.monotonic)
     ingest_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     sha: str | None = None
     size: int | None = None
-    lenient: bool = False  # a CSV whose lines outgrow its header: read with the forgiving reader
-    frames: list[SheetFrame] = field(default_factory=list)
-    streams: list[Iterator[pa.Table]] = field(default_factory=list)
-    firsts: list[pa.Table | None] = field(default_factory=list)
-    rows: list[int] = field(default_factory=list)
+    mtime_ns: int | None = None
+    parsed: ParsedFile | None = None
     result: IngestResult | None = None
 
     def outcome(self, **fields: Any) -> IngestResult:
@@ -105,119 +176,66 @@ class _Job:
         return self.result
 
     def reject(self, exc: LakectlError) -> IngestResult:
+        return self.fail(exc.message, exc.hint, type(exc).__name__, isinstance(exc, TransientError))
+
+    def fail(self, reason: str, hint: str | None, error_class: str, transient: bool = False) -> IngestResult:
         return self.finish(
-            status="rejected",
-            reason=exc.message,
-            hint=exc.hint,
-            error_class=type(exc).__name__,
-            transient=isinstance(exc, TransientError),
+            status="rejected", reason=reason, hint=hint, error_class=error_class, transient=transient
         )
 
-    def open(self, settings: Settings) -> bool:
-        """Read the file's tables and start their streams; False when the file is rejected."""
-        while True:
-            try:
-                if isinstance(self.precheck, SourceError):
-                    raise self.precheck
-                if self.lenient:
-                    self.frames = [read_csv(self.path, lenient=True)]
-                else:
-                    self.frames = read_file(self.path, read_options(settings), self.precheck)
-                # Start every sheet's stream now: the lenient CSV path settles its columns on its first
-                # batch, and most unreadable files fail here, before anything is committed.
-                self.streams = [frame.batches() for frame in self.frames]
-                self.firsts = [next(stream, None) for stream in self.streams]
-                self.rows = [0] * len(self.frames)
-                return True
-            except RaggedRows:
-                self.lenient = True
-            except SourceError as exc:
-                self.reject(exc)
-                return False
-
-    @property
-    def empty(self) -> bool:
-        return all(first is None for first in self.firsts)
-
     def summaries(self, known: set[str]) -> list[SheetSummary]:
-        return [
-            SheetSummary(
-                sheet=f.sheet,
-                header_row=f.header_row,
-                columns=list(f.columns),
-                headers=list(f.headers),
-                rows=n,
-                new_columns=[c for c in f.columns if known and c not in known],
-                dropped=list(f.dropped),
-                notes=list(f.notes),
+        sheets = self.parsed.sheets if self.parsed else []
+        return [_summary(sheet, known) for sheet in sheets]
+
+    def fingerprint(self) -> None:
+        """Hash the file; its size and mtime must be the same before and after (not being written)."""
+        try:
+            before = self.path.stat()
+            self.sha, self.size = sha256_of(self.path)
+            after = self.path.stat()
+        except OSError as exc:
+            self.fail(
+                f"{self.path.name}: cannot read the file ({exc.strerror or exc})",
+                "check that the file exists and is readable",
+                "OSError",
+                transient=True,
             )
-            for f, n in zip(self.frames, self.rows, strict=True)
-        ]
+            return
+        self.mtime_ns = after.st_mtime_ns
+        if (before.st_size, before.st_mtime_ns) != (
+            after.st_size,
+            after.st_mtime_ns,
+        ) or after.st_size != self.size:
+            self.reject(_still_written(self.path))
+
+    def unchanged(self) -> bool:
+        """True when the file still has the size and mtime it had when it was hashed."""
+        try:
+            info = self.path.stat()
+        except OSError:
+            return False
+        return (info.st_size, info.st_mtime_ns) == (self.size, self.mtime_ns)
 
 
-class _Stream:
-    """The files of a batch as one Arrow stream: a common schema plus lineage columns."""
+def _still_written(path: Path) -> TransientError:
+    return TransientError(
+        f"{path.name}: the file changed while it was being read (is it still being written?); "
+        "nothing of it was ingested",
+        hint="ingest it again once it is complete (watch takes it when it stops changing)",
+    )
 
-    def __init__(self, jobs: list[_Job]) -> None:
-        self.jobs = jobs
-        self.ingested_at = ledger.now()
-        # An error raised while the Delta writer pulls batches comes back wrapped in a DeltaError;
-        # keep the original and the file it came from, to deal with that file alone.
-        self.failure: SourceError | None = None
-        self.failed_job: _Job | None = None
-        columns: dict[str, None] = {}
-        for job in jobs:
-            for frame in job.frames:
-                columns.update(dict.fromkeys(frame.columns))
-        # large_string is what the readers hand over: declaring it avoids copying every string
-        self.schema = pa.schema([pa.field(c, pa.large_string()) for c in columns] + list(LINEAGE))
 
-    def reader(self) -> pa.RecordBatchReader:
-        return pa.RecordBatchReader.from_batches(self.schema, self._batches())
-
-    def _batches(self) -> Iterator[pa.RecordBatch]:
-        for job in self.jobs:
-            try:
-                yield from self._job_batches(job)
-            except SourceError as exc:
-                self.failure, self.failed_job = exc, job
-                raise
-        fault("after_read")
-
-    def _job_batches(self, job: _Job) -> Iterator[pa.RecordBatch]:
-        for index, frame in enumerate(job.frames):
-            constants = {
-                "_source_file": job.path.name,
-                "_source_sha256": job.sha or "",
-                "_sheet": frame.sheet,
-                "_ingest_id": job.ingest_id,
-                "_schema_id": schema_id(frame.columns),
-            }
-            first = job.firsts[index]
-            parts = job.streams[index] if first is None else itertools.chain([first], job.streams[index])
-            for batch in parts:
-                job.rows[index] += batch.num_rows
-                yield self._shape(batch, constants)
-
-    def _shape(self, table: pa.Table, constants: dict[str, str]) -> pa.RecordBatch:
-        """Source columns in the common order (missing ones null) plus lineage, built in Arrow:
-        constant columns are one-value dictionaries, so nothing is repeated per row in memory."""
-        rows = table.num_rows
-        zeros = pa.repeat(pa.scalar(0, pa.int32()), rows)
-        arrays = []
-        for column_field in self.schema:
-            name = column_field.name
-            if name in constants:
-                dictionary = pa.array([constants[name]], pa.large_string())
-                arrays.append(pa.DictionaryArray.from_arrays(zeros, dictionary))
-            elif name == "_ingested_at":
-                arrays.append(pa.repeat(pa.scalar(self.ingested_at, column_field.type), rows))
-            elif name in table.column_names:
-                column = table.column(name).combine_chunks()
-                arrays.append(column if column.type == column_field.type else column.cast(column_field.type))
-            else:
-                arrays.append(pa.nulls(rows, column_field.type))
-        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+def _summary(sheet: ParsedSheet, known: set[str]) -> SheetSummary:
+    return SheetSummary(
+        sheet=sheet.sheet,
+        header_row=sheet.header_row,
+        columns=list(sheet.columns),
+        headers=list(sheet.headers),
+        rows=sheet.rows,
+        new_columns=[c for c in sheet.written if known and c not in known],
+        dropped=list(sheet.dropped),
+        notes=list(sheet.notes),
+    )
 
 
 def _record(result: IngestResult, started: datetime) -> dict[str, Any]:
@@ -246,198 +264,295 @@ def _record(result: IngestResult, started: datetime) -> dict[str, Any]:
     }
 
 
-def ingest_file(
-    path: Path, cluster: str, settings: Settings, dry_run: bool = False, precheck: Precheck = None
-) -> IngestResult:
-    """Ingest one file into bronze/<cluster>, exactly once. Never raises for a bad file."""
-    return ingest_batch([(path, precheck)], cluster, settings, dry_run=dry_run)[0]
+# ------------------------------------------------------------------------------ batches
+
+
+def ingest_file(path: Path, cluster: str, settings: Settings, dry_run: bool = False) -> IngestResult:
+    """Ingest one file into bronze/<cluster>, exactly once. Raises only for the lake's own failures."""
+    return ingest_batch([path], cluster, settings, dry_run=dry_run)[0]
 
 
 def ingest_batch(
-    items: list[tuple[Path, Precheck]], cluster: str, settings: Settings, dry_run: bool = False
+    paths: list[Path],
+    cluster: str,
+    settings: Settings,
+    dry_run: bool = False,
+    parse: Parse | None = None,
+    work: Path | None = None,
+    on_result: OnResult | None = None,
 ) -> list[IngestResult]:
-    """Ingest files of one cluster in one bronze commit, each exactly once; a result per file.
+    """Ingest files of one cluster, each exactly once; a result per file, in order.
 
-    Never raises for a bad file: it is rejected with its reason and the others go on.
+    ``parse`` runs the parser (default: in this process); ``work`` is the temp folder for spools
+    (default: a fresh ``workspace``). ``on_result`` hears each file as soon as its outcome is
+    recorded. A bad file is rejected with its reason and the others go on; a failure of the lake
+    raises StorageError (files already committed stay committed and recorded).
     """
-    jobs = [_Job(path, cluster, precheck) for path, precheck in items]
-    for job in jobs:
-        try:
-            job.sha, job.size = sha256_of(job.path)
-        except OSError as exc:
-            job.finish(
-                status="rejected",
-                reason=f"{job.path.name}: cannot read the file ({exc.strerror})",
-                hint="check that the file exists and is readable",
-                error_class="OSError",
-                transient=True,
-            )
-    unreadable = [job for job in jobs if job.result is not None]
-    pending = [job for job in jobs if job.result is None]
-    if dry_run:
-        for job in pending:
-            _dry_run(job, settings)
-    else:
-        _log_rejections(Lake.from_settings(settings), unreadable)
-        if pending:
-            _write_batch(pending, settings)
+    if work is None and not dry_run:
+        with workspace(settings) as own:
+            return ingest_batch(paths, cluster, settings, False, parse, own, on_result)
+    batch = _Batch(settings, cluster, dry_run, parse or parse_file, work, on_result)
+    jobs = [_Job(path, cluster) for path in paths]
+    try:
+        batch.run(jobs)
+    finally:
+        for job in jobs:
+            if job.parsed is not None:
+                job.parsed.remove()
     return [job.result for job in jobs if job.result is not None]
 
 
-def _write_batch(jobs: list[_Job], settings: Settings) -> None:
-    lake = Lake.from_settings(settings)
-    try:
-        with lake.lock():
-            try:
-                _skip_duplicates(jobs, lake)
-                _commit([job for job in jobs if job.result is None], settings, lake)
-            except LakectlError as exc:  # the lake itself failed (disk, permissions): nothing committed
-                for job in jobs:
-                    if job.result is None:
-                        job.reject(exc)
-            fault("after_commit")
-            records = [_record(job.result, job.started) for job in jobs if job.result is not None]
-            try:
-                ledger.append(lake, records)
-            except LakectlError as exc:  # bronze has the rows; the next start rebuilds these rows
-                log.warning("ingest log not written (%s); it is repaired on the next run", exc)
-    except LakectlError as exc:  # the lock could not be taken: nothing was tried
+class _Batch:
+    """The files of one ingest_batch call: parsed one by one, committed in groups."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        cluster: str,
+        dry_run: bool,
+        parse: Parse,
+        work: Path | None,
+        on_result: OnResult | None,
+    ) -> None:
+        self.settings = settings
+        self.dry_run = dry_run
+        self.parse = parse
+        self.work = work
+        self.on_result = on_result
+        self.options = read_options(settings, work)
+        self.target = ledger.bronze_path(settings.lake_root, cluster)
+        self.known = set(delta.table_columns(self.target))
+        self.settled: list[_Job] = []  # outcome known, ledger row not written yet
+
+    def run(self, jobs: list[_Job]) -> None:
         for job in jobs:
-            if job.result is None:
-                job.reject(exc)
+            job.fingerprint()
+        self._skip_duplicates([job for job in jobs if job.result is None])
+        self.settled = [job for job in jobs if job.result is not None]
+        group: list[_Job] = []
+        for job in [job for job in jobs if job.result is None]:
+            if group and (job.size or 0) >= FLUSH_BEFORE_BYTES:
+                self._commit(group)
+                group = []
+            self._parse(job)
+            if job.result is not None:
+                self.settled.append(job)
+            elif self.dry_run:
+                self._would_ingest(job)
+            else:
+                if group and _null_cells([*group, job]) > NULL_CELLS_PER_COMMIT:
+                    self._commit(group)
+                    group = []
+                group.append(job)
+        self._commit(group)
 
-
-def _skip_duplicates(jobs: list[_Job], lake: Lake) -> None:
-    """Same bytes ingested before (under any name, into any cluster), or twice in this batch."""
-    earlier = ledger.first_ingests(lake, [job.sha for job in jobs if job.sha])
-    in_batch: dict[str, _Job] = {}
-    for job in jobs:
-        assert job.sha is not None
-        if first := earlier.get(job.sha):
-            job.finish(
-                status="skipped",
-                duplicate_of=first["ingest_id"],
-                reason=f"duplicate of {first['file_name']} ingested into {first['cluster']} "
-                f"at {first['finished_at']:%Y-%m-%d %H:%M:%S} UTC (same bytes)",
+    def _parse(self, job: _Job) -> None:
+        try:
+            job.parsed = self.parse(job.path, self.options, None if self.dry_run else self.work)
+        except SourceError as exc:
+            job.reject(exc)
+        except MemoryError:
+            limit = self.settings.reader.memory_limit_mb
+            job.fail(f"{job.path.name}: the parser ran out of memory (limit {limit} MiB)",
+                     "split the file, or raise reader.memory_limit_mb", "MemoryError")  # fmt: skip
+        except ChildDied as exc:
+            job.fail(
+                f"{job.path.name}: the parser process died while reading this file ({exc})",
+                "the file is probably malformed or far larger than it looks (e.g. a cell at "
+                "XFD1048576); open it in Excel/LibreOffice, delete stray cells and save again",
+                "ParserCrash",
             )
-        elif twin := in_batch.get(job.sha):
-            job.finish(
-                status="skipped",
-                duplicate_of=twin.ingest_id,
-                reason=f"duplicate of {twin.path.name} in the same batch (same bytes)",
+        except ChildTimeout as exc:
+            job.fail(
+                f"{job.path.name}: reading {exc}",
+                "split the file, or raise reader.timeout_s",
+                "ParserTimeout",
             )
-        else:
-            in_batch[job.sha] = job
 
+    def _would_ingest(self, job: _Job) -> None:
+        assert job.parsed is not None
+        job.finish(
+            status="would ingest",
+            sheets=job.summaries(self.known),
+            rows=job.parsed.rows,
+            reason="dry run: nothing written",
+        )
+        self._emit([job])
 
-def _commit(jobs: list[_Job], settings: Settings, lake: Lake) -> None:
-    """One atomic append for all readable files. A file that fails while streaming is taken out
-    (or re-read leniently) and the commit retried: nothing was written by the failed attempt."""
-    target = lake.bronze(jobs[0].cluster if jobs else "")
-    known = set(target.columns())
-    transient_failures = 0
-    while True:
-        live = [job for job in jobs if job.result is None and job.open(settings)]
-        for job in [job for job in live if job.empty]:  # header-only: the ledger row alone records it
-            job.finish(status="ingested", sheets=job.summaries(known))
-        live = [job for job in live if job.result is None]
-        if not live:
+    def _skip_duplicates(self, jobs: list[_Job]) -> None:
+        """Same bytes ingested before (under any name, into any cluster), or twice in this batch."""
+        lake = self.settings.lake_root
+        earlier = ledger.first_ingests(lake, [job.sha for job in jobs if job.sha])
+        in_batch: dict[str, _Job] = {}
+        for job in jobs:
+            assert job.sha is not None
+            if first := earlier.get(job.sha):
+                job.finish(
+                    status="skipped",
+                    duplicate_of=first["ingest_id"],
+                    reason=f"duplicate of {first['file_name']} ingested into {first['cluster']} "
+                    f"at {first['finished_at']:%Y-%m-%d %H:%M:%S} UTC (same bytes)",
+                )
+            elif twin := in_batch.get(job.sha):
+                job.finish(
+                    status="skipped",
+                    duplicate_of=twin.ingest_id,
+                    reason=f"duplicate of {twin.path.name} in the same batch (same bytes)",
+                )
+            else:
+                in_batch[job.sha] = job
+
+    def _commit(self, group: list[_Job]) -> None:
+        """Under the lake lock: re-check duplicates, drop files that changed, append the rest in one
+        commit, then write every settled file's ledger row."""
+        if self.dry_run:  # nothing is written, not even a lock file
+            self._emit(self.settled)
+            self.settled = []
             return
-        stream = _Stream(live)
+        if not (group or self.settled):
+            return
+        lake = self.settings.lake_root
+        try:
+            with delta.lake_lock(lake):
+                if group:
+                    self._skip_duplicates(group)
+                    for job in group:
+                        if job.result is None and not job.unchanged():
+                            job.reject(_still_written(job.path))
+                    live = [job for job in group if job.result is None]
+                    for job in live:
+                        if (
+                            job.parsed is not None and job.parsed.rows == 0
+                        ):  # header only: the ledger row records it
+                            job.finish(status="ingested", sheets=job.summaries(self.known))
+                    self._append([job for job in live if job.result is None])
+                fault("after_commit")
+                done = self.settled + group
+                records = [_record(job.result, job.started) for job in done if job.result is not None]
+                try:
+                    ledger.append(lake, records)
+                except LakectlError as exc:  # bronze has the rows; the next start rebuilds these rows
+                    log.warning("ingest log not written (%s); it is repaired on the next run", exc)
+        except OSError as exc:  # the lock folder itself cannot be created
+            raise not_writable(lake, exc) from None
+        self.settled = []
+        for job in group:
+            if job.parsed is not None:
+                job.parsed.remove()
+        self._emit(done)
+
+    def _append(self, jobs: list[_Job]) -> None:
+        if not jobs:
+            return
         planned = [
-            _record(job.outcome(status="ingested", sheets=job.summaries(known)), job.started) for job in live
+            _record(job.outcome(status="ingested", sheets=job.summaries(self.known)), job.started)
+            for job in jobs
         ]
         # The commit carries the ledger records, so a crash right after it is repaired (ledger.reconcile).
         metadata = {"lakectl.operation": "ingest", ledger.FILES_KEY: ledger.commit_record(planned)}
-        app_ids = [file_app_id(job.sha or "") for job in live]
-        fault("before_commit")
-        try:
-            version = target.append_once(stream.reader(), app_ids, metadata)
-        except TransientError:
-            transient_failures += 1
-            if transient_failures >= WRITE_ATTEMPTS:
+        app_ids = [delta.file_app_id(job.sha or "") for job in jobs]
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            fault("before_commit")
+            try:
+                version = delta.append_once(self.target, _Stream(jobs).reader(), app_ids, metadata)
+                break
+            except TransientError:
+                if attempt == WRITE_ATTEMPTS:
+                    raise
+                time.sleep(0.5 * 2**attempt)
+            except StorageError:
                 raise
-            time.sleep(0.5 * 2**transient_failures)
-            continue
-        except Exception:
-            if stream.failure is None or stream.failed_job is None:
-                raise
-            if isinstance(stream.failure, RaggedRows) and not stream.failed_job.lenient:
-                stream.failed_job.lenient = True
-            else:
-                stream.failed_job.reject(stream.failure)
-            continue
-        for job in live:
+            except Exception as exc:  # the writer's own failure: never the files' fault
+                raise StorageError(f"cannot write {self.target}: {short_error(exc)}") from exc
+        for job in jobs:
+            assert job.parsed is not None
             if version is None:
                 job.finish(status="skipped", reason="already in bronze (committed by a concurrent ingest)")
             else:
                 job.finish(
-                    status="ingested", sheets=job.summaries(known), rows=sum(job.rows), bronze_version=version
+                    status="ingested",
+                    sheets=job.summaries(self.known),
+                    rows=job.parsed.rows,
+                    bronze_version=version,
                 )
-        return
+            self.known.update(name for sheet in job.parsed.sheets for name in sheet.written)
+
+    def _emit(self, jobs: list[_Job]) -> None:
+        if self.on_result is not None:
+            for job in jobs:
+                if job.result is not None:
+                    self.on_result(job.result)
 
 
-def _dry_run(job: _Job, settings: Settings) -> None:
-    lake = Lake.from_settings(settings)
-    known = set(lake.bronze(job.cluster).columns())
-    earlier = ledger.first_ingests(lake, [job.sha or ""]).get(job.sha or "")
-    while job.open(settings):
-        try:
-            for index, (first, stream) in enumerate(zip(job.firsts, job.streams, strict=True)):
-                job.rows[index] = (first.num_rows if first is not None else 0) + sum(
-                    b.num_rows for b in stream
-                )
-        except RaggedRows:
-            job.lenient = True
-            continue
-        except SourceError as exc:
-            job.reject(exc)
-            return
-        if earlier is not None:
-            job.finish(
-                status="skipped",
-                sheets=job.summaries(known),
-                rows=sum(job.rows),
-                duplicate_of=earlier["ingest_id"],
-                reason=f"duplicate of {earlier['file_name']} (would be skipped)",
-            )
-        else:
-            job.finish(
-                status="ingested",
-                sheets=job.summaries(known),
-                rows=sum(job.rows),
-                reason="dry run: nothing written",
-            )
-        return
+def _null_cells(jobs: list[_Job]) -> int:
+    """Null cells a shared commit adds: every row gets every column any of these files has."""
+    sheets = [sheet for job in jobs if job.parsed for sheet in job.parsed.sheets]
+    width = len({name for sheet in sheets for name in sheet.written})
+    return sum(sheet.rows * (width - len(sheet.written)) for sheet in sheets)
 
 
-def record_rejection(settings: Settings, result: IngestResult) -> None:
-    """Ledger row for a file rejected outside ingest_batch (parser crash, timeout)."""
-    if result.sha256 is None:
-        with contextlib.suppress(OSError):
-            sha, size = sha256_of(Path(result.path))
-            result = dataclasses.replace(result, sha256=sha, size=size)
-    _log_rejections(
-        Lake.from_settings(settings), [_Job(Path(result.path), result.cluster or "", result=result)]
-    )
+class _Stream:
+    """The spooled sheets of a commit as one Arrow stream: their common columns plus lineage."""
+
+    def __init__(self, jobs: list[_Job]) -> None:
+        self.jobs = jobs
+        self.ingested_at = ledger.now()
+        columns: dict[str, None] = {}
+        for job in jobs:
+            assert job.parsed is not None
+            for sheet in job.parsed.sheets:
+                columns.update(dict.fromkeys(sheet.written))
+        # large_string is what the spools hold: declaring it avoids copying every string
+        self.schema = pa.schema([pa.field(c, pa.large_string()) for c in columns] + list(LINEAGE))
+
+    def reader(self) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(self.schema, self._batches())
+
+    def _batches(self) -> Iterator[pa.RecordBatch]:
+        for job in self.jobs:
+            assert job.parsed is not None
+            for sheet in job.parsed.sheets:
+                if sheet.spool is None:
+                    continue
+                constants = {
+                    "_source_file": job.path.name,
+                    "_source_sha256": job.sha or "",
+                    "_sheet": sheet.sheet,
+                    "_ingest_id": job.ingest_id,
+                    "_schema_id": schema_id(sheet.columns),
+                }
+                for batch in read_spool(sheet.spool):
+                    yield self._shape(batch, constants)
+        fault("after_read")
+
+    def _shape(self, batch: pa.RecordBatch, constants: dict[str, str]) -> pa.RecordBatch:
+        """Source columns in the common order (missing ones null) plus lineage, built in Arrow:
+        constant columns are one-value dictionaries, so nothing is repeated per row in memory."""
+        rows = batch.num_rows
+        zeros = pa.repeat(pa.scalar(0, pa.int32()), rows)
+        names = set(batch.schema.names)
+        arrays = []
+        for column_field in self.schema:
+            name = column_field.name
+            if name in constants:
+                dictionary = pa.array([constants[name]], pa.large_string())
+                arrays.append(pa.DictionaryArray.from_arrays(zeros, dictionary))
+            elif name == "_ingested_at":
+                arrays.append(pa.repeat(pa.scalar(self.ingested_at, column_field.type), rows))
+            elif name in names:
+                arrays.append(batch.column(name))
+            else:
+                arrays.append(pa.nulls(rows, column_field.type))
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
 
 def reconcile(settings: Settings) -> int:
     """Repair the ledger from bronze commit metadata after a crash (see ledger.reconcile)."""
-    lake = Lake.from_settings(settings)
-    with lake.lock():
-        repaired = ledger.reconcile(lake, settings.clusters)
+    try:
+        with delta.lake_lock(settings.lake_root):
+            repaired = ledger.reconcile(settings.lake_root, settings.clusters)
+    except OSError as exc:
+        raise not_writable(settings.lake_root, exc) from None
     if repaired:
         log.warning("ledger repaired: %d file(s) were in bronze without a ledger row", repaired)
     return repaired
-
-
-def _log_rejections(lake: Lake, jobs: list[_Job]) -> None:
-    records = [_record(job.result, job.started) for job in jobs if job.result is not None]
-    if not records:
-        return
-    try:
-        with lake.lock():
-            ledger.append(lake, records)
-    except LakectlError as exc:  # the ledger is a record, never a reason to fail the run
-        log.warning("could not record %d rejection(s): %s", len(records), exc)

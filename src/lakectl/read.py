@@ -49,6 +49,8 @@ class SheetFrame:
 class ReadOptions:
     include_hidden: bool = False
     limits: safety.Limits = field(default_factory=safety.Limits)
+    max_columns: int = 512  # beyond this, a sheet's columns are kept as one JSON column (spool.py)
+    temp_dir: Path | None = None  # where repaired copies of text files go (the lake's temp folder)
 
 
 def read_file(
@@ -65,7 +67,7 @@ def read_file(
     if kind == "csv":
         from lakectl.read_csv import read_csv  # local import keeps the module graph flat
 
-        return [read_csv(path)]
+        return [read_csv(path, temp_dir=options.temp_dir)]
     return read_workbook(path, facts or safety.WorkbookFacts(), options)
 
 
@@ -77,7 +79,9 @@ def read_workbook(path: Path, facts: safety.WorkbookFacts, options: ReadOptions)
         reader = fastexcel.read_excel(path)
         names = reader.sheet_names
     except Exception as exc:  # fastexcel raises its own tree; all mean "cannot open"
-        raise SourceError(f"{path.name}: cannot open the workbook ({_short(exc)})", hint=_REEXPORT) from None
+        raise SourceError(
+            f"{path.name}: cannot open the workbook ({short_error(exc)})", hint=_REEXPORT
+        ) from None
     frames = []
     skipped = []
     for index, name in enumerate(names):
@@ -102,7 +106,8 @@ def read_workbook(path: Path, facts: safety.WorkbookFacts, options: ReadOptions)
 _REEXPORT = "export the file again, or open it in Excel/LibreOffice and save it as .xlsx"
 
 
-def _short(exc: BaseException) -> str:
+def short_error(exc: BaseException) -> str:
+    """The first line of an error's text, bounded: what a person needs of a parser's message."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:300]
 
@@ -137,7 +142,7 @@ def _read_sheet(
             as_text = True
             sheet = _load(reader, index, 0, as_text=True)
     except Exception as exc:
-        message = _short(exc)
+        message = short_error(exc)
         if "empty" in message.lower():
             return None
         if "not a valid worksheet" in message or "chartsheet" in message:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import errno
 import io
 import itertools
 import os
@@ -25,7 +26,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from lakectl.errors import SourceError
+from lakectl.errors import SourceError, StorageError
 from lakectl.read import BATCH_ROWS, ROW, SheetFrame, above_header, drop_blank_rows, trim_footer
 from lakectl.schema import HEADER_SCAN_ROWS, detect_header, unique_names
 
@@ -93,7 +94,7 @@ def detect_encoding(path: Path) -> tuple[str, bool, int, bool]:
     return encoding, cr_only, nul, valid
 
 
-def prepare(path: Path) -> TextSource:
+def prepare(path: Path, temp_dir: Path | None = None) -> TextSource:
     encoding, cr_only, nul, _ = detect_encoding(path)
     if encoding in ("utf-8", "utf-8-sig") and not cr_only and not nul:
         return TextSource(path, encoding, temporary=False)
@@ -104,7 +105,10 @@ def prepare(path: Path) -> TextSource:
         notes.append(f"removed {nul} NUL bytes")
     if cr_only:
         notes.append("converted CR-only line ends")
-    handle, name = tempfile.mkstemp(prefix="lakectl-", suffix=".csv")
+    try:
+        handle, name = tempfile.mkstemp(prefix="lakectl-", suffix=".csv", dir=temp_dir)
+    except OSError as exc:
+        raise _no_temp(exc) from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out, _open_text(path, encoding) as src:
             while text := src.read(CHUNK):
@@ -113,10 +117,23 @@ def prepare(path: Path) -> TextSource:
                 if cr_only:
                     text = text.replace("\r", "\n")
                 out.write(text)
+    except OSError as exc:
+        Path(name).unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):  # the copy, not the source, failed
+            raise _no_temp(exc) from None
+        raise
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
     return TextSource(Path(name), encoding, temporary=True, notes=tuple(notes))
+
+
+def _no_temp(exc: OSError) -> StorageError:
+    """Our temporary copy could not be written: the lake's disk, not the file, is at fault."""
+    return StorageError(
+        f"cannot write a temporary copy for re-encoding ({exc.strerror or exc})",
+        hint="free disk space under the lake root and check its permissions",
+    )
 
 
 def _open_text(path: Path, encoding: str) -> io.TextIOWrapper:
@@ -167,9 +184,9 @@ def _records(text: str, sep: str, limit: int = HEADER_SCAN_ROWS) -> list[list[st
     return out
 
 
-def read_csv(path: Path, lenient: bool = False) -> SheetFrame:
+def read_csv(path: Path, lenient: bool = False, temp_dir: Path | None = None) -> SheetFrame:
     """The table in a delimited text file; ``lenient`` keeps every field of ragged lines."""
-    source = prepare(path)
+    source = prepare(path, temp_dir)
     try:
         text = head_text(source.path)
         if not text.strip():

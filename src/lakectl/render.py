@@ -11,7 +11,7 @@ from rich.table import Table
 
 from lakectl.models import IngestResult
 
-STATUS_STYLE = {"ingested": "green", "skipped": "yellow", "rejected": "red"}
+STATUS_STYLE = {"ingested": "green", "skipped": "yellow", "rejected": "red", "would ingest": "cyan"}
 
 
 def ingest_json(results: list[IngestResult]) -> str:
@@ -42,9 +42,10 @@ def ingest_json(results: list[IngestResult]) -> str:
                 "duration_s": r.duration_s,
             }
         )
-    counts = Counter(r.status for r in results)
+    counts: Counter[str] = Counter(r.status for r in results)
+    shown = [k for k in STATUS_STYLE if k != "would ingest" or counts[k]]  # the last: dry runs only
     return json.dumps(
-        {"files": rows, "summary": {k: counts.get(k, 0) for k in ("ingested", "skipped", "rejected")}},
+        {"files": rows, "summary": {k: counts[k] for k in shown}},
         indent=2,
         ensure_ascii=False,
     )
@@ -91,10 +92,11 @@ def ingest_table(console: Console, results: list[IngestResult], dry_run: bool) -
         )
     console.print(table)
     counts = Counter(r.status for r in results)
+    ingested = f"{counts['would ingest']} would ingest" if dry_run else f"{counts['ingested']} ingested"
     console.print(
-        f"{len(results)} file(s): [green]{counts['ingested']} ingested[/green], "
+        f"{len(results)} file(s): [green]{ingested}[/green], "
         f"[yellow]{counts['skipped']} skipped[/yellow], [red]{counts['rejected']} rejected[/red]; "
-        f"{sum(r.rows for r in results if r.status == 'ingested'):,} rows"
+        f"{sum(r.rows for r in results if r.status in ('ingested', 'would ingest')):,} rows"
     )
 
 

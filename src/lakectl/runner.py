@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from lakectl import pipeline
 from lakectl.config import Settings
 from lakectl.errors import ConfigError
 from lakectl.models import IngestResult
+from lakectl.read import ReadOptions
+from lakectl.spool import ParsedFile, parse_file
+from lakectl.worker import CappedChild
 
 SPECIAL_DIRS = {"_archive", "_quarantine"}
 TEMP_SUFFIXES = (".tmp", ".part", ".crdownload", ".partial", ".download", ".swp")
@@ -93,32 +100,92 @@ def batches(jobs: list[tuple[Path, str]], settings: Settings) -> Iterator[tuple[
         yield group, group_cluster
 
 
+def isolated(child: CappedChild, timeout_s: float) -> pipeline.Parse:
+    """A parser that runs spool.parse_file in the capped child, with a deadline per file."""
+
+    def parse(path: Path, options: ReadOptions, spool_dir: Path | None) -> ParsedFile:
+        return child.call(parse_file, path, options, spool_dir, timeout=timeout_s)
+
+    return parse
+
+
+def wait_until_stable(paths: list[Path], window_s: float, patience_s: float) -> set[Path]:
+    """The watcher's rule for files given on the command line: a file is taken once its size and
+    mtime held still for ``window_s``. Returns the files still changing after ``patience_s``."""
+    seen: dict[Path, tuple[tuple[int, int], float]] = {}
+    now = time.monotonic()
+    for path in paths:
+        try:
+            info = path.stat()
+        except OSError:
+            continue  # the pipeline reports it with its own reason
+        if time.time() - info.st_mtime >= window_s:
+            continue  # untouched for the whole window already (a future mtime waits a window)
+        seen[path] = ((info.st_size, info.st_mtime_ns), now)
+    deadline = now + patience_s
+    while seen and time.monotonic() < deadline:
+        time.sleep(min(0.2, window_s / 4 + 0.01))
+        for path, (state, since) in list(seen.items()):
+            try:
+                info = path.stat()
+            except OSError:
+                del seen[path]
+                continue
+            current = (info.st_size, info.st_mtime_ns)
+            if current != state:
+                seen[path] = (current, time.monotonic())
+            elif time.monotonic() - since >= window_s:
+                del seen[path]
+    return set(seen)
+
+
 def ingest_paths(
     jobs: list[tuple[Path, str]],
     settings: Settings,
     dry_run: bool = False,
     on_result: Callable[[IngestResult], None] | None = None,
 ) -> list[IngestResult]:
-    """Ingest each (file, cluster), in batches; a bad file is a rejected result, never an exception."""
+    """Ingest each (file, cluster), in batches; a bad file is a rejected result, never an exception.
+
+    A failure of the lake itself (disk, permissions, lock) raises StorageError: no file is blamed.
+    """
     results = []
 
-    def emit(batch_results: list[IngestResult]) -> None:
-        for result in batch_results:
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
+    def emit(result: IngestResult) -> None:
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
 
-    if settings.reader.isolate:
-        from lakectl.worker import IngestWorker
-
-        with IngestWorker(settings) as worker:
-            for paths, cluster in batches(jobs, settings):
-                emit(worker.ingest_batch(paths, cluster, dry_run=dry_run))
-    else:
-        from lakectl import pipeline
-
-        if not dry_run:
+    window = settings.watch.stability_window_s
+    changing = wait_until_stable([path for path, _ in jobs], window, max(30.0, 10 * window))
+    for path, cluster in jobs:
+        if path in changing:
+            emit(_still_changing(path, cluster))
+    jobs = [(path, cluster) for path, cluster in jobs if path not in changing]
+    with contextlib.ExitStack() as stack:
+        if dry_run:  # nothing under the lake: the parser's stderr goes to a private temp folder
+            work, stderr_dir = None, Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lakectl-")))
+        else:
+            work = stderr_dir = stack.enter_context(pipeline.workspace(settings))
             pipeline.reconcile(settings)
+        parse = None
+        if settings.reader.isolate:
+            child = stack.enter_context(CappedChild(settings.reader.memory_limit_mb, stderr_dir))
+            parse = isolated(child, settings.reader.timeout_s)
         for paths, cluster in batches(jobs, settings):
-            emit(pipeline.ingest_batch([(p, None) for p in paths], cluster, settings, dry_run=dry_run))
+            pipeline.ingest_batch(paths, cluster, settings, dry_run, parse, work, emit)
     return results
+
+
+def _still_changing(path: Path, cluster: str) -> IngestResult:
+    return IngestResult(
+        file=path.name,
+        path=str(path),
+        cluster=cluster,
+        status="rejected",
+        reason=f"{path.name}: the file is still being written (its size or time kept changing); "
+        "nothing of it was ingested",
+        hint="ingest it again once it is complete",
+        error_class="StillWriting",
+        transient=True,
+    )

@@ -5,7 +5,9 @@ Discovery is inotify (watchfiles) for latency plus a full reconcile scan at star
 network shares). A file is taken only once its size and mtime held still for the stability window,
 or at once when it was renamed into place. Every file ends archived (or kept, or deleted) after it
 is in bronze, or in ``_quarantine/<cluster>/`` with ``<file>.error.json``; the loop never stops for
-one file. Parsing happens in a warm child process (see worker.py).
+one file. Parsing happens in a warm capped child process (see worker.py); the bronze writes, the
+promotion and maintenance run here, where the parser's memory cap cannot kill them. A failure of the
+lake itself (disk, permissions) blames no file: the files stay pending and are retried.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from typing import Any
 
 from watchfiles import Change, watch
 
-from lakectl import __version__, runner
+from lakectl import __version__, pipeline, runner
 from lakectl.config import Settings
+from lakectl.errors import LakectlError
 from lakectl.faults import fault
 from lakectl.lake import Lake
 from lakectl.models import IngestResult
-from lakectl.worker import Abandoned, IngestWorker
+from lakectl.worker import Abandoned, CappedChild
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +109,9 @@ class Watcher:
         self.kept: dict[Path, tuple[int, int]] = {}  # after_ingest=keep: files already done
         self.warned: set[Path] = set()
         self.notifier = SystemdNotifier()
-        self.worker = IngestWorker(settings, stop=self.stop)
+        self.worker = CappedChild(settings.reader.memory_limit_mb, stop=self.stop)
+        self.work: Path | None = None  # this process's temp folder under the lake, while running
+        self.lake_failures = 0  # consecutive failures of the lake itself: the retry back-off
         self.last_scan = 0.0
         self.last_maintenance = self.clock()  # not at start: a restart loop must not vacuum each time
         self.processed = 0
@@ -203,25 +208,55 @@ class Watcher:
     # ------------------------------------------------------------------ processing
 
     def process(self, paths: list[Path]) -> None:
+        if self.work is None:
+            with pipeline.workspace(self.settings) as work:
+                self.work = work
+                try:
+                    return self.process(paths)
+                finally:
+                    self.work = None
         jobs = [(path, cluster) for path in paths if (cluster := runner.cluster_of(path, self.settings))]
         touched: set[str] = set()
+        parse = (
+            runner.isolated(self.worker, self.settings.reader.timeout_s)
+            if self.settings.reader.isolate
+            else None
+        )
+
+        def on_result(result: IngestResult) -> None:  # each file is settled as soon as it is recorded
+            self.settle(Path(result.path), result)
+            if result.status == "ingested" and result.rows:
+                touched.add(result.cluster or "")
+            self.heartbeat("running")
+            self.notifier.watchdog()
+
         for batch, cluster in runner.batches(jobs, self.settings):
-            for result in self.worker.ingest_batch(batch, cluster):
-                self.settle(Path(result.path), result)
-                if result.status == "ingested" and result.rows:
-                    touched.add(cluster)
-                self.heartbeat("running")
-                self.notifier.watchdog()
+            try:
+                pipeline.ingest_batch(
+                    batch, cluster, self.settings, parse=parse, work=self.work, on_result=on_result
+                )
+                self.lake_failures = 0
+            except LakectlError as exc:  # the lake failed, not the files: they stay and are retried
+                self.lake_failures += 1
+                delay = min(2.0**self.lake_failures, MAX_BACKOFF_S)
+                self.last_error = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+                log.error("cannot ingest into %s: %s; retrying in %.0f s", cluster, self.last_error, delay)
+                for path in batch:
+                    if (seen := self.pending.get(path)) is not None:
+                        seen.not_before = time.monotonic() + delay
         if touched and self.settings.watch.promote:
             self.promote(sorted(touched))
 
     def promote(self, clusters: list[str]) -> None:
-        answer = self.worker.promote(clusters)
-        if isinstance(answer, dict):
-            self.last_error = f"promote silver: {answer['error']}"
-            log.error("promote silver %s failed: %s", ", ".join(clusters), answer["error"])
+        from lakectl.promote import promote_silver
+
+        try:
+            promotions = promote_silver(self.settings, clusters)
+        except LakectlError as exc:
+            self.last_error = f"promote silver: {exc.message}"
+            log.error("promote silver %s failed: %s", ", ".join(clusters), exc.message)
             return
-        for promotion in answer:
+        for promotion in (p.to_dict() for p in promotions):
             report = promotion.get("report", {})
             log.info(
                 "promote silver %s: %s, %d inserted, %d updated, %d rejected",
@@ -332,12 +367,15 @@ class Watcher:
         if every and self.clock() - self.last_maintenance >= every * 3600 and not self.stop.is_set():
             self.last_maintenance = self.clock()
             self.notifier.send("STATUS=maintaining the lake")
-            answer = self.worker.maintain()
-            if isinstance(answer, dict):
-                self.last_error = f"maintenance: {answer['error']}"
-                log.error("maintenance failed: %s", answer["error"])
+            from lakectl.maintenance import maintain
+
+            try:
+                done = maintain(self.settings)
+            except LakectlError as exc:
+                self.last_error = f"maintenance: {exc.message}"
+                log.error("maintenance failed: %s", exc.message)
             else:
-                log.info("maintenance done on %d table(s)", len(answer[0]), extra={"action": "maintain"})
+                log.info("maintenance done on %d table(s)", len(done), extra={"action": "maintain"})
         self.heartbeat("running")
         self.notifier.watchdog()
 
@@ -345,6 +383,15 @@ class Watcher:
         """Watch until stopped (or, with ``once``, until every file present at start is settled)."""
         for cluster in self.settings.clusters:
             (self.root / cluster).mkdir(parents=True, exist_ok=True)
+        with pipeline.workspace(self.settings) as work:
+            self.work = self.worker.stderr_dir = work
+            pipeline.reconcile(self.settings)
+            try:
+                return self._run(once)
+            finally:
+                self.work = self.worker.stderr_dir = None
+
+    def _run(self, once: bool) -> int:
         try:
             self.scan()
             self.heartbeat("starting")

@@ -1,168 +1,161 @@
-"""Runs ingests in a warm child process, so that a spreadsheet that aborts or exhausts the parser
-(calamine can SIGABRT on absurd sheets) costs one file, never the run or the service.
+"""Run a library call in a warm child process with a memory cap, and get back its result or its error.
 
-The child is started with the ``spawn`` method: forking a process that has used deltalake panics
-its tokio runtime (ops-notes §1). It keeps its imports warm across files.
+Only the parsing of untrusted bytes runs here: calamine aborts the whole process on a far-away cell
+(ops-notes §6), so the child has an address-space cap, a deadline per call, and its own stderr (a
+native abort's text goes to a file under the lake's temp folder and into the file's rejection, never
+to the console). Writing to Delta happens in the caller, where the cap cannot kill it.
+
+The child never outlives its parent: it asks the kernel for SIGKILL when the parent dies
+(PR_SET_PDEATHSIG) and also watches the parent's pid, so neither kill -9 of the parent nor a crash
+leaves an orphan. It is started with ``spawn``: a fork after deltalake was used panics its tokio
+runtime (ops-notes §1).
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
+import ctypes
 import multiprocessing
 import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from lakectl.config import Settings
-from lakectl.errors import LakectlError, SourceError
-from lakectl.faults import FAULT_ENV, FAULT_EXIT
-from lakectl.models import IngestResult
-from lakectl.safety import Checked, check_file
-
-log = logging.getLogger(__name__)
+T = TypeVar("T")
+PR_SET_PDEATHSIG = 1
+START_TIMEOUT_S = 60.0  # the child imports polars and pyarrow before it answers its first call
 
 
-def _child_main(conn: Connection, settings_data: dict[str, Any], memory_limit_mb: int) -> None:
-    import resource
+class ChildDied(Exception):
+    """The child ended before answering (a signal, a native abort, the memory cap)."""
 
-    limit = memory_limit_mb << 20
-    with contextlib.suppress(ValueError, OSError):  # some sandboxes refuse; the parent still times out
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    from lakectl import pipeline
 
-    settings = Settings.model_validate(settings_data)
-    pipeline.reconcile(settings)
-    while True:
-        try:
-            job = conn.recv()
-        except EOFError:
-            return
-        if job is None:
-            return
-        kind, payload, cluster, dry_run = job
-        if kind in ("promote", "maintain"):  # payload: clusters (promote) or None (maintain: all tables)
-            from lakectl.maintenance import maintain
-            from lakectl.promote import promote_silver
-
-            try:
-                answer = (
-                    [p.to_dict() for p in promote_silver(settings, payload)]
-                    if kind == "promote"
-                    else [maintain(settings)]
-                )
-                conn.send(answer)
-            except LakectlError as exc:
-                conn.send({"error": exc.message, "hint": exc.hint})
-            continue
-        if kind == "record":  # payload: a result to write to the ingest log
-            pipeline.record_rejection(settings, IngestResult.from_dict(payload))
-            conn.send([payload])
-            continue
-        try:  # payload: [(path, precheck), ...]
-            items = [(Path(path), precheck) for path, precheck in payload]
-            results = pipeline.ingest_batch(items, cluster, settings, dry_run=dry_run)
-        except MemoryError:
-            if len(payload) > 1:
-                os._exit(70)  # quietly: the parent retries the files one by one to find the culprit
-            name = Path(payload[0][0]).name
-            results = [
-                IngestResult(
-                    file=name,
-                    path=payload[0][0],
-                    cluster=cluster,
-                    status="rejected",
-                    reason=f"{name}: the parser ran out of memory (limit {memory_limit_mb} MiB)",
-                    hint="split the file, or raise reader.memory_limit_mb",
-                    error_class="MemoryError",
-                )
-            ]
-        conn.send([result.to_dict() for result in results])
+class ChildTimeout(Exception):
+    """The call did not answer within its deadline; the child was killed."""
 
 
 class Abandoned(Exception):
-    """The stop event was set and the batch under way did not finish within the grace period."""
+    """The stop event was set and the call under way did not finish within the grace period."""
 
 
-class IngestWorker:
-    """One warm child process; ``ingest`` survives the child dying or hanging.
+class RemoteError(Exception):
+    """An error raised in the child that could not be sent back as itself (not picklable)."""
 
-    With a ``stop`` event (the watch service), a batch under way gets ``grace_s`` to finish once the
-    event is set; then the child is killed, which is safe: a Delta commit is all or nothing, and the
-    files stay where they are for the next start.
+
+def _die_with_parent(parent_pid: int) -> None:
+    """SIGKILL this process when its parent dies, on every path (kill -9 included)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    def watch() -> None:  # also where prctl does not exist, and for a parent that died before it ran
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _child_main(conn: Connection, parent_pid: int, memory_limit_mb: int, stderr_path: str | None) -> None:
+    import resource
+
+    _die_with_parent(parent_pid)
+    if stderr_path is not None:
+        # Native aborts write straight to fd 2: keep them off the console, for the parent to quote.
+        handle = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(handle, 2)
+        os.close(handle)
+    limit = memory_limit_mb << 20
+    with contextlib.suppress(ValueError, OSError):  # some sandboxes refuse; the deadline still holds
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        function, args = message
+        try:
+            answer: tuple[bool, Any] = (True, function(*args))
+        except BaseException as exc:
+            answer = (False, exc)
+        try:
+            conn.send(answer)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        except Exception as exc:  # the result or the error does not pickle
+            original = answer[1]
+            conn.send((False, RemoteError(f"{type(original).__name__}: {original} ({exc})")))
+
+
+class CappedChild:
+    """One warm child process; ``call`` survives the child dying or hanging.
+
+    With a ``stop`` event (the watch service), a call under way gets ``grace_s`` to finish once the
+    event is set; then the child is killed and ``Abandoned`` raised.
     """
 
-    def __init__(self, settings: Settings, stop: threading.Event | None = None, grace_s: float = 5.0) -> None:
-        self.settings = settings
+    def __init__(
+        self,
+        memory_limit_mb: int,
+        stderr_dir: Path | None = None,
+        stop: threading.Event | None = None,
+        grace_s: float = 5.0,
+    ) -> None:
+        self.memory_limit_mb = memory_limit_mb
+        self.stderr_dir = stderr_dir
         self.stop = stop
         self.grace_s = grace_s
         self.context = multiprocessing.get_context("spawn")
         self.process: Any = None
         self.conn: Connection | None = None
+        self.stderr_path: Path | None = None
 
     def _start(self) -> None:
         parent, child = self.context.Pipe()
-        data = self.settings.model_dump(mode="json")
+        if self.stderr_dir is not None:
+            self.stderr_path = self.stderr_dir / f"parser-{os.getpid()}-{time.monotonic_ns()}.stderr"
         self.process = self.context.Process(
-            target=_child_main, args=(child, data, self.settings.reader.memory_limit_mb), daemon=True
+            target=_child_main,
+            args=(
+                child,
+                os.getpid(),
+                self.memory_limit_mb,
+                str(self.stderr_path) if self.stderr_path else None,
+            ),
+            daemon=True,
+            name="lakectl-parser",
         )
         self.process.start()
         child.close()
         self.conn = parent
 
-    def ingest(self, path: Path, cluster: str, dry_run: bool = False) -> IngestResult:
-        return self.ingest_batch([path], cluster, dry_run)[0]
+    def call(self, function: Callable[..., T], *args: Any, timeout: float) -> T:
+        """``function(*args)`` in the child: its result, or the exception it raised (its own type).
 
-    def ingest_batch(self, paths: list[Path], cluster: str, dry_run: bool = False) -> list[IngestResult]:
-        """Ingest files of one cluster in one commit; if the parser process dies or hangs, each file
-        is tried alone so that only the file at fault is rejected."""
-        if self.process is None or not self.process.is_alive():
+        Raises ChildDied (with the child's last stderr line), ChildTimeout or Abandoned otherwise.
+        """
+        starting = self.process is None or not self.process.is_alive()
+        if starting:
             self._start()
         assert self.conn is not None
-        started = time.monotonic()
-        timeout = self.settings.reader.timeout_s * len(paths)
-        # The byte-level checks need only the stdlib: run them here while the child imports or works.
-        items = [(str(path), self._precheck(path)) for path in paths]
         try:
-            self.conn.send(("batch", items, cluster, dry_run))
-            if self._wait(timeout):
-                return [IngestResult.from_dict(data) for data in self.conn.recv()]
-            self._kill()
-            reason = f"reading took longer than {self.settings.reader.timeout_s:g} s and was stopped"
-            hint = "split the file, or raise reader.timeout_s"
+            self.conn.send((function, args))
+            if not self._wait(timeout + (START_TIMEOUT_S if starting else 0.0)):
+                self._kill()
+                raise ChildTimeout(f"took longer than {timeout:g} s and was stopped")
+            ok, value = self.conn.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError):
-            self.process.join(5)
-            if self.process.exitcode == FAULT_EXIT and os.environ.get(FAULT_ENV):
-                os._exit(FAULT_EXIT)  # crash tests: a fault in the child is a power cut for the whole service
-            reason = (
-                f"the parser process died while reading this file ({_describe_exit(self.process.exitcode)})"
-            )
-            hint = (
-                "the file is probably malformed or far larger than it looks (e.g. a cell at XFD1048576); "
-                "open it in Excel/LibreOffice, delete stray cells and save again"
-            )
-            self.process = None
-        if len(paths) > 1:
-            return [result for path in paths for result in self.ingest_batch([path], cluster, dry_run)]
-        path = paths[0]
-        result = IngestResult(
-            file=path.name,
-            path=str(path),
-            cluster=cluster,
-            status="rejected",
-            reason=f"{path.name}: {reason}",
-            hint=hint,
-            duration_s=round(time.monotonic() - started, 3),
-            error_class="ParserCrash",
-        )
-        if not dry_run:
-            self._record(result)
-        return [result]
+            raise ChildDied(self._death()) from None
+        if ok:
+            return value
+        raise value
 
     def _wait(self, timeout: float) -> bool:
         """True when the child answered (or died: the pipe is then readable), False on timeout."""
@@ -180,71 +173,55 @@ class IngestWorker:
                 return False
         return True
 
-    def promote(self, clusters: list[str]) -> list[dict[str, Any]] | dict[str, Any]:
-        """Promote silver for these clusters in the child (the watcher stays light)."""
-        return self._call("promote", clusters)
+    def _death(self) -> str:
+        """How the child ended, with the last line it printed (e.g. a failed native allocation)."""
+        self.process.join(5)
+        description = describe_exit(self.process.exitcode)
+        last = self._last_stderr_line()
+        self._forget()
+        return f"{description}: {last}" if last else description
 
-    def maintain(self) -> list[dict[str, Any]] | dict[str, Any]:
-        """Compact, checkpoint and vacuum every table, in the child."""
-        return self._call("maintain", None)
-
-    def _call(self, kind: str, payload: Any) -> list[dict[str, Any]] | dict[str, Any]:
-        if self.process is None or not self.process.is_alive():
-            self._start()
-        assert self.conn is not None
+    def _last_stderr_line(self) -> str:
+        if self.stderr_path is None:
+            return ""
         try:
-            self.conn.send((kind, payload, "", False))
-            if self._wait(self.settings.reader.timeout_s):
-                answer: list[dict[str, Any]] | dict[str, Any] = self.conn.recv()
-                return answer
-            self._kill()
-            return {"error": f"{kind} took too long and was stopped"}
-        except (EOFError, BrokenPipeError, ConnectionResetError):
-            self.process = None
-            return {"error": f"the worker process died during {kind}"}
-
-    def _precheck(self, path: Path) -> Checked | SourceError | None:
-        try:
-            return check_file(path, self.settings.reader.limits())
-        except SourceError as exc:
-            return exc
+            with self.stderr_path.open("rb") as handle:
+                handle.seek(0, os.SEEK_END)
+                handle.seek(max(0, handle.tell() - 4096))
+                tail = handle.read().decode("utf-8", errors="replace")
         except OSError:
-            return None  # the child reports unreadable files with its own reason
-
-    def _record(self, result: IngestResult) -> None:
-        """Write a crash's rejection to the ledger through a fresh child (this process stays light)."""
-        if self.process is None or not self.process.is_alive():
-            self._start()
-        assert self.conn is not None
-        try:
-            self.conn.send(("record", result.to_dict(), result.cluster, False))
-            if self.conn.poll(60):
-                self.conn.recv()
-        except (EOFError, OSError) as exc:
-            log.warning("could not record the rejection of %s: %s", result.file, exc)
+            return ""
+        lines = [line.strip() for line in tail.splitlines() if line.strip()]
+        return lines[-1][:300] if lines else ""
 
     def _kill(self) -> None:
         if self.process is not None and self.process.is_alive():
             self.process.kill()
             self.process.join(5)
-        self.process = None
+        self._forget()
 
-    def close(self) -> None:
-        # Between jobs the child only waits on the pipe and holds no lock: killing it is safe and
-        # skips the deltalake runtime's slow teardown.
-        self._kill()
+    def _forget(self) -> None:
+        self.process = None
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+        if self.stderr_path is not None:
+            self.stderr_path.unlink(missing_ok=True)
+            self.stderr_path = None
 
-    def __enter__(self) -> IngestWorker:
+    def close(self) -> None:
+        # Between calls the child only waits on the pipe and holds no lock: killing it is safe and
+        # skips the slow teardown of its runtimes.
+        self._kill()
+
+    def __enter__(self) -> CappedChild:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def _describe_exit(code: int | None) -> str:
+def describe_exit(code: int | None) -> str:
     if code is None:
         return "no exit status"
     if code < 0:

@@ -1,0 +1,206 @@
+"""A file's parsed rows on disk: the capped parser writes them, the bronze writer streams them back.
+
+``parse_file`` is everything that touches a file's untrusted bytes (preflight, reading, header
+detection), so it is what runs in the capped child (worker.py); the Delta write then reads the spool
+in the parent, where the memory cap cannot kill it. Any failure while reading the file's bytes
+becomes that file's SourceError; a failure to write the spool (our disk) is a StorageError.
+
+Wide files stay bounded: columns beyond ``max_columns`` are kept, per row, as one JSON object in
+``_extra_columns``, so one 9,000-column export never makes its cluster 9,000 columns wide.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from lakectl.errors import SourceError, StorageError
+from lakectl.read import ROW, ReadOptions, SheetFrame, read_file, short_error
+from lakectl.read_csv import RaggedRows, read_csv
+
+EXTRA_COLUMNS = "_extra_columns"
+_IPC = ipc.IpcWriteOptions(compression="lz4")
+_REEXPORT = "export the file again, or open it in Excel/LibreOffice and save it again"
+
+
+@dataclass(frozen=True)
+class ParsedSheet:
+    sheet: str
+    header_row: int | None
+    headers: list[str]
+    columns: list[str]  # every normalised source column, in order (the layout)
+    written: list[str]  # the columns bronze gets: at most max_columns of them, then EXTRA_COLUMNS
+    rows: int
+    dropped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    spool: Path | None = None  # Arrow IPC file: ``written`` + ``_row``; None when nothing was kept
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    sheets: list[ParsedSheet]
+
+    @property
+    def rows(self) -> int:
+        return sum(sheet.rows for sheet in self.sheets)
+
+    def remove(self) -> None:
+        for sheet in self.sheets:
+            if sheet.spool is not None:
+                sheet.spool.unlink(missing_ok=True)
+
+
+def parse_file(path: Path, options: ReadOptions, spool_dir: Path | None) -> ParsedFile:
+    """Read every table of ``path`` into spool files under ``spool_dir`` (None: count rows only).
+
+    Raises SourceError for anything wrong with the file's bytes, StorageError when the spool
+    cannot be written.
+    """
+    lenient = False
+    while True:
+        sheets: list[ParsedSheet] = []
+        try:
+            frames = _frames(path, options, lenient)
+            for frame in frames:
+                sheets.append(_spool_frame(frame, options.max_columns, spool_dir))
+            return ParsedFile(sheets)
+        except RaggedRows:
+            ParsedFile(sheets).remove()
+            if lenient:
+                raise
+            lenient = True  # a line outgrows the header: re-read with the forgiving reader
+        except BaseException:
+            ParsedFile(sheets).remove()
+            raise
+
+
+def _frames(path: Path, options: ReadOptions, lenient: bool) -> list[SheetFrame]:
+    try:
+        if lenient:
+            return [read_csv(path, lenient=True, temp_dir=options.temp_dir)]
+        return read_file(path, options)
+    except (SourceError, StorageError, MemoryError):
+        raise
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    except Exception as exc:  # a corrupt zip entry, a parser's own error tree: the file's fault
+        raise SourceError(f"{path.name}: cannot read the file ({short_error(exc)})", hint=_REEXPORT) from None
+
+
+def _spool_frame(frame: SheetFrame, max_columns: int, spool_dir: Path | None) -> ParsedSheet:
+    rows = 0
+    target: Path | None = None
+    writer: ipc.RecordBatchFileWriter | None = None
+    schema = pa.schema([])
+    try:
+        for batch in _batches(frame):
+            table = pack_extra(batch, frame.columns, max_columns)
+            rows += table.num_rows
+            if spool_dir is None:
+                continue
+            with _spool_errors():
+                if writer is None:
+                    target = spool_dir / f"{uuid.uuid4().hex}.arrow"
+                    fields = [pa.field(n, pa.large_string()) for n in table.column_names if n != ROW]
+                    schema = pa.schema([*fields, pa.field(ROW, pa.int64())])
+                    writer = ipc.new_file(target, schema, options=_IPC)
+                writer.write_table(table.select(schema.names).cast(schema))
+        if writer is not None:
+            with _spool_errors():
+                writer.close()
+    except BaseException:
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.close()
+        if target is not None:
+            target.unlink(missing_ok=True)
+        raise
+    notes = list(frame.notes)
+    written = frame.columns[:max_columns]
+    if len(frame.columns) > max_columns:
+        notes.append(
+            f"{len(frame.columns):,} columns: the {len(frame.columns) - max_columns:,} beyond "
+            f"reader.max_columns ({max_columns}) are kept as JSON in {EXTRA_COLUMNS}"
+        )
+        written = [*written, EXTRA_COLUMNS]
+    return ParsedSheet(
+        sheet=frame.sheet,
+        header_row=frame.header_row,
+        headers=list(frame.headers),
+        columns=list(frame.columns),
+        written=written,
+        rows=rows,
+        dropped=list(frame.dropped),
+        notes=notes,
+        spool=target,
+    )
+
+
+def _batches(frame: SheetFrame) -> Iterator[pa.Table]:
+    """The frame's batches, with errors of the file's bytes as SourceError (RaggedRows passes)."""
+    stream = frame.batches()
+    while True:
+        try:
+            batch = next(stream, None)
+        except (SourceError, StorageError, MemoryError):
+            raise
+        except OSError as exc:
+            raise SourceError(f"{frame.sheet}: cannot read the file ({exc.strerror or exc})") from None
+        except Exception as exc:
+            raise SourceError(
+                f"{frame.sheet}: cannot parse the file ({short_error(exc)})", hint=_REEXPORT
+            ) from None
+        if batch is None:
+            return
+        yield batch
+
+
+def pack_extra(table: pa.Table, columns: list[str], max_columns: int) -> pa.Table:
+    """Keep the first ``max_columns`` source columns; the rest become one JSON object per row."""
+    if len(columns) <= max_columns:
+        return table
+    extra = columns[max_columns:]
+    encoded = (
+        pl.from_arrow(table.select(extra))
+        .select(pl.struct(extra).struct.json_encode().alias(EXTRA_COLUMNS))  # type: ignore[union-attr]
+        .to_arrow()
+        .column(EXTRA_COLUMNS)
+    )
+    kept = table.select([*columns[:max_columns], ROW])
+    return kept.add_column(max_columns, EXTRA_COLUMNS, encoded.cast(pa.large_string()))
+
+
+def read_spool(path: Path) -> Iterator[pa.RecordBatch]:
+    """The batches of a spool file, memory-mapped: the writer pulls them one at a time."""
+    with pa.memory_map(str(path)) as source:
+        reader = ipc.open_file(source)
+        for index in range(reader.num_record_batches):
+            yield reader.get_batch(index)
+
+
+@contextlib.contextmanager
+def _spool_errors() -> Iterator[None]:
+    """Our own disk failing while writing the spool is a StorageError, never the file's fault."""
+    try:
+        yield
+    except OSError as exc:
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(exc)
+        raise StorageError(
+            f"cannot write the parser's temporary files ({'disk full' if full else exc})",
+            hint="free disk space under the lake root" if full else "check the lake folder's permissions",
+        ) from None
+
+
+def _unreadable(path: Path, exc: OSError) -> SourceError:
+    return SourceError(
+        f"{path.name}: cannot read the file ({exc.strerror or exc})",
+        hint="check that the file exists and is readable",
+    )

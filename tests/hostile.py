@@ -1,0 +1,79 @@
+"""Broken and hostile inputs built on the fly, and a look at the process table.
+
+Nothing here is a mock: each helper writes real bytes a real parser has to face.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zipfile
+from pathlib import Path
+
+SHEET = "xl/worksheets/sheet1.xml"
+
+
+def write_xlsx(path: Path, rows: int = 20, columns: int = 3, sparse: bool = False) -> Path:
+    """A real workbook: a header row and ``rows`` rows (``sparse``: only every 50th row fills column C)."""
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    sheet = book.add_worksheet("vendas")
+    sheet.write_row(0, 0, ["id", "valor", "nota"][:columns] + [f"extra {i}" for i in range(columns - 3)])
+    for row in range(1, rows + 1):
+        sheet.write_string(row, 0, f"T{row:07d}")
+        sheet.write_number(row, 1, row * 1.5)
+        if columns > 2 and (not sparse or row % 50 == 0):
+            sheet.write_string(row, 2, f"n{row}")
+    book.close()
+    return path
+
+
+def corrupt_zip_entry(path: Path, how: str, entry: str = SHEET) -> Path:
+    """Damage one entry of a zip in place: ``crc`` (wrong CRC-32), ``flip`` (16 flipped bytes in the
+    compressed data) or ``method9`` (compression method 9, deflate64, which zipfile cannot read)."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(entry)
+    local = info.header_offset
+    name_len, extra_len = struct.unpack_from("<HH", data, local + 26)
+    start = local + 30 + name_len + extra_len
+    central = data.find(b"PK\x01\x02")
+    while central >= 0 and data[central + 46 : central + 46 + len(entry)] != entry.encode():
+        central = data.find(b"PK\x01\x02", central + 4)
+    assert central >= 0, "central directory entry not found"
+    if how == "crc":
+        for offset in (local + 14, central + 16):
+            (crc,) = struct.unpack_from("<I", data, offset)
+            struct.pack_into("<I", data, offset, crc ^ 0xDEADBEEF)
+    elif how == "flip":
+        middle = start + info.compress_size // 2
+        for i in range(16):
+            data[middle + i] ^= 0xFF
+    elif how == "method9":
+        struct.pack_into("<H", data, local + 8, 9)
+        struct.pack_into("<H", data, central + 10, 9)
+    else:
+        raise ValueError(how)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def processes_with(marker: str) -> list[int]:
+    """Pids of live processes whose environment holds ``marker`` (tests tag the processes they start,
+    so processes of anything else running on the machine never count)."""
+    found = []
+    needle = marker.encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                environ = handle.read()
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                state = handle.read().rsplit(b")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if needle in environ and state != b"Z":
+            found.append(int(entry))
+    return found

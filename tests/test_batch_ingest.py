@@ -1,0 +1,261 @@
+"""Batch ingest that never blames a good file, never doubles a row and never hangs or orphans.
+
+Real files, real Delta tables, real child processes; failures are provoked with real bytes and
+real filesystem states (a table path that is a file, a file that grows), never with mocks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from lakectl import ledger, pipeline, runner
+from lakectl.config import load_settings
+from lakectl.errors import StorageError
+from lakectl.spool import EXTRA_COLUMNS, parse_file
+from lakectl.worker import CappedChild, ChildTimeout
+
+from .hostile import corrupt_zip_entry, processes_with, write_xlsx
+
+
+def drop(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def small_csv(tag: str, rows: int = 5) -> str:
+    return "id;valor\n" + "".join(f"{tag}-{i};{i},50\n" for i in range(rows))
+
+
+def bronze(settings, cluster: str = "diabetes") -> pl.DataFrame:
+    return pl.read_delta(str(settings.lake_root / "bronze" / cluster))
+
+
+def isolated(tmp_path: Path, **reader) -> object:
+    return load_settings(
+        landing_zone=tmp_path / "landing_zone",
+        lake_root=tmp_path / "lake",
+        reader={"isolate": True, **reader},
+    )
+
+
+def test_a_writer_failure_fails_the_run_and_blames_no_file(settings):
+    """The lake cannot take the commit (its table path is a file): StorageError, no file rejected."""
+    folder = settings.landing_zone / "diabetes"
+    paths = [drop(folder, f"bom_{i}.csv", small_csv(f"b{i}")) for i in range(3)]
+    (settings.lake_root / "bronze").mkdir(parents=True)
+    (settings.lake_root / "bronze" / "diabetes").write_text("not a table")
+    with pytest.raises(StorageError) as caught:
+        runner.ingest_paths([(p, "diabetes") for p in paths], settings)
+    assert "bronze/diabetes" in caught.value.message
+    log = ledger.read(settings.lake_root)
+    assert log.filter(pl.col("status") == "rejected").height == 0, "a good file was blamed"
+
+
+@pytest.mark.parametrize("how", ["crc", "flip", "method9"])
+def test_a_corrupt_zip_entry_is_that_files_rejection_and_the_batch_goes_on(tmp_path, how):
+    settings = isolated(tmp_path)
+    folder = settings.landing_zone / "diabetes"
+    folder.mkdir(parents=True)
+    corrupt_zip_entry(write_xlsx(folder / "a_quebrado.xlsx", rows=3000), how)
+    drop(folder, "b_bom.csv", small_csv("b"))
+    results = runner.ingest_paths(runner.plan([folder], None, settings), settings)
+    assert {r.file: r.status for r in results} == {"a_quebrado.xlsx": "rejected", "b_bom.csv": "ingested"}
+    bad = next(r for r in results if r.status == "rejected")
+    assert bad.reason.startswith("a_quebrado.xlsx") and bad.hint
+    assert bronze(settings).height == 5
+
+
+def test_watch_quarantines_a_corrupt_zip_and_keeps_going(tmp_path):
+    folder = tmp_path / "landing_zone" / "diabetes"
+    folder.mkdir(parents=True)
+    corrupt_zip_entry(write_xlsx(folder / "quebrado.xlsx", rows=3000), "crc")
+    drop(folder, "bom.csv", small_csv("b"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKECTL_")}
+    env.update(LAKECTL_LANDING_ZONE=str(tmp_path / "landing_zone"), LAKECTL_LAKE_ROOT=str(tmp_path / "lake"),
+               LAKECTL_WATCH__STABILITY_WINDOW_S="0.2")  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "lakectl", "watch", "--once"], env=env,
+                          capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "landing_zone" / "_quarantine" / "diabetes" / "quebrado.xlsx").exists()
+    assert [p.name for p in (tmp_path / "landing_zone" / "_archive").rglob("*.csv")] == ["bom.csv"]
+
+
+def test_a_file_that_grows_between_hash_and_parse_is_never_doubled(settings):
+    """The bytes hashed must be the bytes committed: growth after hashing stops the commit."""
+    path = drop(settings.landing_zone / "diabetes", "crescendo.csv", small_csv("c", 100))
+
+    def parse_while_it_grows(target: Path, options, spool_dir):
+        with target.open("a", encoding="utf-8") as handle:  # the producer appends meanwhile
+            handle.write("".join(f"c-late-{i};1,00\n" for i in range(50)))
+        return parse_file(target, options, spool_dir)
+
+    first = pipeline.ingest_batch([path], "diabetes", settings, parse=parse_while_it_grows)[0]
+    assert first.status == "rejected" and first.transient and "changed while" in first.reason
+    assert not (settings.lake_root / "bronze" / "diabetes" / "_delta_log").exists()
+    again = pipeline.ingest_file(path, "diabetes", settings)  # the producer is done now
+    assert again.status == "ingested" and again.rows == 150
+    assert pipeline.ingest_file(path, "diabetes", settings).status == "skipped"
+    assert bronze(settings).height == 150
+
+
+def test_the_cli_waits_for_a_file_still_being_written(tmp_path):
+    """The watcher's stability rule on the command line: the whole file, once."""
+    import threading
+
+    settings = load_settings(landing_zone=tmp_path / "lz", lake_root=tmp_path / "lake",
+                             reader={"isolate": False}, watch={"stability_window_s": 1.0})  # fmt: skip
+    path = drop(settings.landing_zone / "diabetes", "lento.csv", "id;valor\n")
+    stop = threading.Event()
+
+    def produce() -> None:
+        with path.open("a", encoding="utf-8") as handle:
+            for i in range(40):
+                handle.write(f"L{i};{i}\n")
+                handle.flush()
+                time.sleep(0.05)
+        stop.set()
+
+    writer = threading.Thread(target=produce)
+    writer.start()
+    results = runner.ingest_paths([(path, "diabetes")], settings)
+    writer.join()
+    assert stop.is_set()
+    assert [(r.status, r.rows) for r in results] == [("ingested", 40)]
+
+
+def test_a_wide_file_keeps_its_extra_columns_as_json_and_bronze_stays_narrow(tmp_path):
+    settings = load_settings(landing_zone=tmp_path / "lz", lake_root=tmp_path / "lake",
+                             reader={"isolate": False, "max_columns": 100})  # fmt: skip
+    folder = settings.landing_zone / "renda_extra"
+    header = ",".join(f"campo {i}" for i in range(2000))
+    wide = drop(folder, "largo.csv", header + "\n" + "\n".join(",".join(f"r{r}c{i}" for i in range(2000)) for r in range(3)) + "\n")  # fmt: skip
+    narrow = drop(folder, "normal.csv", "id,valor\n1,2\n3,4\n")
+    results = pipeline.ingest_batch([wide, narrow], "renda_extra", settings)
+    assert [r.status for r in results] == ["ingested", "ingested"]
+    assert any("kept as JSON" in note for note in results[0].sheets[0].notes)
+    data = bronze(settings, "renda_extra")
+    source_columns = [c for c in data.columns if not c.startswith("_")]
+    assert len(source_columns) == 100 + 2  # 100 of the wide file, id and valor
+    extra = json.loads(
+        data.filter((pl.col("_row") == 3) & (pl.col("_source_file") == "largo.csv"))[EXTRA_COLUMNS].item()
+    )
+    assert extra["campo_1999"] == "r1c1999" and len(extra) == 1900
+    assert data.filter(pl.col("_source_file") == "normal.csv")[EXTRA_COLUMNS].null_count() == 2
+
+
+def test_files_whose_nulls_would_swell_a_commit_get_their_own(settings):
+    folder = settings.landing_zone / "diabetes"
+    long_file = drop(folder, "longo.csv", "id;valor\n" + "".join(f"L{i};{i}\n" for i in range(60_000)))
+    wide = drop(folder, "largo.csv", ";".join(f"c{i}" for i in range(60)) + "\n" + ";".join("x" * 60) + "\n")
+    small = drop(folder, "pequeno.csv", small_csv("p"))
+    results = pipeline.ingest_batch([long_file, wide, small], "diabetes", settings)
+    versions = [r.bronze_version for r in results]
+    assert versions[0] != versions[1], "60,000 rows x 60 null columns in one commit"
+    assert versions[1] == versions[2], "small files still share a commit"
+
+
+def test_a_child_never_outlives_its_parent_killed_with_sigkill(tmp_path):
+    marker = f"LAKECTL_TEST_TAG={uuid.uuid4().hex}"
+    script = (
+        "import time, sys\n"
+        "from lakectl.worker import CappedChild\n"
+        "child = CappedChild(1024)\n"
+        "child.call(int, '1', timeout=60)\n"
+        "print(child.process.pid, flush=True)\n"
+        "child.call(time.sleep, 120, timeout=300)\n"
+    )
+    env = {**os.environ, marker.split("=")[0]: marker.split("=")[1]}
+    parent = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        child_pid = int(parent.stdout.readline())
+        assert child_pid in processes_with(marker)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while processes_with(marker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert processes_with(marker) == [], "the parser child outlived its parent"
+    finally:
+        parent.kill()
+        for pid in processes_with(marker):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_every_call_has_a_deadline():
+    with CappedChild(1024) as child:
+        assert child.call(int, "7", timeout=60) == 7
+        with pytest.raises(ChildTimeout):
+            child.call(time.sleep, 60, timeout=0.5)
+        assert child.process is None, "the hung child was killed"
+        assert child.call(int, "8", timeout=60) == 8  # a fresh child takes the next call
+        with pytest.raises(ValueError):  # the child's own exception comes back as itself
+            child.call(int, "not a number", timeout=60)
+
+
+def test_a_small_batch_shaped_like_the_real_one_ingests_completely_with_no_orphan(tmp_path):
+    """The fast version of the chaos batch: a wide CSV, a sparse xlsx, an xls and small files."""
+    run_shaped_batch(tmp_path, wide_columns=2_000, xlsx_rows=20_000, xls_rows=2_000, small_files=12, runs=2)
+
+
+def run_shaped_batch(
+    tmp_path: Path, wide_columns: int, xlsx_rows: int, xls_rows: int, small_files: int, runs: int
+) -> None:
+    """Each run a fresh lake: every file ingested, rows exact, and no process of ours left behind."""
+    import xlwt
+
+    zone = tmp_path / "landing_zone" / "renda_extra"
+    zone.mkdir(parents=True)
+    header = ",".join(f"col {i}" for i in range(wide_columns))
+    (zone / "wide.csv").write_text(header + "\n" + "\n".join(",".join(f"v{r}.{i}" for i in range(wide_columns)) for r in range(3)) + "\n")  # fmt: skip
+    write_xlsx(zone / "sparse.xlsx", rows=xlsx_rows, sparse=True)
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("vendas")
+    for col, name in enumerate(["pedido", "produto", "valor", "cliente"]):
+        sheet.write(0, col, name)
+    for row in range(1, xls_rows + 1):
+        for col, value in enumerate(
+            [f"P{row}", f"produto numero {row % 97}", row * 2.5, f"cliente{row}@x.com"]
+        ):
+            sheet.write(row, col, value)
+    book.save(str(zone / "legacy.xls"))
+    for i in range(small_files):
+        (zone / f"small_{i:02d}.csv").write_text(f"id{i % 4};valor;data\n" + "".join(f"S{i}-{r};{r},00;01/10/2026\n" for r in range(20)))  # fmt: skip
+    expected = {"wide.csv": 3, "sparse.xlsx": xlsx_rows, "legacy.xls": xls_rows} | {
+        f"small_{i:02d}.csv": 20 for i in range(small_files)
+    }
+    for run in range(runs):
+        marker = f"LAKECTL_TEST_TAG={uuid.uuid4().hex}"
+        lake = tmp_path / f"lake_{run}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LAKECTL_")}
+        env.update(LAKECTL_LANDING_ZONE=str(tmp_path / "landing_zone"), LAKECTL_LAKE_ROOT=str(lake),
+                   LAKECTL_READER__MEMORY_LIMIT_MB="2048", LAKECTL_WATCH__STABILITY_WINDOW_S="0")  # fmt: skip
+        env[marker.split("=")[0]] = marker.split("=")[1]
+        done = subprocess.run([sys.executable, "-m", "lakectl", "ingest", str(zone.parent), "--json"],
+                              env=env, capture_output=True, text=True, timeout=900)  # fmt: skip
+        assert done.returncode == 0, done.stderr + done.stdout
+        summary = json.loads(done.stdout)["summary"]
+        assert summary == {"ingested": len(expected), "skipped": 0, "rejected": 0}
+        frame = pl.read_delta(str(lake / "bronze" / "renda_extra"))
+        assert Counter(dict(frame.group_by("_source_file").len().iter_rows())) == Counter(expected)
+        assert processes_with(marker) == [], "a process of the run is still alive"
+        assert list((lake / "_lakectl" / "tmp").iterdir()) == [], "temporary files left behind"
+
+
+@pytest.mark.chaos
+def test_the_real_shaped_batch_ingests_completely_three_runs_in_a_row(tmp_path):
+    """Issue 9's batch: a 9,000-column CSV, a 150k-row sparse xlsx, a ~2 MB .xls and 70 small files."""
+    run_shaped_batch(tmp_path, wide_columns=9_000, xlsx_rows=150_000, xls_rows=40_000, small_files=70, runs=3)
