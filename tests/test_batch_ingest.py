@@ -26,6 +26,7 @@ from lakectl.spool import EXTRA_COLUMNS, parse_file
 from lakectl.worker import CappedChild, ChildTimeout
 
 from .hostile import corrupt_zip_entry, processes_with, write_xlsx
+from .test_firstday import lakectl, read_only_lake  # noqa: F401  (a fixture, used by name)
 
 
 def drop(folder: Path, name: str, text: str) -> Path:
@@ -37,6 +38,11 @@ def drop(folder: Path, name: str, text: str) -> Path:
 
 def small_csv(tag: str, rows: int = 5) -> str:
     return "id;valor\n" + "".join(f"{tag}-{i};{i},50\n" for i in range(rows))
+
+
+def bronze_rows(lake: Path, cluster: str = "diabetes") -> dict[str, int]:
+    frame = pl.read_delta(str(lake / "bronze" / cluster))
+    return dict(frame.group_by("_source_file").len().iter_rows())
 
 
 def bronze(settings, cluster: str = "diabetes") -> pl.DataFrame:
@@ -259,3 +265,126 @@ def run_shaped_batch(
 def test_the_real_shaped_batch_ingests_completely_three_runs_in_a_row(tmp_path):
     """Issue 9's batch: a 9,000-column CSV, a 150k-row sparse xlsx, a ~2 MB .xls and 70 small files."""
     run_shaped_batch(tmp_path, wide_columns=9_000, xlsx_rows=150_000, xls_rows=40_000, small_files=70, runs=3)
+
+
+# ------------------------------------------------------------------ hostile names, FIFOs, dry runs
+
+
+def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKECTL_")}
+    env.update(LAKECTL_LANDING_ZONE=str(tmp_path / "landing_zone"), LAKECTL_LAKE_ROOT=str(tmp_path / "lake"),
+               LAKECTL_WATCH__STABILITY_WINDOW_S="0.2", **extra)  # fmt: skip
+    return env
+
+
+def cli(tmp_path: Path, *args: str | bytes, **extra: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "lakectl", *args], env=cli_env(tmp_path, **extra),
+                          capture_output=True, timeout=180)  # fmt: skip
+
+
+def test_a_fifo_never_blocks_ingest_given_explicitly_or_in_a_folder(tmp_path):
+    folder = tmp_path / "landing_zone" / "diabetes"
+    folder.mkdir(parents=True)
+    os.mkfifo(folder / "cano.csv")
+    drop(folder, "bom.csv", small_csv("b"))
+    explicit = cli(tmp_path, "ingest", str(folder / "cano.csv"), "--json")
+    assert explicit.returncode == 4, explicit.stderr
+    (result,) = json.loads(explicit.stdout)["files"]
+    assert "not a regular file" in result["reason"]
+    whole = cli(tmp_path, "ingest", str(folder), "--json")
+    assert whole.returncode == 0, whole.stderr
+    assert [f["file"].rsplit("/", 1)[-1] for f in json.loads(whole.stdout)["files"]] == ["bom.csv"]
+
+
+def test_a_name_that_is_not_utf8_is_rejected_alone_and_the_output_stays_utf8(tmp_path):
+    folder = tmp_path / "landing_zone" / "diabetes"
+    folder.mkdir(parents=True)
+    bad = os.fsencode(folder) + b"/vendas_\xff\xfe.csv"
+    with open(bad, "w") as handle:
+        handle.write(small_csv("x"))
+    drop(folder, "vizinho.csv", small_csv("v"))
+    done = cli(tmp_path, "ingest", str(folder), "--json")
+    assert done.returncode == 4, done.stderr
+    files = json.loads(done.stdout.decode("utf-8"))["files"]  # strict UTF-8: no raw 0xFF
+    by_status = {f["status"]: f for f in files}
+    assert set(by_status) == {"rejected", "ingested"}
+    assert "not valid UTF-8" in by_status["rejected"]["reason"]
+    assert by_status["ingested"]["file"].endswith("vizinho.csv")
+    assert "Traceback" not in done.stderr.decode("utf-8", "replace")
+
+
+def test_watch_settles_a_non_utf8_name_and_a_250_character_name(tmp_path):
+    folder = tmp_path / "landing_zone" / "diabetes"
+    folder.mkdir(parents=True)
+    with open(os.fsencode(folder) + b"/nome_\xff.csv", "w") as handle:
+        handle.write(small_csv("x"))
+    long_name = "v" * 246 + ".csv"  # 250 characters: the .error.json sibling would not fit
+    drop(folder, long_name, small_csv("l"))
+    long_bad = drop(folder, "q" * 245 + ".xlsx", "not a workbook")
+    done = cli(tmp_path, "watch", "--once")
+    assert done.returncode == 0, done.stderr
+    assert os.listdir(folder) == []
+    quarantine = tmp_path / "landing_zone" / "_quarantine" / "diabetes"
+    records = [json.loads(p.read_text(encoding="utf-8")) for p in quarantine.glob("*.error.json")]
+    assert sorted(r["error_class"] for r in records) == ["FileName", "SourceError"]
+    assert all(r["reason"] for r in records) and any(long_bad.name[:200] in r["file"] for r in records)
+    (archived,) = [p.name for p in (tmp_path / "landing_zone" / "_archive").rglob("*.csv")]
+    assert archived.endswith(".csv") and long_name.startswith(archived[:-4])  # cut to fit, never lost
+    assert bronze_rows(tmp_path / "lake") == {long_name: 5}
+
+
+def test_a_file_named_dot_dot_csv_is_ingested_not_skipped(tmp_path):
+    folder = tmp_path / "landing_zone" / "diabetes"
+    drop(folder, "..csv", small_csv("d"))
+    drop(folder, ".oculto.csv", small_csv("h"))  # a hidden file is still left alone
+    done = cli(tmp_path, "ingest", str(folder), "--json")
+    assert done.returncode == 0, done.stderr
+    assert [f["file"].rsplit("/", 1)[-1] for f in json.loads(done.stdout)["files"]] == ["..csv"]
+
+
+def test_a_dry_run_writes_nothing_at_all_and_says_would_ingest(tmp_path):
+    drop(tmp_path / "landing_zone" / "diabetes", "v.csv", small_csv("v"))
+    done = cli(tmp_path, "ingest", str(tmp_path / "landing_zone"), "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert b"would ingest" in done.stdout
+    assert not (tmp_path / "lake").exists(), "a dry run wrote to the lake"
+    as_json = cli(tmp_path, "ingest", str(tmp_path / "landing_zone"), "--dry-run", "--json")
+    assert json.loads(as_json.stdout)["summary"]["would ingest"] == 1
+    assert not (tmp_path / "lake").exists()
+
+
+def test_a_rejected_file_is_remembered_by_hash_until_settings_change_or_retry(settings, tmp_path):
+    bad = drop(settings.landing_zone / "diabetes", "ruim.xlsx", "not a workbook")
+    first = pipeline.ingest_file(bad, "diabetes", settings)
+    assert first.status == "rejected" and "not read again" not in first.reason
+    again = pipeline.ingest_file(bad, "diabetes", settings)
+    assert again.status == "rejected" and "not read again" in again.reason
+    assert ledger.read(settings.lake_root).height == 1, "a remembered verdict adds no ledger row"
+    changed = settings.model_copy(update={"reader": settings.reader.model_copy(update={"max_cells": 10**7})})
+    assert "not read again" not in pipeline.ingest_file(bad, "diabetes", changed).reason
+    ledger.forget_rejection(settings.lake_root, again.sha256 or "")  # what quarantine retry does
+    assert "not read again" not in pipeline.ingest_file(bad, "diabetes", settings).reason
+
+
+def test_temp_folders_of_dead_processes_are_swept_at_start(settings):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()  # fmt: skip
+    leftover = pipeline.temp_root(settings.lake_root) / f"{dead}-deadbeef"
+    leftover.mkdir(parents=True)
+    (leftover / "lakectl-utf16-copy.csv").write_bytes(b"x" * 1000)
+    alive = pipeline.temp_root(settings.lake_root) / f"{os.getpid()}-cafecafe"
+    alive.mkdir()
+    pipeline.ingest_file(
+        drop(settings.landing_zone / "diabetes", "v.csv", small_csv("v")), "diabetes", settings
+    )
+    assert not leftover.exists() and alive.exists()
+
+
+def test_ingest_into_a_read_only_lake_blames_no_file_and_exits_6(read_only_lake):  # noqa: F811
+    drop(read_only_lake / "lz" / "diabetes", "novo.csv", small_csv("n"))
+    done = lakectl(read_only_lake, "ingest", str(read_only_lake / "lz"), as_reader=True)
+    assert done.returncode == 6, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert "Traceback" not in done.stderr and len(lines) == 2, done.stderr
+    assert lines[0].startswith("Error: permission denied") and str(read_only_lake / "lake") in lines[0]
+    assert "write access to the lake" in lines[1] and "malformed" not in done.stderr

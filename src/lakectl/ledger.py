@@ -7,7 +7,9 @@ between the bronze commit and the ledger append is repaired by ``reconcile`` on 
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -82,3 +84,34 @@ def commit_record(records: list[dict[str, Any]]) -> str:
     return json.dumps(
         [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()} for r in records]
     )
+
+
+# ------------------------------------------------------------------------------ remembered rejections
+# A file rejected for its bytes is not parsed again (a lying zip bomb costs seconds and gigabytes each
+# time): its verdict is kept by hash, with the settings that reached it, until those settings change
+# or `lakectl quarantine retry` asks. One small JSON file per hash: cheap, atomic, no Delta commit.
+
+
+def rejections_path(lake_root: Path) -> Path:
+    return lake_root / "_lakectl" / "rejected"
+
+
+def remember_rejection(lake_root: Path, sha256: str, settings_id: str, verdict: dict[str, Any]) -> None:
+    folder = rejections_path(lake_root)
+    folder.mkdir(parents=True, exist_ok=True)
+    temporary = folder / f".{sha256}.{os.getpid()}.tmp"
+    temporary.write_text(json.dumps({**verdict, "settings_id": settings_id}, default=str), encoding="utf-8")
+    temporary.replace(folder / f"{sha256}.json")  # atomic: a reader never sees half a verdict
+
+
+def remembered_rejection(lake_root: Path, sha256: str, settings_id: str) -> dict[str, Any] | None:
+    """The verdict on these bytes under these settings, if there is one."""
+    try:
+        verdict: dict[str, Any] = json.loads((rejections_path(lake_root) / f"{sha256}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return verdict if verdict.get("settings_id") == settings_id else None
+
+
+def forget_rejection(lake_root: Path, sha256: str) -> None:
+    (rejections_path(lake_root) / f"{sha256}.json").unlink(missing_ok=True)

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,7 +31,7 @@ import pyarrow as pa
 
 from lakectl import __version__, delta, ledger
 from lakectl.config import Settings
-from lakectl.errors import LakectlError, SourceError, StorageError, TransientError
+from lakectl.errors import LakectlError, SourceError, StorageError, TransientError, storage_error
 from lakectl.faults import fault
 from lakectl.models import IngestResult, SheetSummary
 from lakectl.read import ReadOptions, short_error
@@ -68,11 +69,36 @@ OnResult = Callable[[IngestResult], None]
 def sha256_of(path: Path) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0
-    with path.open("rb") as handle:
+    # O_NONBLOCK: a FIFO named x.csv must never block the run (regular files ignore the flag)
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise not_a_file(path)
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
+
+
+def not_a_file(path: Path) -> SourceError:
+    return SourceError(
+        f"{printable(path.name)}: not a regular file (a FIFO, socket, device or folder); nothing was read",
+        hint="give lakectl the exported file itself",
+    )
+
+
+def printable(text: str) -> str:
+    """Text safe to print and store: bytes of a file name that are not UTF-8 (which Python keeps as
+    lone surrogates) become U+FFFD."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def settings_id(settings: Settings) -> str:
+    """What decided a rejection: the reader settings and this version of lakectl."""
+    data = json.dumps([settings.reader.model_dump(mode="json"), __version__], sort_keys=True)
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
 def read_options(settings: Settings, temp_dir: Path | None = None) -> ReadOptions:
@@ -135,10 +161,10 @@ def _running(pid: int) -> bool:
 
 
 def not_writable(lake_root: Path, exc: OSError) -> StorageError:
-    return StorageError(
-        f"cannot write to the lake at {lake_root} ({exc.strerror or exc})",
-        hint=f"make {lake_root} writable by this user (chown/chmod), or set lake_root to a writable folder",
-    )
+    """The lake's folders cannot be written: a storage error naming the path and the fix."""
+    known = storage_error(exc, lake_root)
+    assert known is not None  # every OSError is one
+    return known
 
 
 # ------------------------------------------------------------------------------ one file's journey
@@ -158,11 +184,13 @@ class _Job:
     mtime_ns: int | None = None
     parsed: ParsedFile | None = None
     result: IngestResult | None = None
+    verdict_known: bool = False  # rejected from the remembered verdict: not recorded again
+    parse_failed: bool = False  # rejected for what its bytes hold: remembered by hash
 
     def outcome(self, **fields: Any) -> IngestResult:
         return IngestResult(
-            file=self.path.name,
-            path=str(self.path),
+            file=printable(self.path.name),
+            path=printable(str(self.path)),
             cluster=self.cluster,
             sha256=self.sha,
             size=self.size,
@@ -189,10 +217,23 @@ class _Job:
 
     def fingerprint(self) -> None:
         """Hash the file; its size and mtime must be the same before and after (not being written)."""
+        if printable(self.path.name) != self.path.name:
+            self.fail(
+                f"{printable(self.path.name)}: the file name is not valid UTF-8 (shown with \ufffd); "
+                "nothing was read",
+                "rename the file (any name in UTF-8) and ingest it again",
+                "FileName",
+            )
+            return
         try:
             before = self.path.stat()
+            if not stat.S_ISREG(before.st_mode):
+                raise not_a_file(self.path)
             self.sha, self.size = sha256_of(self.path)
             after = self.path.stat()
+        except SourceError as exc:
+            self.reject(exc)
+            return
         except OSError as exc:
             self.fail(
                 f"{self.path.name}: cannot read the file ({exc.strerror or exc})",
@@ -323,11 +364,13 @@ class _Batch:
         self.target = ledger.bronze_path(settings.lake_root, cluster)
         self.known = set(delta.table_columns(self.target))
         self.settled: list[_Job] = []  # outcome known, ledger row not written yet
+        self.settings_id = settings_id(settings)
 
     def run(self, jobs: list[_Job]) -> None:
         for job in jobs:
             job.fingerprint()
         self._skip_duplicates([job for job in jobs if job.result is None])
+        self._remembered([job for job in jobs if job.result is None])
         self.settled = [job for job in jobs if job.result is not None]
         group: list[_Job] = []
         for job in [job for job in jobs if job.result is None]:
@@ -345,6 +388,31 @@ class _Batch:
                     group = []
                 group.append(job)
         self._commit(group)
+
+    def _remembered(self, jobs: list[_Job]) -> None:
+        """Bytes rejected before under the same reader settings are not parsed again."""
+        for job in jobs:
+            verdict = ledger.remembered_rejection(self.settings.lake_root, job.sha or "", self.settings_id)
+            if verdict is not None:
+                job.verdict_known = True
+                job.fail(
+                    f"{verdict['reason']} (verdict of {str(verdict.get('at', ''))[:19]} on these bytes; not read again)",
+                    f"{verdict.get('hint') or 'fix the file'}; 'lakectl quarantine retry' or a change of the reader "
+                    "settings has it read again",
+                    verdict.get("error_class") or "SourceError",
+                )
+
+    def _remember(self, jobs: list[_Job]) -> None:
+        for job in jobs:
+            result = job.result
+            if result is None or not job.parse_failed or result.transient or job.sha is None:
+                continue
+            verdict = {"reason": result.reason, "hint": result.hint, "error_class": result.error_class,
+                       "file": result.file, "at": ledger.now().isoformat()}  # fmt: skip
+            try:
+                ledger.remember_rejection(self.settings.lake_root, job.sha, self.settings_id, verdict)
+            except OSError as exc:  # a cache: without it the file is only read again
+                log.warning("cannot remember the rejection of %s: %s", result.file, exc)
 
     def _parse(self, job: _Job) -> None:
         try:
@@ -368,6 +436,7 @@ class _Batch:
                 "split the file, or raise reader.timeout_s",
                 "ParserTimeout",
             )
+        job.parse_failed = job.result is not None
 
     def _would_ingest(self, job: _Job) -> None:
         assert job.parsed is not None
@@ -428,7 +497,7 @@ class _Batch:
                     self._append([job for job in live if job.result is None])
                 fault("after_commit")
                 done = self.settled + group
-                records = [_record(job.result, job.started) for job in done if job.result is not None]
+                records = [_record(j.result, j.started) for j in done if j.result and not j.verdict_known]
                 try:
                     ledger.append(lake, records)
                 except LakectlError as exc:  # bronze has the rows; the next start rebuilds these rows
@@ -439,6 +508,7 @@ class _Batch:
         for job in group:
             if job.parsed is not None:
                 job.parsed.remove()
+        self._remember(done)
         self._emit(done)
 
     def _append(self, jobs: list[_Job]) -> None:

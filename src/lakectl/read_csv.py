@@ -26,7 +26,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from lakectl.errors import SourceError, StorageError
+from lakectl.errors import SourceError, StorageError, storage_error
 from lakectl.read import BATCH_ROWS, ROW, SheetFrame, above_header, drop_blank_rows, trim_footer
 from lakectl.schema import HEADER_SCAN_ROWS, detect_header, unique_names
 
@@ -130,10 +130,7 @@ def prepare(path: Path, temp_dir: Path | None = None) -> TextSource:
 
 def _no_temp(exc: OSError) -> StorageError:
     """Our temporary copy could not be written: the lake's disk, not the file, is at fault."""
-    return StorageError(
-        f"cannot write a temporary copy for re-encoding ({exc.strerror or exc})",
-        hint="free disk space under the lake root and check its permissions",
-    )
+    return storage_error(exc) or StorageError(f"cannot write a temporary copy: {exc}")
 
 
 def _open_text(path: Path, encoding: str) -> io.TextIOWrapper:

@@ -23,7 +23,8 @@ TEMP_SUFFIXES = (".tmp", ".part", ".crdownload", ".partial", ".download", ".swp"
 def is_candidate(path: Path) -> bool:
     """Files a person means as data: not lock files, hidden files or downloads in progress."""
     name = path.name
-    if name.startswith(("~$", ".~lock", ".")) or name.endswith("#"):
+    hidden = name.startswith(".") and not name.startswith("..")  # '..csv' is a (badly named) file
+    if name.startswith(("~$", ".~lock")) or hidden or name.endswith("#"):
         return False
     return not name.lower().endswith(TEMP_SUFFIXES)
 

@@ -12,7 +12,6 @@ Wide files stay bounded: columns beyond ``max_columns`` are kept, per row, as on
 from __future__ import annotations
 
 import contextlib
-import errno
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from lakectl.errors import SourceError, StorageError
+from lakectl.errors import SourceError, StorageError, storage_error
 from lakectl.read import ROW, ReadOptions, SheetFrame, read_file, short_error
 from lakectl.read_csv import RaggedRows, read_csv
 
@@ -192,11 +191,7 @@ def _spool_errors() -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        full = exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(exc)
-        raise StorageError(
-            f"cannot write the parser's temporary files ({'disk full' if full else exc})",
-            hint="free disk space under the lake root" if full else "check the lake folder's permissions",
-        ) from None
+        raise storage_error(exc) or StorageError(str(exc)) from None
 
 
 def _unreadable(path: Path, exc: OSError) -> SourceError:

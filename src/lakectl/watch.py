@@ -27,7 +27,7 @@ from typing import Any
 
 from watchfiles import Change, watch
 
-from lakectl import __version__, pipeline, runner
+from lakectl import __version__, ledger, pipeline, runner
 from lakectl.config import Settings
 from lakectl.errors import LakectlError
 from lakectl.faults import fault
@@ -41,6 +41,7 @@ ARCHIVE = "_archive"
 QUARANTINE = "_quarantine"
 ERROR_SUFFIX = ".error.json"
 MAX_BACKOFF_S = 300.0
+NAME_MAX = 255  # bytes in one file name on Linux filesystems
 
 
 def heartbeat_path(settings: Settings) -> Path:
@@ -223,8 +224,10 @@ class Watcher:
             else None
         )
 
+        real = {pipeline.printable(str(path)): path for path in paths}  # results carry printable paths
+
         def on_result(result: IngestResult) -> None:  # each file is settled as soon as it is recorded
-            self.settle(Path(result.path), result)
+            self.settle(real.get(result.path, Path(result.path)), result)
             if result.status == "ingested" and result.rows:
                 touched.add(result.cluster or "")
             self.heartbeat("running")
@@ -402,20 +405,27 @@ class Watcher:
                     if self.pending and not self.ready():
                         time.sleep(min(0.2, self.settings.watch.stability_window_s / 4 + 0.01))
                 return 0
-            for changes in watch(
-                self.root,
-                watch_filter=None,
-                stop_event=self.stop,
-                rust_timeout=500,
-                yield_on_timeout=True,
-                debounce=200,
-                step=50,
-                force_polling=self.settings.watch.force_polling or None,
-                raise_interrupt=False,
-                recursive=True,
-            ):
-                self.on_changes(changes)
-                self.tick()
+            while not self.stop.is_set():
+                try:
+                    for changes in watch(
+                        self.root,
+                        watch_filter=None,
+                        stop_event=self.stop,
+                        rust_timeout=500,
+                        yield_on_timeout=True,
+                        debounce=200,
+                        step=50,
+                        force_polling=self.settings.watch.force_polling or None,
+                        raise_interrupt=False,
+                        recursive=True,
+                    ):
+                        self.on_changes(changes)
+                        self.tick()
+                except RuntimeError as exc:  # watchfiles' own failure, e.g. a name that is not UTF-8
+                    log.warning("file events failed (%s): rescanning, then watching again", exc)
+                    self.scan()
+                    self.tick()
+                    self.stop.wait(1.0)
             return 0
         except Abandoned:
             log.warning("stopped during a batch: its files stay in place and are taken on the next start")
@@ -436,8 +446,8 @@ def quarantine_file(root: Path, path: Path, result: IngestResult) -> Path:
     """Move a rejected file to ``_quarantine/<cluster>/`` next to ``<file>.error.json``."""
     target = _move(path, root / QUARANTINE / (result.cluster or "_"))
     error = {
-        "file": path.name,
-        "original_path": str(path),
+        "file": result.file,  # printable: a name that is not UTF-8 must not break the record
+        "original_path": result.path,
         "cluster": result.cluster,
         "reason": result.reason,
         "hint": result.hint,
@@ -457,18 +467,40 @@ def _temp_base(name: str) -> str:
 
 
 def _move(path: Path, folder: Path) -> Path:
-    """Move ``path`` into ``folder`` without overwriting anything already there."""
+    """Move ``path`` into ``folder`` without overwriting anything already there. A long name is
+    shortened so that a ``-N`` counter and the ``.error.json`` sibling still fit the filesystem."""
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / path.name
+    name = Path(fit_name(path.name, len(ERROR_SUFFIX) + 8))
+    target = folder / name
     counter = 1
     while target.exists() or target.with_name(target.name + ERROR_SUFFIX).exists():
-        target = folder / f"{path.stem}-{counter}{path.suffix}"
+        target = folder / f"{name.stem}-{counter}{name.suffix}"
         counter += 1
     try:
         os.replace(path, target)
     except OSError:
         shutil.move(str(path), str(target))  # another filesystem
     return target
+
+
+def fit_name(name: str, room: int, limit: int = NAME_MAX) -> str:
+    """``name`` cut (before its extension, on a character boundary) so that ``room`` more bytes fit."""
+    raw = os.fsencode(name)
+    if len(raw) + room <= limit:
+        return name
+    suffix = os.fsencode(Path(name).suffix)[:16]
+    keep = raw[: max(1, limit - room - len(suffix))]
+    while len(keep) > 1 and _utf8(raw) and not _utf8(keep):
+        keep = keep[:-1]  # never leave half a character behind
+    return os.fsdecode(keep + suffix)
+
+
+def _utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def health(settings: Settings, max_age_s: float) -> tuple[bool, str]:
@@ -514,6 +546,8 @@ def retry_quarantined(settings: Settings, names: list[str] | None) -> list[Path]
         if names is not None and data_file.name not in names and str(data_file) not in names:
             continue
         cluster = data_file.parent.name
+        if entry.get("sha256"):
+            ledger.forget_rejection(settings.lake_root, entry["sha256"])  # read it again, for real
         if data_file.exists():
             moved.append(_move(data_file, settings.landing_zone / cluster))
         data_file.with_name(data_file.name + ERROR_SUFFIX).unlink(missing_ok=True)
