@@ -616,6 +616,15 @@ class _Stream:
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
 
+def record_rejection(settings: Settings, result: IngestResult) -> None:
+    """The ledger row of a file refused before ingest_batch saw it (an upload refused at the door)."""
+    try:
+        with delta.lake_lock(settings.lake_root):
+            ledger.append(settings.lake_root, [_record(result, ledger.now())])
+    except LakectlError as exc:  # the ledger is a record, never a reason to fail the caller
+        log.warning("could not record the rejection of %s: %s", result.file, exc)
+
+
 def reconcile(settings: Settings) -> int:
     """Repair the ledger from bronze commit metadata after a crash (see ledger.reconcile)."""
     try:

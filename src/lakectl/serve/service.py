@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from lakectl import ledger, pipeline, safety
+from lakectl import ledger, pipeline, runner, safety
 from lakectl.config import Settings
 from lakectl.errors import SourceError
 from lakectl.events import promote_events
@@ -23,7 +23,7 @@ from lakectl.lake import Lake
 from lakectl.models import IngestResult
 from lakectl.serve.uploads import Staged, discard, place, sniff_kind, stored_name
 from lakectl.watch import archive_file, quarantine_file
-from lakectl.worker import IngestWorker
+from lakectl.worker import CappedChild
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class Promoter:
 class Service:
     settings: Settings
     queued: dict[str, Queued] = field(default_factory=dict)
-    worker: IngestWorker | None = None
+    worker: CappedChild | None = None
     worker_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -169,8 +169,9 @@ class Service:
             return pipeline.ingest_file(path, cluster, self.settings)
         with self.worker_lock:  # one warm parser process, one file at a time
             if self.worker is None:
-                self.worker = IngestWorker(self.settings)
-            return self.worker.ingest(path, cluster)
+                self.worker = CappedChild(self.settings.reader.memory_limit_mb)
+            parse = runner.isolated(self.worker, self.settings.reader.timeout_s)
+            return pipeline.ingest_batch([path], cluster, self.settings, parse=parse)[0]
 
     def _reject(self, path: Path, outcome: dict[str, Any], reason: str, hint: str | None) -> dict[str, Any]:
         """Kept in the quarantine, like a rejected file of the watcher, and in the ingest log."""
