@@ -1,18 +1,25 @@
-"""Shared by the benchmarks: run one command in its own process, measure wall time and peak RSS."""
+"""Shared by the benchmarks: run one command in its own process, measure wall time and peak RSS.
+
+Memory is the process tree's: lakectl parses in a child process, so the peak is the largest sum of
+the RSS of the command and all its descendants, sampled every 20 ms while it runs (wait4 alone
+reports the largest single process).
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
 class Measurement:
     wall_s: float
-    peak_rss_mib: float  # of the process and the children it waited for (wait4)
+    peak_rss_mib: float  # of the whole process tree (command + descendants), sampled
     exit_code: int
     error: str  # the last line of stderr when the command failed
 
@@ -29,12 +36,37 @@ def measure(
         proc = subprocess.Popen(
             cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=stderr
         )
+        peak = [0]
+        sampler = threading.Thread(target=_sample_tree, args=(proc.pid, peak), daemon=True)
+        sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
+        sampler.join(timeout=1)
         code = os.waitstatus_to_exitcode(status)
         error = ""
         if code not in ok_codes:
             stderr.seek(0)
             lines = stderr.read().decode(errors="replace").strip().splitlines()
             error = lines[-1] if lines else f"exit {code}"
-    return Measurement(wall, usage.ru_maxrss / 1024, code, error)
+    return Measurement(wall, max(peak[0], usage.ru_maxrss) / 1024, code, error)
+
+
+def tree_rss_kib(pid: int) -> int:
+    """Resident memory of ``pid`` and every descendant, now (KiB)."""
+    total, stack = 0, [pid]
+    while stack:
+        each = stack.pop()
+        try:
+            status = Path(f"/proc/{each}/status").read_text()
+            for task in Path(f"/proc/{each}/task").iterdir():  # children of every thread
+                stack += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return total
+
+
+def _sample_tree(pid: int, peak: list[int]) -> None:
+    while Path(f"/proc/{pid}").exists():
+        peak[0] = max(peak[0], tree_rss_kib(pid))
+        time.sleep(0.02)

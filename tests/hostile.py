@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 import zipfile
 from pathlib import Path
 
@@ -77,3 +78,32 @@ def processes_with(marker: str) -> list[int]:
         if needle in environ and state != b"Z":
             found.append(int(entry))
     return found
+
+
+def left_alive(marker: str, patience_s: float = 15.0) -> list[int]:
+    """Processes tagged ``marker`` still alive once ``patience_s`` passed (a SIGKILL takes a moment
+    to finish on a loaded machine; a true orphan stays)."""
+    deadline = time.monotonic() + patience_s
+    while (alive := processes_with(marker)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive
+
+
+def rewrite_entry(path: Path, entry: str, change) -> Path:  # type: ignore[no-untyped-def]
+    """Rewrite one entry of a zip through ``change(bytes) -> bytes``; the zip stays well-formed."""
+    with zipfile.ZipFile(path) as source:
+        items = [(info, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info, data in items:
+            target.writestr(info, change(data) if info.filename == entry else data)
+    return path
+
+
+def lie_about_size(path: Path, entry: str = SHEET, size: int = 0x7FFF0000) -> Path:
+    """Make one entry's local header claim ``size`` uncompressed bytes (the directory stays true)."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        offset = archive.getinfo(entry).header_offset
+    struct.pack_into("<I", data, offset + 22, size)
+    path.write_bytes(bytes(data))
+    return path

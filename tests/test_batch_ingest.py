@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,11 +22,12 @@ import pytest
 
 from lakectl import ledger, pipeline, runner
 from lakectl.config import load_settings
-from lakectl.errors import StorageError
+from lakectl.errors import SourceError, StorageError
 from lakectl.spool import EXTRA_COLUMNS, parse_file
 from lakectl.worker import CappedChild, ChildTimeout
 
-from .hostile import corrupt_zip_entry, processes_with, write_xlsx
+from .conftest import write_far_cell_xlsx
+from .hostile import corrupt_zip_entry, left_alive, lie_about_size, processes_with, rewrite_entry, write_xlsx
 from .test_firstday import lakectl, read_only_lake  # noqa: F401  (a fixture, used by name)
 
 
@@ -191,10 +193,7 @@ def test_a_child_never_outlives_its_parent_killed_with_sigkill(tmp_path):
         assert child_pid in processes_with(marker)
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=10)
-        deadline = time.monotonic() + 15
-        while processes_with(marker) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert processes_with(marker) == [], "the parser child outlived its parent"
+        assert left_alive(marker) == [], "the parser child outlived its parent"
     finally:
         parent.kill()
         for pid in processes_with(marker):
@@ -257,7 +256,7 @@ def run_shaped_batch(
         assert summary == {"ingested": len(expected), "skipped": 0, "rejected": 0}
         frame = pl.read_delta(str(lake / "bronze" / "renda_extra"))
         assert Counter(dict(frame.group_by("_source_file").len().iter_rows())) == Counter(expected)
-        assert processes_with(marker) == [], "a process of the run is still alive"
+        assert left_alive(marker) == [], "a process of the run is still alive"
         assert list((lake / "_lakectl" / "tmp").iterdir()) == [], "temporary files left behind"
 
 
@@ -388,3 +387,57 @@ def test_ingest_into_a_read_only_lake_blames_no_file_and_exits_6(read_only_lake)
     assert "Traceback" not in done.stderr and len(lines) == 2, done.stderr
     assert lines[0].startswith("Error: permission denied") and str(read_only_lake / "lake") in lines[0]
     assert "write access to the lake" in lines[1] and "malformed" not in done.stderr
+
+
+def test_watch_promote_and_promote_silver_give_a_customer_one_key(tmp_path):
+    """The salt reaches every promotion unmasked: one customer, one customer_key, either way."""
+    text = (
+        "Código da transação;Status da transação;Data da transação;Valor de compra com impostos;Email\n"
+        "HP1;Aprovado;01/10/2026 10:00:00;97,00;Ana@Exemplo.com\nHP2;Aprovado;02/10/2026 11:00:00;47,00;bia@x.com\n"
+    )
+    keys = []
+    for way in ("watch", "promote"):
+        home = tmp_path / way
+        drop(home / "landing_zone" / "diabetes", "hotmart.csv", text)
+        extra = {"LAKECTL_SILVER__CUSTOMER_SALT": "um sal qualquer"}
+        if way == "watch":
+            done = cli(home, "watch", "--once", "--promote", **extra)
+        else:
+            assert cli(home, "ingest", str(home / "landing_zone"), **extra).returncode == 0
+            done = cli(home, "promote", "silver", **extra)
+        assert done.returncode == 0, done.stderr
+        silver = pl.read_delta(str(home / "lake" / "silver" / "diabetes")).sort("transaction_id")
+        keys.append(silver["customer_key"].to_list())
+    assert keys[0] == keys[1] and len(set(keys[0])) == 2 and None not in keys[0]
+
+
+# ------------------------------------------------------------------ zips that lie to the preflight
+
+TRANSITIONAL = b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+STRICT = b"http://purl.oclc.org/ooxml/spreadsheetml/main"
+RELATIONSHIPS = b"http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+STRICT_RELATIONSHIPS = b"http://purl.oclc.org/ooxml/officeDocument/relationships"
+
+
+def test_a_zip_whose_local_headers_lie_about_sizes_is_refused_before_any_parser(tmp_path):
+    from lakectl.safety import Limits, check_file
+
+    path = lie_about_size(write_xlsx(tmp_path / "mentira.xlsx"))
+    with pytest.raises(SourceError, match=r"local header of part xl/worksheets/sheet1\.xml says"):
+        check_file(path, Limits())
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda xml: re.sub(rb' xmlns(:\w+)?="[^"]*"', b"", xml).replace(b"r:id=", b"id="),
+        lambda xml: xml.replace(TRANSITIONAL, STRICT).replace(RELATIONSHIPS, STRICT_RELATIONSHIPS),
+    ],
+    ids=["no namespace", "strict OOXML"],
+)
+def test_a_far_cell_cannot_hide_behind_the_workbooks_namespace(tmp_path, change):
+    from lakectl.safety import Limits, check_file
+
+    path = rewrite_entry(write_far_cell_xlsx(tmp_path / "longe.xlsx"), "xl/workbook.xml", change)
+    with pytest.raises(SourceError, match="spans 1,048,576 rows"):
+        check_file(path, Limits())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +15,9 @@ from lakectl.errors import ConfigError
 from lakectl.models import IngestResult
 from lakectl.read import ReadOptions
 from lakectl.spool import ParsedFile, parse_file
-from lakectl.worker import CappedChild
+from lakectl.worker import CappedChild, ChildDied
+
+log = logging.getLogger(__name__)
 
 SPECIAL_DIRS = {"_archive", "_quarantine"}
 TEMP_SUFFIXES = (".tmp", ".part", ".crdownload", ".partial", ".download", ".swp")
@@ -102,10 +105,19 @@ def batches(jobs: list[tuple[Path, str]], settings: Settings) -> Iterator[tuple[
 
 
 def isolated(child: CappedChild, timeout_s: float) -> pipeline.Parse:
-    """A parser that runs spool.parse_file in the capped child, with a deadline per file."""
+    """A parser that runs spool.parse_file in the capped child, with a deadline per file.
+
+    When the child dies or runs out of memory, the file is tried once more in a fresh child: the
+    warm one may have been worn out by the files before, and only a second failure is the file's.
+    """
 
     def parse(path: Path, options: ReadOptions, spool_dir: Path | None) -> ParsedFile:
-        return child.call(parse_file, path, options, spool_dir, timeout=timeout_s)
+        try:
+            return child.call(parse_file, path, options, spool_dir, timeout=timeout_s)
+        except (ChildDied, MemoryError) as exc:
+            log.info("%s: the parser failed (%s); trying once more in a fresh process", path.name, exc)
+            child.close()
+            return child.call(parse_file, path, options, spool_dir, timeout=timeout_s)
 
     return parse
 

@@ -9,6 +9,7 @@ and learn each sheet's first data row so that lineage can name real sheet rows.
 from __future__ import annotations
 
 import re
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -20,6 +21,8 @@ EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods", ".xlsb"}
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt"}
 SUPPORTED_SUFFIXES = EXCEL_SUFFIXES | TEXT_SUFFIXES
 _ZIP_MAGIC = b"PK\x03\x04"
+# the fields of a zip local file header we compare with the central directory
+_LOCAL = struct.Struct("<4x2xHH4x4xII4x")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_ZIP_ENTRIES = 10_000
 CHUNK = 1 << 22
@@ -82,6 +85,7 @@ def check_zip(path: Path, limits: Limits) -> zipfile.ZipFile:
         raise SourceError(
             f"{path.name}: the zip container holds {len(entries)} entries (limit {MAX_ZIP_ENTRIES})"
         )
+    _check_local_headers(path, entries)
     total = 0
     for info in entries:
         if info.flag_bits & 0x1:
@@ -104,6 +108,34 @@ def check_zip(path: Path, limits: Limits) -> zipfile.ZipFile:
             hint="split the export, or raise reader.max_uncompressed_mb",
         )
     return archive
+
+
+def _check_local_headers(path: Path, entries: list[zipfile.ZipInfo]) -> None:
+    """Each entry's local header must agree with the central directory. Python reads the directory,
+    calamine's zip reader the local headers: a zip whose local headers lie about sizes passes one and
+    makes the other inflate gigabytes."""
+    with path.open("rb") as handle:
+        for info in entries:
+            handle.seek(info.header_offset)
+            header = handle.read(_LOCAL.size)
+            if len(header) < _LOCAL.size or not header.startswith(_ZIP_MAGIC):
+                raise _lying(path, info, "has no local header where the directory points")
+            flags, method, compressed, size = _LOCAL.unpack(header)
+            if method != info.compress_type:
+                raise _lying(
+                    path, info, f"says compression method {method}, the directory {info.compress_type}"
+                )
+            sizes_known = not flags & 0x08 and 0xFFFFFFFF not in (compressed, size)  # not streamed, not zip64
+            if sizes_known and (compressed, size) != (info.compress_size, info.file_size):
+                raise _lying(path, info, f"says {size:,} bytes ({compressed:,} compressed), the directory "
+                             f"{info.file_size:,} ({info.compress_size:,})")  # fmt: skip
+
+
+def _lying(path: Path, info: zipfile.ZipInfo, detail: str) -> SourceError:
+    return SourceError(
+        f"{path.name}: the local header of part {info.filename} {detail}: a malformed or hostile zip",
+        hint="export the file again, or open and re-save it in Excel/LibreOffice",
+    )
 
 
 def _read_small_xml(archive: zipfile.ZipFile, name: str, path: Path) -> bytes:
@@ -131,13 +163,18 @@ def _sheet_parts(archive: zipfile.ZipFile, path: Path) -> list[tuple[str, str, b
     targets = {rel.get("Id"): rel.get("Target", "") for rel in rels}
     parts = []
     for sheet in workbook.iter():
-        if not sheet.tag.endswith("}sheet"):
+        if _local(sheet.tag) != "sheet":  # with any namespace (transitional, strict) or none
             continue
-        target = targets.get(sheet.get(_REL_NS), "")
+        rel_id = next((v for k, v in sheet.attrib.items() if k.startswith("{") and _local(k) == "id"), "")
+        target = targets.get(rel_id, "")
         part = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
         hidden = sheet.get("state", "visible") != "visible"
         parts.append((sheet.get("name", ""), part, hidden))
     return parts
+
+
+def _local(name: str) -> str:
+    return name.rsplit("}", 1)[-1]
 
 
 def scan_sheet(archive: zipfile.ZipFile, part: str, path: Path) -> SheetExtent:
@@ -188,21 +225,32 @@ def preflight_xlsx(path: Path, limits: Limits) -> WorkbookFacts:
     """Refuse unsafe workbooks; return each sheet's extent and visibility."""
     facts = WorkbookFacts()
     with check_zip(path, limits) as archive:
-        for name, part, hidden in _sheet_parts(archive, path):
+        parts = _sheet_parts(archive, path)
+        for name, part, hidden in parts:
             facts.hidden[name] = hidden
             if part not in archive.namelist():
                 continue  # chart sheets and broken links: the reader reports them
             extent = scan_sheet(archive, part, path)
-            if extent.max_row > EXCEL_MAX_ROWS or extent.cells > limits.max_cells:
-                raise SourceError(
-                    f"{path.name}: sheet {name!r} spans {extent.max_row:,} rows x {extent.max_col:,} columns "
-                    f"({extent.cells:,} cells, limit {limits.max_cells:,}); a stray far-away cell makes "
-                    "readers allocate the whole grid",
-                    hint="delete the stray cells far outside the table (Ctrl+End shows them) and save again, "
-                    "or raise reader.max_cells",
-                )
+            _bounded(path, name, extent, limits)
             facts.extents[name] = extent
+        # A worksheet the workbook does not list (or lists in a way we misread) is still a part a
+        # reader may load: bound its range too.
+        listed = {part for _, part, _ in parts}
+        for part in archive.namelist():
+            if part.startswith("xl/worksheets/") and part.endswith(".xml") and part not in listed:
+                _bounded(path, part, scan_sheet(archive, part, path), limits)
     return facts
+
+
+def _bounded(path: Path, name: str, extent: SheetExtent, limits: Limits) -> None:
+    if extent.max_row > EXCEL_MAX_ROWS or extent.cells > limits.max_cells:
+        raise SourceError(
+            f"{path.name}: sheet {name!r} spans {extent.max_row:,} rows x {extent.max_col:,} columns "
+            f"({extent.cells:,} cells, limit {limits.max_cells:,}); a stray far-away cell makes "
+            "readers allocate the whole grid",
+            hint="delete the stray cells far outside the table (Ctrl+End shows them) and save again, "
+            "or raise reader.max_cells",
+        )
 
 
 def preflight_ods(path: Path, limits: Limits) -> None:

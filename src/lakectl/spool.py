@@ -28,6 +28,9 @@ from lakectl.read_csv import RaggedRows, read_csv
 EXTRA_COLUMNS = "_extra_columns"
 _IPC = ipc.IpcWriteOptions(compression="lz4")
 _REEXPORT = "export the file again, or open it in Excel/LibreOffice and save it again"
+# How native parsers say they ran out of memory or threads (Arrow, polars, calamine)
+_RESOURCE_TEXT = ("Resource temporarily unavailable", "Cannot allocate memory", "Out of memory",
+                  "memory allocation of", "out of memory")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ def _frames(path: Path, options: ReadOptions, lenient: bool) -> list[SheetFrame]
     except OSError as exc:
         raise _unreadable(path, exc) from None
     except Exception as exc:  # a corrupt zip entry, a parser's own error tree: the file's fault
-        raise SourceError(f"{path.name}: cannot read the file ({short_error(exc)})", hint=_REEXPORT) from None
+        raise _file_error(f"{path.name}: cannot read the file", exc) from None
 
 
 def _spool_frame(frame: SheetFrame, max_columns: int, spool_dir: Path | None) -> ParsedSheet:
@@ -154,12 +157,19 @@ def _batches(frame: SheetFrame) -> Iterator[pa.Table]:
         except OSError as exc:
             raise SourceError(f"{frame.sheet}: cannot read the file ({exc.strerror or exc})") from None
         except Exception as exc:
-            raise SourceError(
-                f"{frame.sheet}: cannot parse the file ({short_error(exc)})", hint=_REEXPORT
-            ) from None
+            raise _file_error(f"{frame.sheet}: cannot parse the file", exc) from None
         if batch is None:
             return
         yield batch
+
+
+def _file_error(what: str, exc: Exception) -> SourceError | MemoryError:
+    """A parser's failure: the file's fault, unless the parser ran out of memory or threads (then
+    it is a MemoryError, which the caller retries in a fresh process before blaming the file)."""
+    text = short_error(exc)
+    if any(sign in text for sign in _RESOURCE_TEXT):
+        return MemoryError(text)
+    return SourceError(f"{what} ({text})", hint=_REEXPORT)
 
 
 def pack_extra(table: pa.Table, columns: list[str], max_columns: int) -> pa.Table:
