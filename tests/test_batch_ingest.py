@@ -367,7 +367,7 @@ def test_a_rejected_file_is_remembered_by_hash_until_settings_change_or_retry(se
 
 def test_temp_folders_of_dead_processes_are_swept_at_start(settings):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True).stdout.strip()  # fmt: skip
+                          text=True, check=True, timeout=60).stdout.strip()  # fmt: skip
     leftover = pipeline.temp_root(settings.lake_root) / f"{dead}-deadbeef"
     leftover.mkdir(parents=True)
     (leftover / "lakectl-utf16-copy.csv").write_bytes(b"x" * 1000)

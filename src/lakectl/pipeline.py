@@ -489,12 +489,11 @@ class _Batch:
                         if job.result is None and not job.unchanged():
                             job.reject(_still_written(job.path))
                     live = [job for job in group if job.result is None]
-                    for job in live:
-                        if (
-                            job.parsed is not None and job.parsed.rows == 0
-                        ):  # header only: the ledger row records it
-                            job.finish(status="ingested", sheets=job.summaries(self.known))
-                    self._append([job for job in live if job.result is None])
+                    # Header-only files: the ledger row records them; their columns join the commit.
+                    empty = [job for job in live if job.parsed is not None and job.parsed.rows == 0]
+                    for job in empty:
+                        job.finish(status="ingested", sheets=job.summaries(self.known))
+                    self._append([job for job in live if job.result is None], empty)
                 fault("after_commit")
                 done = self.settled + group
                 records = [_record(j.result, j.started) for j in done if j.result and not j.verdict_known]
@@ -511,7 +510,7 @@ class _Batch:
         self._remember(done)
         self._emit(done)
 
-    def _append(self, jobs: list[_Job]) -> None:
+    def _append(self, jobs: list[_Job], empty: list[_Job]) -> None:
         if not jobs:
             return
         planned = [
@@ -524,7 +523,7 @@ class _Batch:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             fault("before_commit")
             try:
-                version = delta.append_once(self.target, _Stream(jobs).reader(), app_ids, metadata)
+                version = delta.append_once(self.target, _Stream(jobs, empty).reader(), app_ids, metadata)
                 break
             except TransientError:
                 if attempt == WRITE_ATTEMPTS:
@@ -564,11 +563,11 @@ def _null_cells(jobs: list[_Job]) -> int:
 class _Stream:
     """The spooled sheets of a commit as one Arrow stream: their common columns plus lineage."""
 
-    def __init__(self, jobs: list[_Job]) -> None:
+    def __init__(self, jobs: list[_Job], empty: list[_Job]) -> None:
         self.jobs = jobs
         self.ingested_at = ledger.now()
         columns: dict[str, None] = {}
-        for job in jobs:
+        for job in jobs + empty:  # the empty ones bring only their columns
             assert job.parsed is not None
             for sheet in job.parsed.sheets:
                 columns.update(dict.fromkeys(sheet.written))
