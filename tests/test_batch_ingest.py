@@ -23,6 +23,7 @@ import pytest
 from lakectl import ledger, pipeline, runner
 from lakectl.config import load_settings
 from lakectl.errors import SourceError, StorageError
+from lakectl.lake import Lake
 from lakectl.spool import EXTRA_COLUMNS, parse_file
 from lakectl.worker import CappedChild, ChildTimeout
 
@@ -68,7 +69,7 @@ def test_a_writer_failure_fails_the_run_and_blames_no_file(settings):
     with pytest.raises(StorageError) as caught:
         runner.ingest_paths([(p, "diabetes") for p in paths], settings)
     assert "bronze/diabetes" in caught.value.message
-    log = ledger.read(settings.lake_root)
+    log = ledger.read(Lake.from_settings(settings))
     assert log.filter(pl.col("status") == "rejected").height == 0, "a good file was blamed"
 
 
@@ -358,20 +359,20 @@ def test_a_rejected_file_is_remembered_by_hash_until_settings_change_or_retry(se
     assert first.status == "rejected" and "not read again" not in first.reason
     again = pipeline.ingest_file(bad, "diabetes", settings)
     assert again.status == "rejected" and "not read again" in again.reason
-    assert ledger.read(settings.lake_root).height == 1, "a remembered verdict adds no ledger row"
+    assert ledger.read(Lake.from_settings(settings)).height == 1, "a remembered verdict adds no ledger row"
     changed = settings.model_copy(update={"reader": settings.reader.model_copy(update={"max_cells": 10**7})})
     assert "not read again" not in pipeline.ingest_file(bad, "diabetes", changed).reason
-    ledger.forget_rejection(settings.lake_root, again.sha256 or "")  # what quarantine retry does
+    ledger.forget_rejection(pipeline.state_dir(settings), again.sha256 or "")  # what quarantine retry does
     assert "not read again" not in pipeline.ingest_file(bad, "diabetes", settings).reason
 
 
 def test_temp_folders_of_dead_processes_are_swept_at_start(settings):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True, check=True, timeout=60).stdout.strip()  # fmt: skip
-    leftover = pipeline.temp_root(settings.lake_root) / f"{dead}-deadbeef"
+    leftover = pipeline.temp_root(settings) / f"{dead}-deadbeef"
     leftover.mkdir(parents=True)
     (leftover / "lakectl-utf16-copy.csv").write_bytes(b"x" * 1000)
-    alive = pipeline.temp_root(settings.lake_root) / f"{os.getpid()}-cafecafe"
+    alive = pipeline.temp_root(settings) / f"{os.getpid()}-cafecafe"
     alive.mkdir()
     pipeline.ingest_file(
         drop(settings.landing_zone / "diabetes", "v.csv", small_csv("v")), "diabetes", settings

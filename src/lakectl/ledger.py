@@ -92,26 +92,26 @@ def commit_record(records: list[dict[str, Any]]) -> str:
 # or `lakectl quarantine retry` asks. One small JSON file per hash: cheap, atomic, no Delta commit.
 
 
-def rejections_path(lake_root: Path) -> Path:
-    return lake_root / "_lakectl" / "rejected"
+def rejections_path(state: Path) -> Path:
+    return state / "rejected"
 
 
-def remember_rejection(lake_root: Path, sha256: str, settings_id: str, verdict: dict[str, Any]) -> None:
-    folder = rejections_path(lake_root)
+def remember_rejection(state: Path, sha256: str, settings_id: str, verdict: dict[str, Any]) -> None:
+    folder = rejections_path(state)
     folder.mkdir(parents=True, exist_ok=True)
     temporary = folder / f".{sha256}.{os.getpid()}.tmp"
     temporary.write_text(json.dumps({**verdict, "settings_id": settings_id}, default=str), encoding="utf-8")
     temporary.replace(folder / f"{sha256}.json")  # atomic: a reader never sees half a verdict
 
 
-def remembered_rejection(lake_root: Path, sha256: str, settings_id: str) -> dict[str, Any] | None:
+def remembered_rejection(state: Path, sha256: str, settings_id: str) -> dict[str, Any] | None:
     """The verdict on these bytes under these settings, if there is one."""
     try:
-        verdict: dict[str, Any] = json.loads((rejections_path(lake_root) / f"{sha256}.json").read_text())
+        verdict: dict[str, Any] = json.loads((rejections_path(state) / f"{sha256}.json").read_text())
     except (OSError, ValueError):
         return None
     return verdict if verdict.get("settings_id") == settings_id else None
 
 
-def forget_rejection(lake_root: Path, sha256: str) -> None:
-    (rejections_path(lake_root) / f"{sha256}.json").unlink(missing_ok=True)
+def forget_rejection(state: Path, sha256: str) -> None:
+    (rejections_path(state) / f"{sha256}.json").unlink(missing_ok=True)

@@ -29,10 +29,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from lakectl import __version__, delta, ledger
+from lakectl import __version__, ledger
 from lakectl.config import Settings
 from lakectl.errors import LakectlError, SourceError, StorageError, TransientError, storage_error
 from lakectl.faults import fault
+from lakectl.lake import Lake, file_app_id
 from lakectl.models import IngestResult, SheetSummary
 from lakectl.read import ReadOptions, short_error
 from lakectl.schema import schema_id
@@ -113,8 +114,15 @@ def read_options(settings: Settings, temp_dir: Path | None = None) -> ReadOption
 # ------------------------------------------------------------------------------ the lake's temp folder
 
 
-def temp_root(lake_root: Path) -> Path:
-    return lake_root / "_lakectl" / "tmp"
+def state_dir(settings: Settings) -> Path:
+    """Where lakectl keeps its local working files: the lake's ``_lakectl`` folder, or, for a lake
+    in object storage, a hidden folder of the landing zone (discovery never looks inside it)."""
+    lake = Lake.from_settings(settings)
+    return lake.local_root / "_lakectl" if lake.is_local else settings.landing_zone / ".lakectl"
+
+
+def temp_root(settings: Settings) -> Path:
+    return state_dir(settings) / "tmp"
 
 
 @contextlib.contextmanager
@@ -124,22 +132,22 @@ def workspace(settings: Settings) -> Iterator[Path]:
     Folders left by processes that died (kill -9) are swept first. A lake that cannot be written is
     a StorageError naming the path, before any file is read.
     """
-    root = temp_root(settings.lake_root)
-    sweep_temp(settings.lake_root)
+    root = temp_root(settings)
+    sweep_temp(settings)
     own = root / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         own.mkdir(parents=True)
     except OSError as exc:
-        raise not_writable(settings.lake_root, exc) from None
+        raise not_writable(settings, exc) from None
     try:
         yield own
     finally:
         shutil.rmtree(own, ignore_errors=True)
 
 
-def sweep_temp(lake_root: Path) -> int:
+def sweep_temp(settings: Settings) -> int:
     """Remove the temp folders of lakectl processes that are no longer running."""
-    root = temp_root(lake_root)
+    root = temp_root(settings)
     swept = 0
     with contextlib.suppress(OSError):
         for folder in root.iterdir():
@@ -160,9 +168,9 @@ def _running(pid: int) -> bool:
     return True
 
 
-def not_writable(lake_root: Path, exc: OSError) -> StorageError:
+def not_writable(settings: Settings, exc: OSError) -> StorageError:
     """The lake's folders cannot be written: a storage error naming the path and the fix."""
-    known = storage_error(exc, lake_root)
+    known = storage_error(exc, state_dir(settings).parent)  # the lake folder (or the landing zone)
     assert known is not None  # every OSError is one
     return known
 
@@ -361,8 +369,10 @@ class _Batch:
         self.work = work
         self.on_result = on_result
         self.options = read_options(settings, work)
-        self.target = ledger.bronze_path(settings.lake_root, cluster)
-        self.known = set(delta.table_columns(self.target))
+        self.lake = Lake.from_settings(settings)
+        self.state = state_dir(settings)
+        self.target = self.lake.bronze(cluster)
+        self.known = set(self.target.columns())
         self.settled: list[_Job] = []  # outcome known, ledger row not written yet
         self.settings_id = settings_id(settings)
 
@@ -392,7 +402,7 @@ class _Batch:
     def _remembered(self, jobs: list[_Job]) -> None:
         """Bytes rejected before under the same reader settings are not parsed again."""
         for job in jobs:
-            verdict = ledger.remembered_rejection(self.settings.lake_root, job.sha or "", self.settings_id)
+            verdict = ledger.remembered_rejection(self.state, job.sha or "", self.settings_id)
             if verdict is not None:
                 job.verdict_known = True
                 job.fail(
@@ -410,7 +420,7 @@ class _Batch:
             verdict = {"reason": result.reason, "hint": result.hint, "error_class": result.error_class,
                        "file": result.file, "at": ledger.now().isoformat()}  # fmt: skip
             try:
-                ledger.remember_rejection(self.settings.lake_root, job.sha, self.settings_id, verdict)
+                ledger.remember_rejection(self.state, job.sha, self.settings_id, verdict)
             except OSError as exc:  # a cache: without it the file is only read again
                 log.warning("cannot remember the rejection of %s: %s", result.file, exc)
 
@@ -450,8 +460,7 @@ class _Batch:
 
     def _skip_duplicates(self, jobs: list[_Job]) -> None:
         """Same bytes ingested before (under any name, into any cluster), or twice in this batch."""
-        lake = self.settings.lake_root
-        earlier = ledger.first_ingests(lake, [job.sha for job in jobs if job.sha])
+        earlier = ledger.first_ingests(self.lake, [job.sha for job in jobs if job.sha])
         in_batch: dict[str, _Job] = {}
         for job in jobs:
             assert job.sha is not None
@@ -480,9 +489,9 @@ class _Batch:
             return
         if not (group or self.settled):
             return
-        lake = self.settings.lake_root
+        lake = self.lake
         try:
-            with delta.lake_lock(lake):
+            with lake.lock():
                 if group:
                     self._skip_duplicates(group)
                     for job in group:
@@ -502,7 +511,7 @@ class _Batch:
                 except LakectlError as exc:  # bronze has the rows; the next start rebuilds these rows
                     log.warning("ingest log not written (%s); it is repaired on the next run", exc)
         except OSError as exc:  # the lock folder itself cannot be created
-            raise not_writable(lake, exc) from None
+            raise not_writable(self.settings, exc) from None
         self.settled = []
         for job in group:
             if job.parsed is not None:
@@ -519,11 +528,11 @@ class _Batch:
         ]
         # The commit carries the ledger records, so a crash right after it is repaired (ledger.reconcile).
         metadata = {"lakectl.operation": "ingest", ledger.FILES_KEY: ledger.commit_record(planned)}
-        app_ids = [delta.file_app_id(job.sha or "") for job in jobs]
+        app_ids = [file_app_id(job.sha or "") for job in jobs]
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             fault("before_commit")
             try:
-                version = delta.append_once(self.target, _Stream(jobs, empty).reader(), app_ids, metadata)
+                version = self.target.append_once(_Stream(jobs, empty).reader(), app_ids, metadata)
                 break
             except TransientError:
                 if attempt == WRITE_ATTEMPTS:
@@ -618,8 +627,9 @@ class _Stream:
 def record_rejection(settings: Settings, result: IngestResult) -> None:
     """The ledger row of a file refused before ingest_batch saw it (an upload refused at the door)."""
     try:
-        with delta.lake_lock(settings.lake_root):
-            ledger.append(settings.lake_root, [_record(result, ledger.now())])
+        lake = Lake.from_settings(settings)
+        with lake.lock():
+            ledger.append(lake, [_record(result, ledger.now())])
     except LakectlError as exc:  # the ledger is a record, never a reason to fail the caller
         log.warning("could not record the rejection of %s: %s", result.file, exc)
 
@@ -627,10 +637,11 @@ def record_rejection(settings: Settings, result: IngestResult) -> None:
 def reconcile(settings: Settings) -> int:
     """Repair the ledger from bronze commit metadata after a crash (see ledger.reconcile)."""
     try:
-        with delta.lake_lock(settings.lake_root):
-            repaired = ledger.reconcile(settings.lake_root, settings.clusters)
+        lake = Lake.from_settings(settings)
+        with lake.lock():
+            repaired = ledger.reconcile(lake, settings.clusters)
     except OSError as exc:
-        raise not_writable(settings.lake_root, exc) from None
+        raise not_writable(settings, exc) from None
     if repaired:
         log.warning("ledger repaired: %d file(s) were in bronze without a ledger row", repaired)
     return repaired

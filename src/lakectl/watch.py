@@ -547,7 +547,7 @@ def retry_quarantined(settings: Settings, names: list[str] | None) -> list[Path]
             continue
         cluster = data_file.parent.name
         if entry.get("sha256"):
-            ledger.forget_rejection(settings.lake_root, entry["sha256"])  # read it again, for real
+            ledger.forget_rejection(pipeline.state_dir(settings), entry["sha256"])  # read it again, for real
         if data_file.exists():
             moved.append(_move(data_file, settings.landing_zone / cluster))
         data_file.with_name(data_file.name + ERROR_SUFFIX).unlink(missing_ok=True)
