@@ -263,7 +263,7 @@ def run_shaped_batch(
 
 @pytest.mark.chaos
 def test_the_real_shaped_batch_ingests_completely_three_runs_in_a_row(tmp_path):
-    """Issue 9's batch: a 9,000-column CSV, a 150k-row sparse xlsx, a ~2 MB .xls and 70 small files."""
+    """Issue 9's batch: a 9,000-column CSV, a 150k-row sparse xlsx, a 4 MB .xls (issue: 1.9 MB) and 70 small files."""
     run_shaped_batch(tmp_path, wide_columns=9_000, xlsx_rows=150_000, xls_rows=40_000, small_files=70, runs=3)
 
 
