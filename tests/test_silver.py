@@ -276,25 +276,36 @@ def test_a_refund_event_in_a_later_export_changes_the_status_only(tmp_path):
     assert result.report["rejected"] == {"sale_exists": 1}  # CB9's sale is nowhere: reported, not lost
 
 
-def test_unknown_layouts_are_reported_with_a_suggestion_and_user_profiles_map_them(tmp_path):
+def test_a_missing_column_is_a_layout_problem_and_user_profiles_map_it(tmp_path):
     settings = lake_settings(tmp_path)
     drop(settings, "diabetes", "estranho.csv", "Ref Venda;Quanto;Quando\nA1;10,00;01/10/2026\n")
+    drop(settings, "diabetes", "outra.csv", "Foo;Bar\nx;y\n")
     report = promote_silver(settings, ["diabetes"])[0].report
-    (layout,) = report["unknown_layouts"]
-    assert layout["files"] == ["estranho.csv"] and layout["columns"] == ["ref_venda", "quanto", "quando"]
-    assert report["rejected"] == {"layout_known": 1}
+    # an id and a date were understood, an amount was not: said once for the file, under column_found
+    (missing,) = report["missing_columns"]
+    assert missing["file"] == "estranho.csv" and missing["missing"] == ["gross_amount"]
+    assert "ref_venda, quanto, quando" in missing["detail"]
+    (layout,) = report["unknown_layouts"]  # nothing sales-like at all: layout_known
+    assert layout["files"] == ["outra.csv"] and layout["columns"] == ["foo", "bar"]
+    assert report["rejected"] == {"column_found": 1, "layout_known": 1}
+    rejects = pl.read_delta(Lake.from_settings(settings).rejects().uri)
+    assert sorted(rejects.select("rule", "column").rows()) == [
+        ("column_found", "gross_amount"),
+        ("layout_known", "_schema_id"),
+    ]
     mapped = lake_settings(tmp_path, profiles={"diabetes": {"minha_planilha": {
         "platform": "kiwify", "columns": {"transaction_id": "ref_venda", "gross_amount": "quanto", "purchased_at": "quando"},
         "statuses": {}}}})  # fmt: skip
     result = promote_silver(mapped, ["diabetes"], full=True)[0]
-    assert result.report["rejected"] == {} and result.report["profiles"] == {"minha_planilha": 1}
+    assert result.report["rejected"] == {"layout_known": 1} and result.report["profiles"] == {
+        "minha_planilha": 1
+    }
     silver = pl.read_delta(Lake.from_settings(settings).silver("diabetes").uri)
     assert silver.select("platform", "transaction_id", "gross_amount").rows() == [
         ("kiwify", "A1", Decimal("10.00"))
     ]
-    assert (
-        pl.read_delta(Lake.from_settings(settings).rejects().uri).height == 0
-    )  # the rebuild replaced the rejects
+    # the rebuild replaced the rejects
+    assert pl.read_delta(Lake.from_settings(settings).rejects().uri)["rule"].to_list() == ["layout_known"]
 
 
 def test_cli_promote_silver_json_and_up_to_date(tmp_path):

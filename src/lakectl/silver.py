@@ -9,6 +9,8 @@ platform export); refund and chargeback events change the status of their sale.
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,22 +21,19 @@ import polars as pl
 
 from lakectl import parse
 from lakectl.errors import SchemaContractError
-from lakectl.profiles import (
-    EVENT_STATUSES,
-    IGNORED_EVENTS,
-    NULL_TOKENS,
-    STATUS_LABELS,
-    Profile,
-    recognise,
-    suggest_mapping,
-)
+from lakectl.profiles import EVENT_STATUSES, IGNORED_EVENTS, NULL_TOKENS, STATUS_LABELS, Profile
+from lakectl.recognise import Layout, classify_status, fold, platform_of, sheet_platforms, understand
+
+log = logging.getLogger(__name__)
 
 Action = Literal["warn", "drop", "fail"]
 KEY = ("platform", "transaction_id")
 WORKBOOK = r"(?i)\.(xlsx|xlsm|xls|xlsb|ods)$"
+CURRENCY_SIGNS = {"R$": "BRL", "US$": "USD", "U$S": "USD", "$": "USD", "€": "EUR", "£": "GBP"}
 # Rule -> (default action, the column it judges). Order matters: a row is rejected for its first rule.
 RULES: dict[str, tuple[Action, str]] = {
     "layout_known": ("drop", "_schema_id"),
+    "column_found": ("drop", "_schema_id"),  # a recognised layout lacks a required column
     "key_present": ("drop", "transaction_id"),
     "amount_parses": ("drop", "gross_amount"),
     "amount_not_negative": ("drop", "gross_amount"),
@@ -119,6 +118,10 @@ class Batch:
     unknown_statuses: Counter[str] = field(default_factory=Counter)
     unknown_layouts: list[UnknownLayout] = field(default_factory=list)
     profiles: Counter[str] = field(default_factory=Counter)
+    skipped: int = 0  # rows of sheets that summarise rather than list sales
+    layouts: list[dict[str, Any]] = field(default_factory=list)  # every layout decision, explained
+    missing_columns: list[dict[str, Any]] = field(default_factory=list)  # once per file
+    unknown_platform: Counter[str] = field(default_factory=Counter)  # file -> rows kept as 'unknown'
 
 
 def fold_text(column: pl.Expr) -> pl.Expr:
@@ -127,12 +130,6 @@ def fold_text(column: pl.Expr) -> pl.Expr:
 
 def customer_key(email: str, salt: str) -> str:
     return hashlib.sha256((salt + "\x1f" + email).encode()).hexdigest()[:32]
-
-
-def _present_columns(frame: pl.DataFrame) -> list[str]:
-    return [
-        c for c in frame.columns if not c.startswith("_") and frame.get_column(c).null_count() < frame.height
-    ]
 
 
 def _source(mapping: Mapping[str, str], name: str) -> pl.Expr:
@@ -152,18 +149,59 @@ def _by_distinct(frame: pl.DataFrame, inputs: list[str], expr: pl.Expr, name: st
 PARSED = ("gross_amount", "net_amount", "commission_amount", "purchased_at", "approved_at", "customer_phone")
 
 
-def canonical(rows: pl.DataFrame, profile: Profile, cluster: str, present: list[str]) -> pl.DataFrame:
+def _per_distinct(expr: pl.Expr, lookup: Mapping[str, str | None]) -> pl.Expr:
+    return expr.replace_strict(dict(lookup), default=None, return_dtype=pl.String)
+
+
+def status_lookup(labels: Iterable[str], profile: Profile) -> dict[str, str | None]:
+    """Folded status labels -> canonical status: the profile's own labels, the platforms' known
+    labels, then the four-language vocabulary; None for a label nothing classifies."""
+    extra = {k.casefold(): v for k, v in profile.statuses.items()}
+    return {label: extra.get(label) or STATUS_LABELS.get(label) or classify_status(label) for label in labels}
+
+
+def _platform(rows: pl.DataFrame, layout: Layout, src: Any) -> pl.Expr:
+    """The export's platform, or per row for a hand-kept sheet: its platform column, its sheet's
+    name, its file's name, else 'unknown'."""
+    if layout.platform is not None:
+        return pl.lit(layout.platform)
+    parts = []
+    if "platform" in layout.fields:
+        values = rows.get_column(layout.fields["platform"].column).drop_nulls().unique().to_list()
+        named = {v: platform_of(v) or re.sub(r"[^a-z0-9]+", "", fold(v)) or None for v in values}
+        parts.append(_per_distinct(src("platform"), named))
+    by_sheet = sheet_platforms(rows)
+    if by_sheet:
+        parts.append(_per_distinct(pl.col("_sheet"), by_sheet))
+    files = {f: platform_of(f) for f in rows.get_column("_source_file").unique().to_list()}
+    parts.append(_per_distinct(pl.col("_source_file"), files))
+    return pl.coalesce([*parts, pl.lit("unknown")])
+
+
+def _currency(layout: Layout, profile: Profile, src: Any) -> pl.Expr:
+    """The currency column (codes or signs), else the sign on the amount (``US$ 12.50``), else a unit
+    in the amount's header (``Valor (R$)``), else the profile's currency."""
+    column = src("currency").str.strip_chars().str.to_uppercase()
+    column = column.replace(CURRENCY_SIGNS)
+    raw = src("gross_amount")
+    sign = pl.coalesce(
+        [
+            pl.when(raw.str.contains(pattern, literal=True)).then(pl.lit(code))
+            for pattern, code in CURRENCY_SIGNS.items()
+        ]
+    )
+    return pl.coalesce([column, sign, pl.lit(layout.unit_currency), pl.lit(profile.currency)])
+
+
+def canonical(rows: pl.DataFrame, profile: Profile, layout: Layout, cluster: str) -> pl.DataFrame:
     """One layout's bronze rows -> canonical columns (+ helpers ``_kind``, ``_raw_*``)."""
-    mapping = profile.resolve(present)
+    mapping = layout.mapping
+    present = layout.columns
     src = lambda name: _source(mapping, name)  # noqa: E731
-    if profile.platform is not None:
-        platform = pl.lit(profile.platform)
-    else:
-        platform = fold_text(src("platform")).str.replace_all(r"[^a-z0-9]+", "").fill_null("manual")
     status_text = src("event") if profile.events and "event" in mapping else src("status")
-    labels = {**STATUS_LABELS, **{k.casefold(): v for k, v in profile.statuses.items()}}
     folded = fold_text(status_text)
-    status = folded.replace_strict(labels, default=None, return_dtype=pl.String)
+    labels = rows.select(folded.unique().drop_nulls().alias("s"))["s"].to_list()
+    status = _per_distinct(folded, status_lookup(labels, profile))
     if profile.events:
         kind = (
             pl.when(folded.is_in(list(IGNORED_EVENTS)))
@@ -183,15 +221,17 @@ def canonical(rows: pl.DataFrame, profile: Profile, cluster: str, present: list[
         name = pl.when(name == "").then(None).otherwise(name)
     unmapped = [c for c in present if c not in set(mapping.values())]
     extras = pl.struct(unmapped).struct.json_encode() if unmapped else pl.lit(None, pl.String)
+    decimal_comma = profile.decimal_comma if layout.decimal_comma is None else layout.decimal_comma
+    day_first = profile.day_first if layout.day_first is None else layout.day_first
     frame = rows.select(
         pl.lit(cluster).alias("cluster"),
-        platform.alias("platform"),
+        _platform(rows, layout, src).alias("platform"),
         src("transaction_id").alias("transaction_id"),
         status.alias("status"),
         status_text.alias("status_raw"),
         src("product_id").alias("product_id"),
         src("product_name").alias("product_name"),
-        src("currency").str.to_uppercase().fill_null(profile.currency).alias("currency"),
+        _currency(layout, profile, src).alias("currency"),
         src("payment_method").alias("payment_method"),
         src("installments").str.replace(r"\.0+$", "").cast(pl.Int32, strict=False).alias("installments"),
         name.alias("customer_name"),
@@ -210,16 +250,14 @@ def canonical(rows: pl.DataFrame, profile: Profile, cluster: str, present: list[
         src("currency").alias("_raw_currency"),
         src("customer_email").alias("_raw_customer_email"),
         # workbook values reach bronze in machine form; text exports carry the platform's locale
-        (pl.lit(profile.decimal_comma) & ~pl.col("_source_file").str.contains(WORKBOOK)).alias("_comma"),
+        (pl.lit(decimal_comma) & ~pl.col("_source_file").str.contains(WORKBOOK)).alias("_comma"),
     )
     for money in ("gross_amount", "net_amount", "commission_amount"):
         raw = f"_raw_{money}"
         frame = _by_distinct(frame, [raw, "_comma"], parse.amount(pl.col(raw), pl.col("_comma")), money)
     for moment in ("purchased_at", "approved_at"):
         raw = f"_raw_{moment}"
-        frame = _by_distinct(
-            frame, [raw], parse.timestamp(pl.col(raw), profile.timezone, profile.day_first), moment
-        )
+        frame = _by_distinct(frame, [raw], parse.timestamp(pl.col(raw), profile.timezone, day_first), moment)
     frame = _by_distinct(
         frame, ["_raw_customer_phone"], parse.phone(pl.col("_raw_customer_phone")), "customer_phone"
     )
@@ -244,8 +282,10 @@ RAW_OF = {"gross_amount": "_raw_gross_amount", "purchased_at": "_raw_purchased_a
           "customer_email": "_raw_customer_email", "transaction_id": "transaction_id", "status": "status_raw"}  # fmt: skip
 
 
-def _reject_rows(frame: pl.DataFrame, rule: str, cluster: str, detail: pl.Expr | None = None) -> pl.DataFrame:
-    column = RULES[rule][1]
+def _reject_rows(
+    frame: pl.DataFrame, rule: str, cluster: str, detail: pl.Expr | None = None, column: str | None = None
+) -> pl.DataFrame:
+    column = column or RULES[rule][1]
     raw = pl.col(RAW_OF[column]) if RAW_OF.get(column) in frame.columns else pl.lit(None, pl.String)
     return frame.select(
         pl.lit(cluster).alias("cluster"),
@@ -261,6 +301,28 @@ def _reject_rows(frame: pl.DataFrame, rule: str, cluster: str, detail: pl.Expr |
     )
 
 
+def explain(rows: pl.DataFrame, layout: Layout, schema: str) -> dict[str, Any]:
+    """One layout decision as a record for the run log and the report."""
+    return {
+        "schema_id": schema,
+        "files": sorted(rows.get_column("_source_file").unique().to_list()),
+        "sheets": sorted(rows.get_column("_sheet").drop_nulls().unique().to_list()),
+        "rows": rows.height,
+        **layout.to_dict(),
+    }
+
+
+def _missing_detail(layout: Layout) -> str:
+    from lakectl.recognise import RULES as FIELD_RULES
+
+    looked = "; ".join(
+        f"{name} (a header meaning {' or '.join('+'.join(sorted(c)) for c, _ in FIELD_RULES[name].combos)}, "
+        f"with {FIELD_RULES[name].values} values)"
+        for name in layout.missing
+    )
+    return f"no column found for {looked}; columns: {', '.join(layout.columns[:40])}"
+
+
 def transform(
     bronze: pl.DataFrame,
     cluster: str,
@@ -274,24 +336,51 @@ def transform(
     act = {rule: (actions or {}).get(rule, default) for rule, (default, _) in RULES.items()}
     user = list(user_profiles)
     parts, reject_parts, unknown = [], [], []
-    profiles: Counter[str] = Counter()
-    for (schema,), rows in bronze.group_by("_schema_id", maintain_order=True):
-        present = _present_columns(rows)
-        profile = recognise(present, user)
-        if profile is None:
-            unknown.append(UnknownLayout(str(schema), sorted(rows["_source_file"].unique().to_list()), present,
-                                         suggest_mapping(present)))  # fmt: skip
-            headers = pl.lit("headers: " + ", ".join(present[:30]))
-            reject_parts.append(_reject_rows(rows, "layout_known", cluster, headers))
-            continue
-        profiles[profile.name] += rows.height
-        parts.append(canonical(rows, profile, cluster, present))
     batch = Batch(sales=pl.DataFrame(schema=SILVER_SCHEMA), events=pl.DataFrame(), rejects=pl.DataFrame(),
-                  rows_in=bronze.height, unknown_layouts=unknown, profiles=profiles)  # fmt: skip
-    batch.rejected["layout_known"] = sum(len(r) for r in reject_parts)
+                  rows_in=bronze.height)  # fmt: skip
+    for (schema,), rows in bronze.group_by("_schema_id", maintain_order=True):
+        layout, profile = understand(rows, user)
+        record = explain(rows, layout, str(schema))
+        batch.layouts.append(record)
+        if layout.kind == "summary":
+            batch.skipped += rows.height
+            log.info("%s: %s", ", ".join(record["files"]), "; ".join(layout.notes))
+            continue
+        if layout.kind == "unknown":
+            unknown.append(UnknownLayout(str(schema), record["files"], layout.columns, layout.mapping))
+            headers = pl.lit("headers: " + ", ".join(layout.columns[:30]))
+            reject_parts.append(_reject_rows(rows, "layout_known", cluster, headers))
+            batch.rejected["layout_known"] += rows.height
+            continue
+        if layout.missing:
+            detail = _missing_detail(layout)
+            for file in record["files"]:  # said once per file, not once per row
+                batch.missing_columns.append({"file": file, "missing": layout.missing, "detail": detail})
+                log.warning("%s: %s", file, detail)
+            reject_parts.append(
+                _reject_rows(rows, "column_found", cluster, pl.lit(detail), layout.missing[0])
+            )
+            batch.rejected["column_found"] += rows.height
+            continue
+        batch.profiles[profile.name] += rows.height
+        part = canonical(rows, profile, layout, cluster)
+        for file, count in (
+            part.filter(pl.col("platform") == "unknown").group_by("_source_file").len().iter_rows()
+        ):
+            batch.unknown_platform[file] += count
+            log.warning(
+                "%s: a sales layout with no recognisable platform; %d row(s) kept as 'unknown'", file, count
+            )
+        parts.append(part)
+    batch.unknown_layouts = unknown
     if act["layout_known"] == "fail" and unknown:
         raise SchemaContractError(
             f"{len(unknown)} unknown layout(s) in {cluster}", hint=_layout_hint(unknown)
+        )
+    if act["column_found"] == "fail" and batch.missing_columns:
+        raise SchemaContractError(
+            f"{len(batch.missing_columns)} file(s) in {cluster} lack a required column",
+            hint="map the column with 'lakectl map FILE --save', or set silver.expectations.column_found",
         )
     frame = pl.concat(parts, how="diagonal_relaxed") if parts else None
     if frame is not None and frame.height:
@@ -417,4 +506,8 @@ def summary(batch: Batch) -> dict[str, Any]:
             for u in batch.unknown_layouts
         ],
         "profiles": dict(batch.profiles),
+        "skipped": batch.skipped,
+        "missing_columns": batch.missing_columns,
+        "unknown_platform": dict(batch.unknown_platform),
+        "layouts": batch.layouts,
     }
