@@ -117,7 +117,7 @@ RULES: dict[str, FieldRule] = {
     "status": _rule("STATUS=1.0", "DATE ID AMOUNT TYPE", "status"),
     "event": _rule("TYPE+SALE=1.0,TYPE=0.6", "DATE ID AMOUNT PAYMENT", "status"),
     "product_id": _rule("PRODUCT+ID=1.0", "NAME AMOUNT DATE SALE", "id"),
-    "product_name": _rule("PRODUCT+NAME=1.0,PRODUCT=0.85", "ID AMOUNT DATE SALE QTY PARTY", "text"),
+    "product_name": _rule("PRODUCT+NAME=1.0,PRODUCT=0.85", "ID AMOUNT DATE QTY PARTY", "text", SALE=0.5),
     "gross_amount": _rule(
         "AMOUNT+GROSS=1.0,GROSS=0.9,AMOUNT+SALE=0.85,AMOUNT=0.75",
         "DATE ID COMMISSION INSTALL DISCOUNT REFUND CONVERSION PCT NAME QTY CURRENCY",
@@ -145,7 +145,7 @@ RULES: dict[str, FieldRule] = {
         "DATE AMOUNT ID STATUS INSTALL PRODUCT CUSTOMER",
         "category",
     ),
-    "installments": _rule("INSTALL=1.0", "AMOUNT DATE ID", "small_int"),
+    "installments": _rule("INSTALL=1.0", "AMOUNT DATE", "small_int"),
     "customer_name": _rule(
         "CUSTOMER+NAME=1.0,CUSTOMER=0.85,NAME=0.55",
         "EMAIL PHONE DOC ID DATE PRODUCT PARTY AMOUNT FIRST LAST PLACE PLATFORM STATUS TYPE",
@@ -154,7 +154,7 @@ RULES: dict[str, FieldRule] = {
     "customer_first_name": _rule("FIRST+NAME=1.0,FIRST=0.8", "PRODUCT PARTY EMAIL", "text"),
     "customer_last_name": _rule("LAST+NAME=1.0,LAST=0.8", "PRODUCT PARTY EMAIL DATE", "text"),
     "customer_email": _rule("EMAIL=1.0", "PARTY", "email"),
-    "customer_phone": _rule("PHONE=1.0", "PARTY ID", "phone"),
+    "customer_phone": _rule("PHONE=1.0", "PARTY", "phone"),
     "customer_document": _rule("DOC=1.0", "PARTY TYPE", "document"),
     "platform": _rule("PLATFORM=1.0", "ID DATE AMOUNT", "platform"),
 }
@@ -300,7 +300,7 @@ def value_fit(kind: str, f: Facts) -> tuple[float, str]:
     # text: names and products
     if f.email >= 0.2 or f.date >= 0.2:
         return 0.0, "not free text"
-    return (1.0 if f.letters >= 0.7 else 0.2), f"text {f.letters:.0%}"
+    return (1.0 if f.letters >= 0.5 else 0.3), f"text {f.letters:.0%}"
 
 
 # Columns whose values alone say what they are, whatever the header (score without a header match).
@@ -338,9 +338,10 @@ def candidates(
             prior = priors.get(name, ())
             if column in prior:
                 score, source = 1.0 - 0.01 * prior.index(column), "profile name"
+                fit = max(fit, 0.5) if fit else 0.0  # a profile's own name needs only no veto
             else:
                 score, source = name_score(name, hit), "header " + "+".join(sorted(hit & _used(rule)))
-                if name in _BY_VALUES:
+                if name in _BY_VALUES and not hit & rule.conflicts:
                     attr, need, base = _BY_VALUES[name]
                     if getattr(f, attr) >= need and base > score:
                         score, source = base, "values only"

@@ -94,7 +94,7 @@ CONCEPTS: dict[str, frozenset[str]] = {
         "parcela parcelas parcelamento installment installments cuota cuotas raten rate "
         "prestacao prestacoes vezes"
     ),
-    "QTY": _stems("quantidade quantity cantidad anzahl menge total"),
+    "QTY": _stems("quantidade quantity cantidad anzahl menge"),
     "CUSTOMER": _stems(
         "cliente clientes customer client comprador compradora buyer kunde kaeufer kaufer "
         "aluno aluna student consumidor usuario user assinante subscriber"
