@@ -213,7 +213,19 @@ def _values(kind: str, rows: int, rng: random.Random, platform: str, comma: bool
     if kind == "platform":
         return [rng.choice(["Hotmart", "Kiwify", "Eduzz"]) for _ in range(rows)]
     if kind == "notes":
-        words = "cliente pediu nota fiscal ligar amanhã entregue via email sem resposta".split()
+        words = [
+            "cliente",
+            "pediu",
+            "nota",
+            "fiscal",
+            "ligar",
+            "amanhã",
+            "entregue",
+            "via",
+            "email",
+            "sem",
+            "resposta",
+        ]
         return [" ".join(rng.sample(words, rng.randrange(2, 6))) + f" #{i}" for i in range(rows)]
     if kind == "code":
         return [str(rng.randrange(100, 999)) for _ in range(rows)]

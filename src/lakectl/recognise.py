@@ -400,7 +400,11 @@ def classify_status(label: str | None) -> str | None:
 
 
 def _status_hit(word: str, stem: str) -> bool:
-    return word == stem or (len(stem) >= 4 and word.startswith(stem))
+    return (
+        word == stem
+        or (len(stem) >= 4 and word.startswith(stem))
+        or (len(stem) >= 5 and len(word) >= 8 and stem in word)
+    )
 
 
 def platform_of(text: str | None) -> str | None:

@@ -139,7 +139,7 @@ STATUS_STEMS: tuple[tuple[str, frozenset[str]], ...] = (
     (
         "refund",
         _stems(
-            "reembols refund rfnd estorn devolv devoluc devoluç return revers ruckerstatt "
+            "reembols refund rfnd estorn devolv devoluc devuelt return revers ruckerstatt "
             "rueckerstatt erstatt reintegr reemb"
         ),
     ),
@@ -163,7 +163,7 @@ STATUS_STEMS: tuple[tuple[str, frozenset[str]], ...] = (
         "pending",
         _stems(
             "pend aguard await wait esper process proces abert abiert open offen gerad impress "
-            "recupera ausstehend warte autoriz authoriz unpaid"
+            "recupera ausstehend warte autoriz authoriz unpaid bearbeit"
         ),
     ),
     (

@@ -1,0 +1,130 @@
+"""Recognition by meaning and values, on layouts no profile knows: the header-variation generator's
+accuracy, and a test for each mistake a matcher can make."""
+
+from __future__ import annotations
+
+import random
+
+import polars as pl
+import pytest
+
+from lakectl.recognise import classify_status, tokens, understand
+
+from .variations import STATUS_WORDS, accuracy, variation
+
+
+def bronze(columns: dict[str, list[str]], file: str = "export.csv", sheet: str = "export") -> pl.DataFrame:
+    rows = len(next(iter(columns.values())))
+    return pl.DataFrame(columns).with_columns(
+        pl.lit(file).alias("_source_file"),
+        pl.lit(sheet).alias("_sheet"),
+        pl.int_range(1, rows + 1).alias("_row"),
+    )
+
+
+def test_generated_layouts_are_mapped_without_any_profile():
+    result = accuracy(count=40, seed=5)
+    assert result["fields"] >= 0.97, result
+    assert result["layouts"] >= 0.85, result
+
+
+@pytest.mark.parametrize("platform", ["hotmart", "clickbank", "hand-kept"])
+def test_each_platform_shape_keeps_its_required_fields(platform):
+    case = variation(random.Random(3), platform)
+    layout, _ = understand(case.frame)
+    for name in ("transaction_id", "gross_amount", "purchased_at"):
+        assert layout.mapping.get(name) == case.truth[name], (name, case.headers, layout.to_dict())
+
+
+def test_labels_fold_units_stop_words_and_abbreviations():
+    assert tokens("Vlr. Total (R$)") == ["valor", "total", "r"]
+    assert tokens("Nº do Pedido") == ["numero", "pedido"]
+    assert tokens("E-mail do(a) Comprador(a)") == ["email", "comprador"]
+    assert tokens("orderDate") == ["order", "date"]
+
+
+DATES = ["01/10/2026 10:00", "02/10/2026 11:30", "03/10/2026 09:15"]
+
+
+def test_a_date_column_is_never_an_id():
+    # "Transação em" holds dates and names a transaction; the id is the plain reference
+    layout, _ = understand(bronze({"transacao_em": DATES, "referencia": ["A17", "B22", "C93"],
+                                   "valor": ["10,00", "20,00", "30,00"]}))  # fmt: skip
+    assert layout.mapping["transaction_id"] == "referencia"
+    assert layout.mapping["purchased_at"] == "transacao_em"
+
+
+def test_gross_beats_net_and_the_paid_with_interest_total():
+    layout, _ = understand(bronze({"pedido": ["1", "2", "3"], "data": DATES, "valor_liquido": ["9,00", "18,00", "27,00"],
+                                   "valor_pago": ["11,20", "22,40", "33,60"], "valor_da_venda": ["10,00", "20,00", "30,00"]}))  # fmt: skip
+    assert layout.mapping["gross_amount"] == "valor_da_venda"
+    assert layout.mapping["net_amount"] == "valor_liquido"
+    assert "header AMOUNT+SALE" in layout.fields["gross_amount"].evidence
+
+
+def test_a_column_that_parses_as_money_beats_one_that_only_says_valor():
+    layout, _ = understand(bronze({"pedido": ["1", "2", "3"], "data": DATES, "valor_observacao": ["ok", "ver", "pago"],
+                                   "total": ["10,00", "20,00", "30,00"]}))  # fmt: skip
+    assert layout.mapping["gross_amount"] == "total"
+
+
+def test_a_notes_column_is_not_a_status():
+    notes = [
+        "cliente ligou pedindo boleto novo",
+        "entregue por email dia 3",
+        "sem resposta ainda",
+        "pediu nota",
+    ]
+    layout, _ = understand(bronze({"pedido": ["1", "2", "3", "4"], "data": DATES + DATES[:1],
+                                   "valor": ["1,00", "2,00", "3,00", "4,00"], "observacoes": notes}))  # fmt: skip
+    assert "status" not in layout.mapping
+    with_status = bronze({"pedido": ["1", "2"], "data": DATES[:2], "valor": ["1,00", "2,00"],
+                          "obs": ["ligar amanhã cedo", "pago via pix, confirmar"], "situacao": ["Pago", "Pendente"]})  # fmt: skip
+    assert understand(with_status)[0].mapping["status"] == "situacao"
+
+
+def test_values_alone_find_an_email_and_a_cpf_column():
+    layout, _ = understand(bronze({"pedido": ["1", "2"], "data": DATES[:2], "valor": ["1,00", "2,00"],
+                                   "contato": ["a@x.com", "b@y.org"], "ident": ["529.982.247-25", "111.444.777-35"]}))  # fmt: skip
+    assert layout.mapping["customer_email"] == "contato"
+    assert layout.mapping["customer_document"] == "ident"
+
+
+@pytest.mark.parametrize("status", sorted(STATUS_WORDS))
+def test_statuses_by_vocabulary_in_four_languages(status):
+    for label in STATUS_WORDS[status]:
+        assert classify_status(label) == status, label
+
+
+def test_an_unclassifiable_status_is_unknown_not_guessed():
+    assert classify_status("Xyzzy") is None
+    assert classify_status("") is None
+
+
+def test_a_sales_layout_with_no_platform_is_unknown_and_a_sheet_name_gives_one():
+    frame = bronze(
+        {"pedido": ["1", "2"], "data": DATES[:2], "valor": ["1,00", "2,00"]},
+        file="controle.xlsx",
+        sheet="Vendas",
+    )
+    layout, profile = understand(frame)
+    assert layout.kind == "sales" and layout.platform is None and profile.priority == 0
+    assert "unknown" in layout.platform_evidence[0]
+    per_sheet = bronze(
+        {"pedido": ["1", "2"], "data": DATES[:2], "valor": ["1,00", "2,00"]},
+        file="controle.xlsx",
+        sheet="Kiwify",
+    )
+    assert "Kiwify -> kiwify" in understand(per_sheet)[0].platform_evidence[0]
+    named = bronze(
+        {"pedido": ["1", "2"], "data": DATES[:2], "valor": ["1,00", "2,00"]}, file="braip_vendas_out.csv"
+    )
+    layout, profile = understand(named)
+    assert layout.platform == "braip" and profile.priority == 1 and "file name" in layout.platform_evidence[0]
+
+
+def test_a_summary_sheet_is_recognised_as_not_sales():
+    frame = bronze({"plataforma": ["Hotmart", "Kiwify"], "qtd_vendas": ["12", "7"], "receita_total": ["1.200,00", "700,00"]},
+                   file="controle.xlsx", sheet="Resumo")  # fmt: skip
+    layout, _ = understand(frame)
+    assert layout.kind == "summary" and "Resumo" in layout.notes[0]
