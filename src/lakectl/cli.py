@@ -491,7 +491,7 @@ def quarantine_retry(
 
 
 # Operations commands (maintain, history, restore, backup) live in their own module.
-from lakectl import cli_ops, cli_query  # noqa: E402, F401  (they register their commands on `app`)
+from lakectl import cli_map, cli_ops, cli_query  # noqa: E402, F401  (they register their commands on `app`)
 
 
 def main() -> None:

@@ -105,6 +105,7 @@ RUNS_SCHEMA = pa.schema(
         ("rejected", pa.string()),
         ("warnings", pa.string()),
         ("unknown_layouts", pa.string()),
+        ("layouts", pa.string()),  # silver: every layout decision (field -> column, score, evidence)
         ("silver_version", pa.int64()),
         ("started_at", pa.timestamp("us", tz="UTC")),
         ("duration_s", pa.float64()),

@@ -42,6 +42,7 @@ STATUSES = (
     "cancelled",
     "refused",
     "expired",
+    "blocked",  # blocked or under review: the sale stays visible in silver, out of revenue
     "duplicated",
     "test",
 )

@@ -8,6 +8,7 @@ Every run leaves a row in ``_lakectl/runs``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -28,11 +29,14 @@ from lakectl.errors import AlreadyRunning, ConfigError, TransientError
 from lakectl.faults import fault
 from lakectl.lake import FILES_KEY, RUNS_SCHEMA, Lake, Table, now
 from lakectl.profiles import Profile, profile_from_config
+from lakectl.recognise import MATCHER_VERSION
 from lakectl.silver import KEY, REJECTS_SCHEMA, SILVER_SCHEMA, Batch, orphan_events, summary, transform
 
 log = logging.getLogger(__name__)
 
 WATERMARK = "lakectl.silver.bronze_version"
+PROFILES_KEY = "lakectl.silver.profiles"  # fingerprint of the profiles the layouts were mapped with
+LAYOUT_RULES = ("layout_known", "column_found")
 EVENTS_WATERMARK = "lakectl.silver.events_version"  # webhook events promoted (events.py)
 SILVER_FILE_BYTES = 8 << 20  # ~100k rows a file: a merge rewrites a few of them, not the table
 
@@ -110,6 +114,37 @@ def _known_keys(silver: Table, batch: Batch) -> pl.DataFrame:
     )
 
 
+def profiles_fingerprint(settings: Settings, cluster: str) -> str:
+    """What the mapping of a cluster's layouts depends on: its user profiles and the matcher."""
+    configured = settings.silver.profiles.get(cluster, {}) | settings.silver.profiles.get("*", {})
+    text = json.dumps({n: c.model_dump() for n, c in sorted(configured.items())}, sort_keys=True, default=str)
+    return hashlib.sha256(f"{MATCHER_VERSION}\x1f{text}".encode()).hexdigest()[:16]
+
+
+def _layout_rejects(lake: Lake, cluster: str) -> int:
+    rejects = lake.rejects()
+    if not rejects.exists():
+        return 0
+    return int(
+        rejects.scan()
+        .filter(pl.col("cluster") == cluster, pl.col("rule").is_in(list(LAYOUT_RULES)))
+        .select(pl.len())
+        .collect()
+        .item()
+    )
+
+
+def _remap_needed(lake: Lake, cluster: str, silver: Table, fingerprint: str) -> bool:
+    """A profile or the matcher changed since the last promotion and some layout's rows were
+    rejected as a layout problem: they are read again (the cluster is rebuilt, rejects replaced)."""
+    if not silver.exists() or silver.latest_metadata(PROFILES_KEY) == fingerprint:
+        return False
+    rejected = _layout_rejects(lake, cluster)
+    if rejected:
+        log.info("%s: profiles changed; re-reading %d row(s) rejected for their layout", cluster, rejected)
+    return bool(rejected)
+
+
 def promote_cluster(settings: Settings, cluster: str, full: bool = False, dry_run: bool = False) -> Promotion:
     started = time.monotonic()
     started_at = now()
@@ -120,6 +155,8 @@ def promote_cluster(settings: Settings, cluster: str, full: bool = False, dry_ru
     if not bronze.exists():
         return Promotion(cluster, "no_bronze")
     with lake.lock():
+        fingerprint = profiles_fingerprint(settings, cluster)
+        full = full or _remap_needed(lake, cluster, silver, fingerprint)
         watermark = int(silver.latest_metadata(WATERMARK) or -1) if not full else -1
         rows, current = _new_bronze(bronze, watermark)
         if current <= watermark and not full:
@@ -141,7 +178,8 @@ def promote_cluster(settings: Settings, cluster: str, full: bool = False, dry_ru
             return result
         _write_rejects(lake, cluster, batch, run_id, current, full)
         fault("silver_after_rejects")
-        metadata = {WATERMARK: str(current), "lakectl.operation": "promote_silver", "lakectl.run_id": run_id}
+        metadata = {WATERMARK: str(current), PROFILES_KEY: fingerprint, "lakectl.operation": "promote_silver",
+                    "lakectl.run_id": run_id}  # fmt: skip
         events_mark = None if full else silver.latest_metadata(EVENTS_WATERMARK)
         if events_mark is not None:  # a rebuild drops it, so that every webhook event is applied again
             metadata[EVENTS_WATERMARK] = events_mark
@@ -219,6 +257,7 @@ def _log_run(lake: Lake, result: Promotion, run_id: str, full: bool, started_at:
         "rejected": json.dumps(report.get("rejected", {})),
         "warnings": json.dumps(report.get("warnings", {})),
         "unknown_layouts": json.dumps(report.get("unknown_layouts", []), ensure_ascii=False),
+        "layouts": json.dumps(report.get("layouts", []), ensure_ascii=False, default=str),
         "silver_version": result.silver_version,
         "started_at": started_at,
         "duration_s": result.duration_s,

@@ -34,6 +34,7 @@ from lakectl.vocabulary import (
 
 # Fields a sales row cannot do without: a layout that lacks one is a layout problem (column_found).
 REQUIRED = ("transaction_id", "gross_amount", "purchased_at")
+MATCHER_VERSION = "1"  # bump when recognition changes: layouts rejected before are read again
 THRESHOLD = 0.35  # below this a column is not taken for a field
 _UNIT_CURRENCY = {"r": "BRL", "brl": "BRL", "reais": "BRL", "us": "USD", "usd": "USD", "dolares": "USD",
                   "eur": "EUR", "euro": "EUR", "euros": "EUR", "gbp": "GBP", "mxn": "MXN", "ars": "ARS"}  # fmt: skip
@@ -472,18 +473,17 @@ def platform_votes(
         votes[platform] = (score + weight, [*reasons, why])
 
     words = {w for c in columns for w in tokens(c)}
-    for platform, markers in PLATFORM_MARKERS.items():
-        hit = sorted(words & markers)
+    for platform, names in PLATFORM_NAMES.items():
+        hit = sorted(words & (PLATFORM_MARKERS.get(platform, frozenset()) | set(names)))
         if hit:
             vote(platform, 1.5 * min(len(hit), 2), f"header words {hit}")
     if ids is not None and ids.len():
         sample = ids.drop_nulls().head(500)
         if sample.len() and sample.str.contains(r"^HP\d{6,}$").mean() >= 0.8:  # type: ignore[operator]
             vote("hotmart", 1.5, "transaction ids shaped HP + digits")
-    names = {platform_of(f) for f in files} - {None}
-    if len(names) == 1:
-        (name,) = names
-        vote(str(name), 1.0, "file name")
+    from_files = {platform_of(f) for f in files} - {None}
+    if len(from_files) == 1:
+        vote(str(from_files.pop()), 1.0, "file name")
     return votes
 
 

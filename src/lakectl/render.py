@@ -142,6 +142,16 @@ def promotion_table(console: Console, results: list[Any]) -> None:
                 f"[yellow]unknown layout in {', '.join(layout['files'][:3])}[/yellow]: columns "
                 f"{', '.join(layout['columns'][:8])}; suggested mapping {layout['suggested_mapping']}"
             )
+        for missing in report.get("missing_columns", []):
+            notes.append(
+                f"[yellow]{missing['file']}[/yellow]: {missing['detail']} (lakectl map {missing['file']})"
+            )
+        for file, rows in report.get("unknown_platform", {}).items():
+            notes.append(
+                f"[yellow]{file}[/yellow]: no recognisable platform, {rows} row(s) kept as 'unknown'"
+            )
+        if report.get("skipped"):
+            notes.append(f"{report['skipped']} row(s) of summary sheets skipped (totals, not sales)")
         bronze = f"v{r.bronze_from + 1}..v{r.bronze_to}" if r.bronze_to >= 0 else "-"
         table.add_row(r.cluster, r.status, bronze, f"{report.get('rows_in', 0):,}", f"{report.get('transactions', 0):,}",
                       f"{r.inserted:,}", f"{r.updated:,}", f"{sum(rejected.values()):,}", "\n".join(notes))  # fmt: skip

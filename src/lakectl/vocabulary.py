@@ -121,60 +121,28 @@ CONCEPTS: dict[str, frozenset[str]] = {
         "direccion adresse bairro uf"
     ),
 }
-# A concept a stem belongs to in the first place, e.g. "pedido" is SALE (a bare "Pedido" is an order id)
-# and CREATED (a "Data do pedido" is when it was bought).
 
 # Status vocabulary: canonical status -> stems, in order of precedence (a label hitting several takes
 # the first: "Aguardando reembolso" is refund_pending, "Pagamento recusado" is refused).
-STATUS_STEMS: tuple[tuple[str, frozenset[str]], ...] = (
-    ("test", _stems("test teste testing prueba sandbox")),
-    ("duplicated", _stems("duplic dupliz")),
-    (
-        "chargeback",
-        _stems(
-            "chargeback chargebacks chargedback cgbk contest disput contracargo ruckbuchung "
-            "rueckbuchung ruckbelastung rueckbelastung"
-        ),
-    ),
-    (
-        "refund",
-        _stems(
-            "reembols refund rfnd estorn devolv devoluc devuelt return revers ruckerstatt "
-            "rueckerstatt erstatt reintegr reemb"
-        ),
-    ),
-    (
-        "blocked",
-        _stems(
-            "bloque block gesperrt sperr retid retain review revis analis pruf pruef hold "
-            "suspen congel frozen verific"
-        ),
-    ),
-    ("cancelled", _stems("cancel storn anulad annul abgebrochen void")),
-    ("expired", _stems("expir vencid venceu caduc abgelaufen verfallen")),
-    (
-        "refused",
-        _stems(
-            "recus refus declin deni negad rechaz denegad abgelehnt ablehn fail falh fallid "
-            "fehlgeschlagen reprov rejeit reject insf"
-        ),
-    ),
-    (
-        "pending",
-        _stems(
-            "pend aguard await wait esper process proces abert abiert open offen gerad impress "
-            "recupera ausstehend warte autoriz authoriz unpaid bearbeit"
-        ),
-    ),
-    (
-        "approved",
-        _stems(
-            "aprov approv aprob pago paga pagad paid complet conclu finaliz finish confirm bezahlt "
-            "abgeschlossen erfolg success sucesso exito genehmigt realizad settled liquidad captur "
-            "ok sale bill"
-        ),
-    ),
-)
+_STATUS_WORDS = {
+    "test": "test teste testing prueba sandbox",
+    "duplicated": "duplic dupliz",
+    "chargeback": "chargeback chargebacks chargedback cgbk contest disput contracargo ruckbuchung rueckbuchung "
+    "ruckbelastung rueckbelastung",
+    "refund": "reembols refund rfnd estorn devolv devoluc devuelt return revers ruckerstatt rueckerstatt erstatt "
+    "reintegr reemb",
+    "blocked": "bloque block gesperrt sperr retid retain review revis analis pruf pruef hold suspen congel frozen "
+    "verific",
+    "cancelled": "cancel storn anulad annul abgebrochen void",
+    "expired": "expir vencid venceu caduc abgelaufen verfallen",
+    "refused": "recus refus declin deni negad rechaz denegad abgelehnt ablehn fail falh fallid fehlgeschlagen reprov "
+    "rejeit reject insf",
+    "pending": "pend aguard await wait esper process proces abert abiert open offen gerad impress recupera ausstehend "
+    "warte autoriz authoriz unpaid bearbeit",
+    "approved": "aprov approv aprob pago paga pagad paid complet conclu finaliz finish confirm bezahlt abgeschlossen "
+    "erfolg success sucesso exito genehmigt realizad settled liquidad captur ok sale bill",
+}
+STATUS_STEMS = tuple((status, _stems(words)) for status, words in _STATUS_WORDS.items())
 # With a refund word, these make it a refund that is not done yet.
 REFUND_PENDING_STEMS = _stems("pend solicit request aguard await wait beantragt ausstehend process proces "
                               "abert open")  # fmt: skip
@@ -190,15 +158,12 @@ PLATFORM_NAMES = {
     "clickbank": ("clickbank", "click bank", "cbank"),
     "digistore24": ("digistore24", "digistore", "ds24", "digistore 24"),
 }
-# Header tokens only one platform's exports use.
+# Header tokens only one platform's exports use (besides the platform's own name).
 PLATFORM_MARKERS = {
-    "hotmart": _stems("hotmart sck coprodutor coprodutora src hotmart_fee"),
-    "eduzz": _stems("eduzz fatura faturas"),
-    "clickbank": _stems("clickbank receipt tid vendor"),
-    "digistore24": _stems("digistore digistore24 brutto netto ds24"),
-    "kiwify": _stems("kiwify"),
-    "monetizze": _stems("monetizze"),
-    "braip": _stems("braip"),
+    "hotmart": _stems("sck coprodutor coprodutora src"),
+    "eduzz": _stems("fatura faturas"),
+    "clickbank": _stems("receipt tid vendor"),
+    "digistore24": _stems("brutto netto"),
 }
 # Sheets that summarise rather than list sales.
 SUMMARY_WORDS = _stems("resumo summary sumario resumen zusammenfassung ubersicht uebersicht totais totals "
