@@ -95,6 +95,8 @@ def test_map_explains_a_file_and_save_makes_the_next_promotion_take_it(tmp_path)
     taken = load_settings(config, lake_root=settings.lake_root, landing_zone=settings.landing_zone)
     result = promote_silver(taken, ["diabetes"])[0]
     assert result.report["profiles"] == {"vendas_loja": 2}
+    in_bronze = json.loads(cli(settings, config, "map", "--cluster", "diabetes", "--json").stdout)
+    assert [(r["profile"], r["files"]) for r in in_bronze] == [("vendas_loja", ["vendas_loja.csv"])]
     silver = pl.read_delta(Lake.from_settings(settings).silver("diabetes").uri).sort("transaction_id")
     assert silver.select("transaction_id", "status", "gross_amount", "currency").rows() == [
         ("A-1", "approved", Decimal("1234.50"), "USD"), ("A-2", "refused", Decimal("20.00"), "USD")]  # fmt: skip

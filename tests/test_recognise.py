@@ -128,3 +128,12 @@ def test_a_summary_sheet_is_recognised_as_not_sales():
                    file="controle.xlsx", sheet="Resumo")  # fmt: skip
     layout, _ = understand(frame)
     assert layout.kind == "summary" and "Resumo" in layout.notes[0]
+
+
+def test_a_totals_sheet_whose_counts_look_like_ids_is_still_a_summary():
+    frame = bronze({"plataforma": ["Hotmart", "Kiwify"], "vendas": ["12", "7"], "receita_r": ["1.200,00", "700,00"]},
+                   file="controle.xlsx", sheet="Consolidado")  # fmt: skip
+    assert understand(frame)[0].kind == "summary"
+    sales = bronze({"plataforma": ["Hotmart", "Kiwify"], "no_venda": ["12", "7"], "valor_total": ["1.200,00", "700,00"]},
+                   file="controle.xlsx", sheet="Vendas")  # fmt: skip
+    assert understand(sales)[0].kind == "sales"

@@ -292,6 +292,7 @@ def accuracy(count: int = 400, seed: int = 11) -> dict[str, float]:
     return {
         "fields": right / total,
         "layouts": perfect / count,
+        "fields_checked": total,
         **{k: v / count for k, v in sorted(wrong.items())},
     }
 

@@ -568,7 +568,8 @@ def understand(rows: pl.DataFrame, user: Sequence[Profile] = ()) -> tuple[Layout
 
     def decide(chosen: Profile | None) -> dict[str, Choice]:
         priors = chosen.columns if chosen is not None else {}
-        fixed = {f: c[0] for f, c in priors.items() if chosen in user and c and c[0] in available}
+        named = {f: next((c for c in names if c in available), None) for f, names in priors.items()}
+        fixed = {f: c for f, c in named.items() if c is not None} if chosen in user else {}
         return assign(candidates(columns, column_facts, priors), fixed)
 
     fields = decide(profile)
@@ -594,8 +595,12 @@ def understand(rows: pl.DataFrame, user: Sequence[Profile] = ()) -> tuple[Layout
         if not evidence:
             evidence.append("no platform recognised: kept as 'unknown'")
     sales = "transaction_id" in fields and bool({"gross_amount", "purchased_at", "status"} & set(fields))
+    summary = profile is GENERIC and summary_like(columns, sheets, rows.height)
+    if summary and sales:  # "Vendas" counts sales in a totals sheet; an id says so itself ("Nº venda")
+        named = any(set(tokens(s)) & SUMMARY_WORDS for s in sheets)
+        sales = not named and "ID" in concepts(tokens(fields["transaction_id"].column))
     recognised = profile is not GENERIC or sales
-    kind = "sales" if recognised else ("summary" if summary_like(columns, sheets, rows.height) else "unknown")
+    kind = "sales" if recognised else ("summary" if summary else "unknown")
     layout = Layout(columns, fields, profile.platform, evidence, kind, profile.name)
     if kind == "sales":
         layout.missing = [f for f in REQUIRED if f not in fields]

@@ -80,7 +80,7 @@ CONCEPTS: dict[str, frozenset[str]] = {
     "APPROVED": _stems(
         "aprovacao aprovado aprovada approval approved aprobacion aprobado confirmacao "
         "confirmado confirmation confirmed pagamento payment pago paid zahlung bezahl "
-        "liquidacao compensacao freigabe"
+        "liquidacao compensacao freigabe finaliz conclusao concluido"
     ),
     "EXPIRY": _stems("vencimento expiracao expiry expiration vencimiento ablauf faellig due validade"),
     "REFUND": _stems("reembolso refund devolucao devolucion erstattung estorno cancelamento cancel storno"),
