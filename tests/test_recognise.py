@@ -137,3 +137,13 @@ def test_a_totals_sheet_whose_counts_look_like_ids_is_still_a_summary():
     sales = bronze({"plataforma": ["Hotmart", "Kiwify"], "no_venda": ["12", "7"], "valor_total": ["1.200,00", "700,00"]},
                    file="controle.xlsx", sheet="Vendas")  # fmt: skip
     assert understand(sales)[0].kind == "sales"
+
+
+@pytest.mark.parametrize(
+    "label,status",
+    [("PROTESTED", "refund_pending"), ("BILLET_PRINTED", "pending"), ("UNDER_ANALISYS", "blocked"),
+     ("NO_FUNDS", "refused"), ("Em dia", "approved"), ("Pagamento atrasado", "pending"),
+     ("pending_refund", "refund_pending"), ("chargedback", "chargeback"), ("Reembolso pendente", "refund_pending")],
+)  # fmt: skip
+def test_platform_api_status_codes(label, status):
+    assert classify_status(label) == status

@@ -30,6 +30,8 @@ Action = Literal["warn", "drop", "fail"]
 KEY = ("platform", "transaction_id")
 WORKBOOK = r"(?i)\.(xlsx|xlsm|xls|xlsb|ods)$"
 CURRENCY_SIGNS = {"R$": "BRL", "US$": "USD", "U$S": "USD", "$": "USD", "€": "EUR", "£": "GBP"}
+CURRENCY_WORDS = {"REAL": "BRL", "REAIS": "BRL", "DOLAR": "USD", "DÓLAR": "USD", "DOLLAR": "USD", "EURO": "EUR",
+                  "EUROS": "EUR", **CURRENCY_SIGNS}  # fmt: skip
 # Rule -> (default action, the column it judges). Order matters: a row is rejected for its first rule.
 RULES: dict[str, tuple[Action, str]] = {
     "layout_known": ("drop", "_schema_id"),
@@ -182,7 +184,7 @@ def _currency(layout: Layout, profile: Profile, src: Any) -> pl.Expr:
     """The currency column (codes or signs), else the sign on the amount (``US$ 12.50``), else a unit
     in the amount's header (``Valor (R$)``), else the profile's currency."""
     column = src("currency").str.strip_chars().str.to_uppercase()
-    column = column.replace(CURRENCY_SIGNS)
+    column = column.replace(CURRENCY_WORDS)
     raw = src("gross_amount")
     sign = pl.coalesce(
         [

@@ -125,6 +125,7 @@ CONCEPTS: dict[str, frozenset[str]] = {
 # Status vocabulary: canonical status -> stems, in order of precedence (a label hitting several takes
 # the first: "Aguardando reembolso" is refund_pending, "Pagamento recusado" is refused).
 _STATUS_WORDS = {
+    "refund_pending": "protest reclam claim",  # the buyer claims a refund (Hotmart PROTESTED)
     "test": "test teste testing prueba sandbox",
     "duplicated": "duplic dupliz",
     "chargeback": "chargeback chargebacks chargedback cgbk contest disput contracargo ruckbuchung rueckbuchung "
@@ -136,11 +137,11 @@ _STATUS_WORDS = {
     "cancelled": "cancel storn anulad annul abgebrochen void",
     "expired": "expir vencid venceu caduc abgelaufen verfallen",
     "refused": "recus refus declin deni negad rechaz denegad abgelehnt ablehn fail falh fallid fehlgeschlagen reprov "
-    "rejeit reject insf",
+    "rejeit reject insf fund",
     "pending": "pend aguard await wait esper process proces abert abiert open offen gerad impress recupera ausstehend "
-    "warte autoriz authoriz unpaid bearbeit",
+    "warte autoriz authoriz unpaid bearbeit billet printed start atrasad overdue",
     "approved": "aprov approv aprob pago paga pagad paid complet conclu finaliz finish confirm bezahlt abgeschlossen "
-    "erfolg success sucesso exito genehmigt realizad settled liquidad captur ok sale bill",
+    "erfolg success sucesso exito genehmigt realizad settled liquidad captur ok sale bill emdia",
 }
 STATUS_STEMS = tuple((status, _stems(words)) for status, words in _STATUS_WORDS.items())
 # With a refund word, these make it a refund that is not done yet.
