@@ -98,7 +98,7 @@ def test_data_health_shows_unknown_layouts_and_statuses_with_the_fix(tmp_path):
         "Código da transação;Status da transação;Data da transação;Produto;Valor de compra com impostos\n"
     )
     (folder / "hotmart.csv").write_text(hotmart + "HP1;Aprovado;01/10/2026 10:00:00;Chá;10,00\n"
-                                        "HP2;Em análise esquisita;02/10/2026 10:00:00;Chá;12,00\n")  # fmt: skip
+                                        "HP2;Situação esquisita;02/10/2026 10:00:00;Chá;12,00\n")  # fmt: skip
     (folder / "planilha_estranha.csv").write_text("zzz;yyy;xxx\n1;2;3\n4;5;6\n")
     for path in sorted(folder.iterdir()):
         ingest_file(path, "diabetes", settings)
@@ -108,12 +108,12 @@ def test_data_health_shows_unknown_layouts_and_statuses_with_the_fix(tmp_path):
     assert layout["files"] == ["planilha_estranha.csv"] and layout["rows"] == 2
     assert "zzz" in layout["columns"] and "lakectl promote silver --cluster diabetes --full" in layout["fix"]
     [status] = health["unknown_statuses"]
-    assert status["status_raw"] == "Em análise esquisita" and status["rows"] == 1
-    assert 'statuses = { "Em análise esquisita" = "approved" }' in status["fix"]
+    assert status["status_raw"] == "Situação esquisita" and status["rows"] == 1
+    assert 'statuses = { "Situação esquisita" = "approved" }' in status["fix"]
     layout_rule = next(r for r in health["rejects"] if r["rule"] == "layout_known")
     assert layout_rule["rows"] == 2 and layout_rule["example_file"] == "planilha_estranha.csv"
     page = html_page(build_report(settings))
-    assert html.escape("Em análise esquisita") in page and "planilha_estranha.csv" in page
+    assert html.escape("Situação esquisita") in page and "planilha_estranha.csv" in page
 
 
 # --------------------------------------------------------------------------- a real browser
