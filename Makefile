@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench chaos clean
+.PHONY: demo test lint bench chaos clean image image-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,15 @@ test: lint
 
 chaos: $(STAMP)
 	$(BIN)/python -m pytest -q -m chaos
+
+# The container image (podman or docker, whichever is here; see deploy/image.sh for the base image).
+IMAGE ?= lakectl:0.1.0
+
+image:
+	deploy/image.sh $(IMAGE)
+
+image-test: image $(STAMP)
+	LAKECTL_IMAGE=$(IMAGE) $(BIN)/python -m pytest -q -m image tests/test_image.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py

@@ -42,6 +42,7 @@ while IFS= read -r -d '' file; do
   put_file "$APP/src/${file#"$REPO"/}" 0644 < "$file"
 done < <(find "$REPO/src" -type f -name '*.py' -print0 | sort -z)
 put_file "$APP/src/src/lakectl/py.typed" 0644 < /dev/null
+put_file "$APP/src/deploy/docker-entrypoint.sh" 0755 < "$REPO/deploy/docker-entrypoint.sh"
 sed -e "s#^    build: .#    build: $APP/src#" -e "s#      - ./data:/data#      - $DATA:/data#" \
   "$REPO/docker-compose.yml" | put_file "$APP/docker-compose.yml" 0644
 
@@ -73,10 +74,11 @@ After=docker.service lakectl-compose.service
 
 [Service]
 Type=oneshot
-# flock -n: if the previous run is still going, this one does nothing
-ExecStart=/usr/bin/flock -n /run/lock/lakectl-promote.lock /usr/bin/docker compose -f $APP/docker-compose.yml run --rm lakectl promote all
+# flock -n -E 75: if the previous run is still going, this one does nothing and exits 75 (busy)
+ExecStart=/usr/bin/flock -n -E 75 /run/lock/lakectl-promote.lock /usr/bin/docker compose -f $APP/docker-compose.yml run --rm lakectl promote all
 ExecStartPost=/usr/bin/docker compose -f $APP/docker-compose.yml run --rm lakectl report --format html --out /data/reports/index.html
-SuccessExitStatus=1 75
+# 75: another promotion holds the lock (that run does the work); any other failure is a failure
+SuccessExitStatus=75
 UNIT
 put_file /etc/systemd/system/lakectl-compose-promote.timer 0644 <<UNIT
 [Unit]
