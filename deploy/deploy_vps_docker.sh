@@ -3,17 +3,19 @@
 # failure and at boot), and a systemd timer runs 'promote all' hourly (flock: never twice at once).
 # Safe to run again (idempotent).
 #
-#   sudo deploy/deploy_vps_docker.sh [--dry-run] [--root DIR] [--data DIR]
+#   sudo deploy/deploy_vps_docker.sh [--dry-run] [--root DIR] [--data DIR] [--reports DIR]
 #
 # --dry-run  change nothing, print every step      --root DIR  install into DIR (tests)
 # --data     where the lake lives on the host (default /srv/lakectl/data)
+# --reports  where the HTML reports go, for nginx (default /srv/lakectl/reports)
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 DATA=/srv/lakectl/data
 APP=/opt/lakectl
 EXTRA_ARGS=()
-usage() { sed -n '2,10p' "$0"; }
+REPORTS=/srv/lakectl/reports
+usage() { sed -n '2,11p' "$0"; }
 # shellcheck source=deploy/lib.sh
 . "$HERE/lib.sh"
 parse_common "$@"
@@ -21,6 +23,7 @@ set -- "${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --data) DATA="${2%/}"; shift ;;
+    --reports) REPORTS="${2%/}"; shift ;;
     *) say "unknown option: $1"; usage; exit 2 ;;
   esac
   shift
@@ -31,9 +34,15 @@ if [ -z "$ROOT" ] && [ "$DRY_RUN" != 1 ] && ! docker compose version >/dev/null 
   say "Docker with the compose plugin is needed: https://docs.docker.com/engine/install/debian/"
   exit 1
 fi
-for folder in "" /landing_zone /delta_lake /reports; do
+# The container runs as 10001: it must own the data (Docker would create a missing one as root).
+ensure_dir /srv/lakectl root:root 0751  # nginx passes through to reports/, and reads nothing else
+for folder in "" /landing_zone /delta_lake; do
   ensure_dir "$DATA$folder" 10001:10001 0750
 done
+# reports: group www-data with setgid, so nginx reads every report the container writes
+ensure_dir "$REPORTS" 10001:www-data 2750
+fix_mode "$REPORTS" 2750
+fix_owner "$REPORTS" 10001:www-data
 # the build context: only what the image needs
 for item in Dockerfile .dockerignore pyproject.toml uv.lock README.md; do
   put_file "$APP/src/$item" 0644 < "$REPO/$item"
@@ -43,7 +52,7 @@ while IFS= read -r -d '' file; do
 done < <(find "$REPO/src" -type f -name '*.py' -print0 | sort -z)
 put_file "$APP/src/src/lakectl/py.typed" 0644 < /dev/null
 put_file "$APP/src/deploy/docker-entrypoint.sh" 0755 < "$REPO/deploy/docker-entrypoint.sh"
-sed -e "s#^    build: .#    build: $APP/src#" -e "s#      - ./data:/data#      - $DATA:/data#" \
+sed -e "s#^    build: .#    build: $APP/src#" -e "s#- ./data:/data#- $DATA:/data#" -e "s#- ./reports:/data/reports#- $REPORTS:/data/reports#" \
   "$REPO/docker-compose.yml" | put_file "$APP/docker-compose.yml" 0644
 
 put_file /etc/systemd/system/lakectl-compose.service 0644 <<UNIT
@@ -96,4 +105,4 @@ if [ "$CHANGED" = 1 ]; then
   system_step systemctl daemon-reload
 fi
 enable_units lakectl-compose.service lakectl-compose-promote.timer
-say "== done: drop files into $DATA/landing_zone/<cluster>/; reports in $DATA/reports/"
+say "== done: drop files into $DATA/landing_zone/<cluster>/; reports in $REPORTS/"

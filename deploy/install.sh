@@ -29,10 +29,16 @@ say "== lakectl install (root: ${ROOT:-/}${DRY_RUN:+, dry run=$DRY_RUN})"
 if ! getent passwd lakectl >/dev/null 2>&1; then
   system_step useradd --system --home-dir /srv/lakectl --shell /usr/sbin/nologin lakectl
 fi
-ensure_dir /srv/lakectl lakectl:lakectl 0750
-for folder in landing_zone delta_lake reports; do
+# /srv/lakectl 0751: nginx (www-data) may pass through to reports/, and list or read nothing else.
+# reports/ is group www-data with setgid, so every report (UMask=0027: 0640) is readable by nginx.
+ensure_dir /srv/lakectl lakectl:lakectl 0751
+fix_mode /srv/lakectl 0751
+for folder in landing_zone delta_lake; do
   ensure_dir "/srv/lakectl/$folder" lakectl:lakectl 0750
 done
+ensure_dir /srv/lakectl/reports lakectl:www-data 2750
+fix_mode /srv/lakectl/reports 2750
+fix_owner /srv/lakectl/reports lakectl:www-data
 for cluster in "${CLUSTERS[@]}"; do
   ensure_dir "/srv/lakectl/landing_zone/$cluster" lakectl:lakectl 0770
 done

@@ -40,6 +40,21 @@ ensure_dir() {  # ensure_dir PATH [OWNER] [MODE]
   if [ -n "$owner" ]; then system_step chown "$owner" "$1"; fi
 }
 
+fix_mode() {  # fix_mode PATH MODE: an existing folder made with an older mode gets MODE (upgrades)
+  local path="$ROOT$1" mode="$2"
+  [ -d "$path" ] || return 0
+  [ "$(stat -c %a "$path")" = "${mode#0}" ] && return 0
+  if [ "$DRY_RUN" = 1 ]; then say "would chmod $mode: $1"; return 0; fi
+  chmod "$mode" "$path"
+  say "chmod $mode: $1"
+}
+
+fix_owner() {  # fix_owner PATH OWNER: an existing folder (and what is in it) gets OWNER (upgrades)
+  [ -z "$ROOT" ] && [ -d "$1" ] || return 0  # with a ROOT, ownership is never applied
+  [ "$(stat -c %U:%G "$1")" = "$2" ] && return 0
+  system_step chown -R "$2" "$1"
+}
+
 put_file() {  # put_file TARGET MODE < content: write only when the content differs
   local target="$ROOT$1" mode="$2" tmp
   tmp="$(mktemp)"

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import grp
 import io
+import os
+import pwd
 import re
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
-from .tools import require_tool
+from .tools import free_port, in_ci, require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "deploy" / "systemd" / "lakectl-watch.service"
@@ -212,37 +219,161 @@ def test_docker_deploy_runs_compose_under_systemd_with_a_locked_timer(tmp_path):
 
 # ----------------------------------------------------------------------------------------- nginx
 
+DOMAIN = "reports.example.com"
+SERVICE_ID = 10001  # the lakectl user, which the test machine does not have
+
 
 def nginx() -> str:
     debian = Path("/usr/sbin/nginx")  # not on a normal user's PATH
     return str(debian) if debian.exists() else require_tool("nginx", ".ci/run installs it")
 
 
-def test_nginx_site_config_passes_nginx_t(tmp_path):
+@pytest.fixture()
+def served_root():
+    """A test root nginx's workers (www-data) can reach: pytest's own tmp folder is 0700."""
+    nginx()
     require_tool("openssl", ".ci/run installs it")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test",
-                    "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
-                   check=True, capture_output=True, timeout=60)  # fmt: skip
-    (tmp_path / "htpasswd").write_text("owner:$apr1$x$y\n")
-    (tmp_path / "reports").mkdir()
-    site = (ROOT / "deploy/nginx/lakectl-reports.conf").read_text()
-    site = (site.replace("/etc/letsencrypt/live/reports.example.com/fullchain.pem", str(tmp_path / "cert.pem"))
-            .replace("/etc/letsencrypt/live/reports.example.com/privkey.pem", str(tmp_path / "key.pem"))
-            .replace("/etc/nginx/lakectl.htpasswd", str(tmp_path / "htpasswd"))
-            .replace("/srv/lakectl/reports", str(tmp_path / "reports")))  # fmt: skip
-    (tmp_path / "site.conf").write_text(site)
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-        f"http {{ access_log off; client_body_temp_path {tmp_path}; include {tmp_path}/site.conf; }}\n"
+    require_tool("curl", ".ci/run installs it")
+    if os.geteuid() != 0:
+        message = "needs root: nginx's workers switch to www-data and the layout has several owners"
+        pytest.fail(message, pytrace=False) if in_ci() else pytest.skip(message)
+    root = Path(tempfile.mkdtemp(prefix="lakectl-nginx-"))
+    root.chmod(0o755)
+    yield root
+    shutil.rmtree(root)
+
+
+def apply_ownership(root: Path, output: str) -> None:
+    """Run the chowns an installer printed under --root ("would run: chown OWNER PATH")."""
+    for match in re.finditer(r"^would run: chown (?:-R )?([\w-]+):([\w-]+) (\S+)$", output, re.M):
+        user, group, path = match.groups()
+        uid = SERVICE_ID if user in ("lakectl", "10001") else pwd.getpwnam(user).pw_uid
+        gid = SERVICE_ID if group in ("lakectl", "10001") else grp.getgrnam(group).gr_gid
+        os.chown(root / path.lstrip("/"), uid, gid)
+
+
+def write_as_service(path: Path, content: bytes, umask: int) -> None:
+    """Write a file as the service user with the service's umask, as the promote unit does."""
+    pid = os.fork()
+    if pid == 0:  # the child only makes system calls, then leaves
+        code = 1
+        try:
+            os.setgroups([])
+            os.setgid(SERVICE_ID)
+            os.setuid(SERVICE_ID)
+            os.umask(umask)
+            path.write_bytes(content)
+            code = 0
+        finally:
+            os._exit(code)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0, f"the service user could not write {path}"
+
+
+def start_nginx(root: Path, site: str, https: int, http: int) -> subprocess.Popen[bytes]:
+    site = (site.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{https} ssl http2;")
+            .replace("listen 80;", f"listen 127.0.0.1:{http};")
+            .replace("listen [::]:443 ssl http2;", "").replace("listen [::]:80;", "")
+            .replace("/etc/", f"{root}/etc/").replace("/srv/", f"{root}/srv/").replace("/var/www/", f"{root}/var/www/"))  # fmt: skip
+    (root / "site.conf").write_text(site)
+    temp = root / "nginx-temp"
+    temp.mkdir(exist_ok=True)
+    paths = " ".join(
+        f"{kind}_temp_path {temp}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
-    result = subprocess.run([nginx(), "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    for header in (
-        "Strict-Transport-Security",
-        "Content-Security-Policy",
-        "X-Content-Type-Options",
-        "X-Frame-Options",
-    ):
-        assert header in site
-    assert "auth_basic_user_file" in site and "autoindex off" in site
+    (root / "nginx.conf").write_text(  # Debian's nginx.conf runs the workers as www-data too
+        f"user www-data www-data;\npid {root}/nginx.pid;\nerror_log {root}/error.log;\nevents {{}}\n"
+        f"http {{ access_log off; {paths} include {root}/site.conf; }}\n"
+    )
+    test = subprocess.run([nginx(), "-t", "-p", str(root), "-c", str(root / "nginx.conf")],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert test.returncode == 0, test.stderr
+    server = subprocess.Popen([nginx(), "-p", str(root), "-c", str(root / "nginx.conf"), "-g", "daemon off;"])
+    deadline = time.monotonic() + 30  # bounds a hang; measures nothing
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", https)) == 0:
+                return server
+        time.sleep(0.2)
+    server.kill()
+    pytest.fail(f"nginx did not listen: {(root / 'error.log').read_text()}")
+
+
+def curl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["curl", "-sS", "--max-time", "20", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(("script", "umask"), [("install.sh", 0o027), ("deploy_vps_docker.sh", 0o022)])
+def test_nginx_serves_a_report_the_installers_layout_produced_over_https(
+    served_root, tmp_path, script, umask
+):
+    """The installer's folders and owners, a report written as the service writes it, the site with
+    its self-signed first-start certificate: a real nginx on loopback returns the page over HTTPS."""
+    root = served_root
+    install = run_script(script, root)
+    assert install.returncode == 0, install.stderr
+    apply_ownership(root, install.stdout)
+    site = run_script("nginx_site.sh", root, DOMAIN)
+    assert site.returncode == 0, site.stderr
+    assert "self-signed" in site.stdout and "would run: nginx -t" in site.stdout
+    report = tmp_path / "report.html"
+    made = subprocess.run([str(Path(sys.executable).parent / "lakectl"), "report", "--format", "html", "--out", str(report)],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "LAKECTL_LAKE_ROOT": str(tmp_path / "lake"),
+                               "LAKECTL_LANDING_ZONE": str(tmp_path / "lz")})  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    write_as_service(root / "srv/lakectl/reports/index.html", report.read_bytes(), umask)
+    password = subprocess.run(
+        ["openssl", "passwd", "-apr1", "s3nha"], capture_output=True, text=True, check=True
+    )
+    (root / "etc/nginx/lakectl.htpasswd").write_text("owner:" + password.stdout)
+    challenge = root / "var/www/letsencrypt/.well-known/acme-challenge"
+    challenge.mkdir(parents=True)
+    (challenge / "token123").write_text("certbot-was-here")
+    https, http = free_port(), free_port()
+    server = start_nginx(
+        root, (root / "etc/nginx/sites-available/lakectl-reports.conf").read_text(), https, http
+    )
+    try:
+        url = f"https://{DOMAIN}:{https}/"
+        tls = [
+            "--cacert",
+            str(root / "etc/lakectl/tls/fullchain.pem"),
+            "--resolve",
+            f"{DOMAIN}:{https}:127.0.0.1",
+        ]
+        page = curl(*tls, "-u", "owner:s3nha", "-w", "\n%{http_code}", url)
+        assert page.returncode == 0, page.stderr  # the certificate verified for the domain
+        assert page.stdout.endswith("\n200"), page.stdout[-300:] + (root / "error.log").read_text()[-2000:]
+        assert page.stdout.startswith(report.read_text()[:200])
+        assert (
+            curl(*tls, "-o", "/dev/null", "-w", "%{http_code}", url).stdout == "401"
+        )  # no password, no page
+        acme = curl(f"http://127.0.0.1:{http}/.well-known/acme-challenge/token123")
+        assert acme.stdout == "certbot-was-here"  # certbot's webroot answers on port 80
+        moved = curl("-o", "/dev/null", "-w", "%{http_code}", f"http://127.0.0.1:{http}/")
+        assert moved.stdout == "301"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_nginx_site_links_certbots_certificate_once_it_exists(tmp_path):
+    require_tool("openssl", ".ci/run installs it")
+    first = run_script("nginx_site.sh", tmp_path, DOMAIN)
+    assert first.returncode == 0, first.stderr
+    tls = tmp_path / "etc/lakectl/tls"
+    assert os.readlink(tls / "fullchain.pem") == "selfsigned.pem" and (tls / "privkey.pem").resolve().exists()
+    live = tmp_path / "etc/letsencrypt/live" / DOMAIN
+    live.mkdir(parents=True)
+    for name in ("fullchain.pem", "privkey.pem"):
+        (live / name).write_text(name)
+    again = run_script("nginx_site.sh", tmp_path, DOMAIN)  # what certbot's --deploy-hook runs
+    assert again.returncode == 0, again.stderr
+    assert (tls / "fullchain.pem").read_text() == "fullchain.pem" and (
+        tls / "privkey.pem"
+    ).read_text() == "privkey.pem"
+    site = (tmp_path / "etc/nginx/sites-available/lakectl-reports.conf").read_text()
+    assert "server_name reports.example.com;" in site and "/.well-known/acme-challenge/" in site
+    assert run_script("nginx_site.sh", tmp_path, "evil;domain").returncode == 2

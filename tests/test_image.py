@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT, load_examples_module
-from .tools import in_ci, require_tool
+from .tools import free_port, in_ci, require_tool
 
 IMAGE = os.environ.get("LAKECTL_IMAGE", "lakectl:0.1.0")
 LOCKED = ["--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--tmpfs", "/tmp"]
@@ -182,11 +182,3 @@ def test_serve_answers_health_through_a_published_loopback_port(engine, data):
         assert stop.returncode == 0 and inspect(engine, name, ".State.ExitCode") == "0"
     finally:
         subprocess.run([engine, "rm", "-f", name], capture_output=True, timeout=60)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
