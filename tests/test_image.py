@@ -155,12 +155,10 @@ def test_healthcheck_follows_watch_and_sigterm_stops_it_cleanly(engine, data):
 
 @image
 def test_serve_answers_health_through_a_published_loopback_port(engine, data):
-    if run(engine, IMAGE, "serve", "--help").returncode != 0:
-        pytest.skip("NOT RUN: this image has no `lakectl serve` yet")
     name = f"lakectl-test-serve-{os.getpid()}"
     port = free_port()
     started = subprocess.run([engine, "run", "-d", "--name", name, *LOCKED, "-v", f"{data}:/data",
-                              "-p", f"127.0.0.1:{port}:8080", IMAGE, "serve", "--host", "0.0.0.0", "--port", "8080"],
+                              "-p", f"127.0.0.1:{port}:8080", "-e", "LAKECTL_SERVE__TOKEN=image-test-token", IMAGE, "serve", "--host", "0.0.0.0", "--port", "8080"],
                              capture_output=True, text=True, timeout=120)  # fmt: skip
     assert started.returncode == 0, started.stderr
     try:
@@ -179,6 +177,7 @@ def test_serve_answers_health_through_a_published_loopback_port(engine, data):
         stop = subprocess.run(
             [engine, "stop", "--time", "30", name], capture_output=True, text=True, timeout=90
         )
-        assert stop.returncode == 0 and inspect(engine, name, ".State.ExitCode") == "0"
+        # uvicorn stops gracefully, then re-raises the SIGTERM (143); 137 would be the SIGKILL after the grace
+        assert stop.returncode == 0 and inspect(engine, name, ".State.ExitCode") in ("0", "143")
     finally:
         subprocess.run([engine, "rm", "-f", name], capture_output=True, timeout=60)
