@@ -8,6 +8,7 @@
 # --dry-run  change nothing, print every step      --root DIR  install into DIR (tests)
 # --data     where the lake lives on the host (default /srv/lakectl/data)
 # --reports  where the HTML reports go, for nginx (default /srv/lakectl/reports)
+# Backups: daily into /srv/lakectl/backups, the newest 7 kept. Reports site: deploy/nginx_site.sh DOMAIN.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
@@ -15,7 +16,8 @@ DATA=/srv/lakectl/data
 APP=/opt/lakectl
 EXTRA_ARGS=()
 REPORTS=/srv/lakectl/reports
-usage() { sed -n '2,11p' "$0"; }
+BACKUPS=/srv/lakectl/backups
+usage() { sed -n '2,12p' "$0"; }
 # shellcheck source=deploy/lib.sh
 . "$HERE/lib.sh"
 parse_common "$@"
@@ -43,6 +45,8 @@ done
 ensure_dir "$REPORTS" 10001:www-data 2750
 fix_mode "$REPORTS" 2750
 fix_owner "$REPORTS" 10001:www-data
+ensure_dir "$BACKUPS" 10001:10001 0700
+put_file "$APP/bin/lakectl-backup" 0755 < "$HERE/backup.sh"
 # the build context: only what the image needs
 for item in Dockerfile .dockerignore pyproject.toml uv.lock README.md; do
   put_file "$APP/src/$item" 0644 < "$REPO/$item"
@@ -89,20 +93,23 @@ ExecStartPost=/usr/bin/docker compose -f $APP/docker-compose.yml run --rm lakect
 # 75: another promotion holds the lock (that run does the work); any other failure is a failure
 SuccessExitStatus=75
 UNIT
-put_file /etc/systemd/system/lakectl-compose-promote.timer 0644 <<UNIT
+# the timers are the native install's: a timer starts the service of its own name
+put_file /etc/systemd/system/lakectl-compose-promote.timer 0644 < "$HERE/systemd/lakectl-promote.timer"
+put_file /etc/systemd/system/lakectl-compose-backup.service 0644 <<UNIT
 [Unit]
-Description=Promote the lakectl lake every hour
+Description=lakectl backup (lake and customer_key salt, verified, 7 kept; in the compose stack)
+Requires=docker.service
+After=docker.service lakectl-compose.service
 
-[Timer]
-OnCalendar=hourly
-RandomizedDelaySec=300
-Persistent=true
-
-[Install]
-WantedBy=timers.target
+[Service]
+Type=oneshot
+Environment="LAKECTL=/usr/bin/docker compose -f $APP/docker-compose.yml run --rm -v $BACKUPS:/backups lakectl"
+Environment=LAKECTL_BACKUP_TARGET=/backups
+ExecStart=$APP/bin/lakectl-backup $BACKUPS 7
 UNIT
+put_file /etc/systemd/system/lakectl-compose-backup.timer 0644 < "$HERE/systemd/lakectl-backup.timer"
 if [ "$CHANGED" = 1 ]; then
   system_step systemctl daemon-reload
 fi
-enable_units lakectl-compose.service lakectl-compose-promote.timer
+enable_units lakectl-compose.service lakectl-compose-promote.timer lakectl-compose-backup.timer
 say "== done: drop files into $DATA/landing_zone/<cluster>/; reports in $REPORTS/"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install lakectl on a fresh Debian/Ubuntu VPS, without Docker: a system user, its folders, lakectl
-# in its own venv, the watch service and an hourly promote timer. Safe to run again (idempotent).
+# in its own venv, the watch service, an hourly promote timer and a daily backup timer. Safe to run
+# again (idempotent). The reports site for nginx: deploy/nginx_site.sh DOMAIN.
 #
 #   sudo deploy/install.sh [--dry-run] [--root DIR] [--source DIR]
 #
@@ -64,11 +65,16 @@ if [ ! -x "$ROOT/opt/lakectl/venv/bin/lakectl" ]; then
 fi
 system_step /opt/lakectl/venv/bin/pip install --upgrade "$SOURCE"
 
-for unit in lakectl-watch.service lakectl-promote.service lakectl-promote.timer; do
+# daily backups of the lake and the salt, the newest 7 kept (deploy/backup.sh)
+ensure_dir /var/backups/lakectl lakectl:lakectl 0700
+put_file /opt/lakectl/bin/lakectl-backup 0755 < "$HERE/backup.sh"
+
+for unit in lakectl-watch.service lakectl-promote.service lakectl-promote.timer \
+            lakectl-backup.service lakectl-backup.timer; do
   put_file "/etc/systemd/system/$unit" 0644 < "$HERE/systemd/$unit"
 done
 if [ "$CHANGED" = 1 ]; then
   system_step systemctl daemon-reload
 fi
-enable_units lakectl-watch.service lakectl-promote.timer
+enable_units lakectl-watch.service lakectl-promote.timer lakectl-backup.timer
 say "== done: drop files into /srv/lakectl/landing_zone/<cluster>/; 'systemctl status lakectl-watch'"

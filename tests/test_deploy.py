@@ -377,3 +377,65 @@ def test_nginx_site_links_certbots_certificate_once_it_exists(tmp_path):
     site = (tmp_path / "etc/nginx/sites-available/lakectl-reports.conf").read_text()
     assert "server_name reports.example.com;" in site and "/.well-known/acme-challenge/" in site
     assert run_script("nginx_site.sh", tmp_path, "evil;domain").returncode == 2
+
+
+# --------------------------------------------------------------------------------------- backups
+
+
+def test_backup_timer_keeps_verified_backups_with_the_salt_and_a_restore_drill_brings_all_back(tmp_path):
+    """What the daily timer runs (deploy/backup.sh), three times with KEEP=2; then the disaster: the
+    lake and the salt are gone. The restore brings back the tables and the salt, so every
+    customer_key is the same as before and the next promotion does not invent a new salt."""
+    import polars as pl
+
+    from .conftest import load_examples_module
+
+    lakectl = str(Path(sys.executable).parent / "lakectl")
+    salt = tmp_path / "secrets" / "customer.salt"
+    env = {**os.environ, "LAKECTL_LAKE_ROOT": str(tmp_path / "lake"), "LAKECTL_LANDING_ZONE": str(tmp_path / "lz"),
+           "LAKECTL_SILVER__SALT_FILE": str(salt), "LAKECTL_READER__ISOLATE": "false", "LAKECTL": lakectl}  # fmt: skip
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([lakectl, *args], capture_output=True, text=True, timeout=300, env=env)
+
+    load_examples_module().generate(tmp_path / "lz")
+    assert cli("ingest", str(tmp_path / "lz")).returncode == 4  # the corrupt example is rejected
+    assert cli("promote", "all").returncode == 0
+    silver = tmp_path / "lake" / "silver" / "diabetes"
+    keys = pl.read_delta(str(silver)).select("transaction_id", "customer_key").sort("transaction_id")
+    original_salt = salt.read_text()
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    for _ in range(3):
+        run = subprocess.run(["bash", str(ROOT / "deploy" / "backup.sh"), str(backups), "2"],
+                             capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
+        assert run.returncode == 0, run.stdout + run.stderr
+    kept = sorted(backups.iterdir())
+    assert len(kept) == 2 and all(not p.name.endswith(".partial") for p in kept), kept
+    assert (kept[-1] / "customer.salt").read_text() == original_salt
+    assert (kept[-1] / "customer.salt").stat().st_mode & 0o077 == 0  # a secret
+
+    shutil.rmtree(tmp_path / "lake")
+    salt.unlink()
+    restored = cli("restore-backup", str(kept[-1]))
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert salt.read_text() == original_salt and "salt" in restored.stdout
+    after = pl.read_delta(str(silver)).select("transaction_id", "customer_key").sort("transaction_id")
+    assert after.equals(keys)
+    assert cli("promote", "all").returncode == 0 and salt.read_text() == original_salt
+
+    salt.write_text("another salt")  # restoring next to a different salt would mix two kinds of key
+    shutil.rmtree(tmp_path / "lake")
+    refused = cli("restore-backup", str(kept[-1]))
+    assert refused.returncode != 0 and "another customer_key salt" in refused.stderr, refused.stderr
+
+
+def test_backup_script_refuses_a_bad_keep_and_keeps_older_backups_when_lakectl_fails(tmp_path):
+    (tmp_path / "20260101T000000.0Z").mkdir()
+    env = {**os.environ, "LAKECTL": "false"}  # lakectl failing: the run fails, the old backup stays
+    run = subprocess.run(["bash", str(ROOT / "deploy" / "backup.sh"), str(tmp_path), "1"],
+                         capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+    assert run.returncode != 0 and (tmp_path / "20260101T000000.0Z").is_dir()
+    bad = subprocess.run(["bash", str(ROOT / "deploy" / "backup.sh"), str(tmp_path), "0"],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert bad.returncode == 2 and "KEEP" in bad.stderr

@@ -101,7 +101,9 @@ def restore_backup(
     from lakectl.maintenance import restore_backup as run
 
     try:
-        result = run(state.settings(), _place(dest), force=force)
+        settings = state.settings()
+        result = run(settings, _place(dest), force=force)
     except LakectlError as exc:
         raise fail(exc) from None
-    out.print(f"restored {len(result['tables'])} table(s) into {result['lake']}")
+    out.print(f"restored {len(result['tables'])} table(s) into {result['lake']}"
+              + (f", and the customer_key salt into {settings.silver.salt_file}" if result["salt_restored"] else ""))  # fmt: skip

@@ -6,6 +6,7 @@ written can never be mistaken for an orphan, and a backup is a consistent snapsh
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from lakectl.faults import fault
 from lakectl.lake import Lake, Table, copy_file, file_sha256, file_size, is_uri, store_for
 
 MANIFEST = "lakectl-backup.json"
+SALT = "customer.salt"  # the customer_key salt, beside (never inside) the backed-up lake
 
 
 def tables(settings: Settings, clusters: list[str] | None = None) -> list[Table]:
@@ -121,8 +123,24 @@ def backup(settings: Settings, dest: Path | str) -> dict[str, Any]:
                 size, digest = copy_file(source, relative, target)
                 manifest["files"][relative] = {"size": size, "sha256": digest}
                 copied += 1
+    manifest["salt"] = _backup_salt(settings, dest, target)
     target.put(MANIFEST, json.dumps(manifest, indent=1).encode())
-    return {"tables": manifest["tables"], "copied": copied, "already_there": reused, "dest": str(dest)}
+    return {"tables": manifest["tables"], "copied": copied, "already_there": reused, "dest": str(dest),
+            "salt": manifest["salt"] is not None}  # fmt: skip
+
+
+def _backup_salt(settings: Settings, dest: Path | str, target: Any) -> dict[str, Any] | None:
+    """Copy the salt file: customer_key is a hash with it, so a lake restored without it cannot
+    match a returning customer to their earlier key. A salt given in the settings is not a file and
+    stays where it is (None)."""
+    source = settings.silver.salt_file
+    if settings.silver.customer_salt is not None or not source.exists():
+        return None
+    data = source.read_bytes()
+    target.put(SALT, data)
+    if not is_uri(dest):
+        (Path(dest) / SALT).chmod(0o600)  # a secret: readable by the backup's owner only
+    return {"file": SALT, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def _read_manifest(dest: Path | str, options: dict[str, str], missing_ok: bool = False) -> dict[str, Any]:
@@ -158,6 +176,9 @@ def verify_backup(dest: Path | str, options: dict[str, str] | None = None) -> di
                 problems.append(f"table {name} does not open at version {version}")
         except Exception as exc:  # a damaged log raises many kinds of errors
             problems.append(f"table {name}: {str(exc).splitlines()[0]}")
+    salt = manifest.get("salt")
+    if salt and file_sha256(store, salt["file"]) != (salt["size"], salt["sha256"]):
+        problems.append(f"the customer_key salt {salt['file']} is missing or changed")
     return {
         "ok": not problems,
         "files": len(manifest["files"]),
@@ -167,7 +188,8 @@ def verify_backup(dest: Path | str, options: dict[str, str] | None = None) -> di
 
 
 def restore_backup(settings: Settings, dest: Path | str, force: bool = False) -> dict[str, Any]:
-    """Rebuild the lake from a backup: every table opens at its backed-up version."""
+    """Rebuild the lake from a backup: every table opens at its backed-up version, and the salt
+    file (silver.salt_file) gets the backed-up salt if it is missing."""
     lake = Lake.from_settings(settings)
     report = verify_backup(dest, lake.storage_options)
     if not report["ok"]:
@@ -183,6 +205,18 @@ def restore_backup(settings: Settings, dest: Path | str, force: bool = False) ->
         target.delete(present)
     source = store_for(str(dest), lake.storage_options)
     manifest = _read_manifest(dest, lake.storage_options)
+    salt, salt_file = manifest.get("salt"), settings.silver.salt_file
+    saved = bytes(source.get(salt["file"]).bytes()) if salt else None
+    if saved is not None and salt_file.exists() and salt_file.read_bytes().strip() != saved.strip():
+        raise ConfigError(
+            f"{salt_file} holds another customer_key salt than the backup in {dest}",
+            hint=f"the restored keys need the backed-up one: move {salt_file} aside and restore again",
+        )
     for relative in manifest["files"]:
         copy_file(source, relative, target)
-    return {"lake": lake.root, "tables": manifest["tables"]}
+    salt_restored = saved is not None and not salt_file.exists()
+    if saved is not None and salt_restored:
+        salt_file.parent.mkdir(parents=True, exist_ok=True)
+        salt_file.touch(mode=0o600)
+        salt_file.write_bytes(saved)
+    return {"lake": lake.root, "tables": manifest["tables"], "salt_restored": salt_restored}
