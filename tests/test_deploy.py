@@ -325,7 +325,7 @@ def test_nginx_serves_a_report_the_installers_layout_produced_over_https(
     assert made.returncode == 0, made.stderr
     write_as_service(root / "srv/lakectl/reports/index.html", report.read_bytes(), umask)
     password = subprocess.run(
-        ["openssl", "passwd", "-apr1", "s3nha"], capture_output=True, text=True, check=True
+        ["openssl", "passwd", "-apr1", "s3nha"], capture_output=True, text=True, check=True, timeout=60
     )
     (root / "etc/nginx/lakectl.htpasswd").write_text("owner:" + password.stdout)
     challenge = root / "var/www/letsencrypt/.well-known/acme-challenge"
