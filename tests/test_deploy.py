@@ -162,9 +162,11 @@ def test_deploy_scripts_are_idempotent_and_dry_run_writes_nothing(script, tmp_pa
 @pytest.mark.parametrize(
     ("script", "wanted"),
     [
-        ("install.sh", {"multi-user.target.wants/lakectl-watch.service", "timers.target.wants/lakectl-promote.timer"}),
+        ("install.sh", {"multi-user.target.wants/lakectl-watch.service", "timers.target.wants/lakectl-promote.timer",
+                        "timers.target.wants/lakectl-backup.timer"}),
         ("deploy_vps_docker.sh", {"multi-user.target.wants/lakectl-compose.service",
-                                  "timers.target.wants/lakectl-compose-promote.timer"}),
+                                  "timers.target.wants/lakectl-compose-promote.timer",
+                                  "timers.target.wants/lakectl-compose-backup.timer"}),
     ],
 )  # fmt: skip
 def test_installers_really_enable_their_units_inside_the_root(script, wanted, tmp_path):
