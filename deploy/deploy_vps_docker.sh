@@ -56,7 +56,10 @@ while IFS= read -r -d '' file; do
 done < <(find "$REPO/src" -type f -name '*.py' -print0 | sort -z)
 put_file "$APP/src/src/lakectl/py.typed" 0644 < /dev/null
 put_file "$APP/src/deploy/docker-entrypoint.sh" 0755 < "$REPO/deploy/docker-entrypoint.sh"
-sed -e "s#^    build: .#    build: $APP/src#" -e "s#- ./data:/data#- $DATA:/data#" -e "s#- ./reports:/data/reports#- $REPORTS:/data/reports#" \
+put_file "$APP/deploy/nginx/lakectl-compose.conf" 0644 < "$REPO/deploy/nginx/lakectl-compose.conf"
+# serve's token, made once (compose reads .env beside the compose file)
+keep_file "$APP/.env" 0600 < <(printf 'LAKECTL_SERVE__TOKEN=%s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')")
+sed -e "s#^    build: .#    build: $APP/src#" -e "s#- ./data:/data#- $DATA:/data#" -e "s#- ./reports:#- $REPORTS:#" \
   "$REPO/docker-compose.yml" | put_file "$APP/docker-compose.yml" 0644
 
 put_file /etc/systemd/system/lakectl-compose.service 0644 <<UNIT

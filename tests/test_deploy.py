@@ -213,6 +213,14 @@ def test_docker_deploy_runs_compose_under_systemd_with_a_locked_timer(tmp_path):
     ]
     compose = (tmp_path / "opt/lakectl/docker-compose.yml").read_text()
     assert "/data/lake:/data" in compose and "build: /opt/lakectl/src" in compose
+    assert "./reports" not in compose and "- /srv/lakectl/reports:/data/reports" in compose
+    assert "- /srv/lakectl/reports:/srv/lakectl/reports:ro" in compose  # the stack's nginx reads the same
+    assert (tmp_path / "opt/lakectl/deploy/nginx/lakectl-compose.conf").exists()
+    env = tmp_path / "opt/lakectl/.env"
+    assert (
+        re.fullmatch(r"LAKECTL_SERVE__TOKEN=[0-9a-f]{64}\n", env.read_text())
+        and env.stat().st_mode & 0o077 == 0
+    )
     assert (tmp_path / "opt/lakectl/src/src/lakectl/cli.py").exists()
     assert (
         tmp_path / "opt/lakectl/src/deploy/docker-entrypoint.sh"
@@ -271,11 +279,17 @@ def write_as_service(path: Path, content: bytes, umask: int) -> None:
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0, f"the service user could not write {path}"
 
 
-def start_nginx(root: Path, site: str, https: int, http: int) -> subprocess.Popen[bytes]:
-    site = (site.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{https} ssl http2;")
+def reports_site(root: Path, https: int, http: int) -> str:
+    """The installed reports site, on loopback ports, with its paths inside the test root."""
+    site = (root / "etc/nginx/sites-available/lakectl-reports.conf").read_text()
+    return (site.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{https} ssl http2;")
             .replace("listen 80;", f"listen 127.0.0.1:{http};")
             .replace("listen [::]:443 ssl http2;", "").replace("listen [::]:80;", "")
             .replace("/etc/", f"{root}/etc/").replace("/srv/", f"{root}/srv/").replace("/var/www/", f"{root}/var/www/"))  # fmt: skip
+
+
+def start_nginx(root: Path, site: str, port: int) -> subprocess.Popen[bytes]:
+    """Debian's nginx with ``site``, its workers as www-data; returns once ``port`` listens."""
     (root / "site.conf").write_text(site)
     temp = root / "nginx-temp"
     temp.mkdir(exist_ok=True)
@@ -293,7 +307,7 @@ def start_nginx(root: Path, site: str, https: int, http: int) -> subprocess.Pope
     deadline = time.monotonic() + 30  # bounds a hang; measures nothing
     while time.monotonic() < deadline:
         with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", https)) == 0:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
                 return server
         time.sleep(0.2)
     server.kill()
@@ -334,9 +348,7 @@ def test_nginx_serves_a_report_the_installers_layout_produced_over_https(
     challenge.mkdir(parents=True)
     (challenge / "token123").write_text("certbot-was-here")
     https, http = free_port(), free_port()
-    server = start_nginx(
-        root, (root / "etc/nginx/sites-available/lakectl-reports.conf").read_text(), https, http
-    )
+    server = start_nginx(root, reports_site(root, https, http), https)
     try:
         url = f"https://{DOMAIN}:{https}/"
         tls = [
@@ -379,6 +391,104 @@ def test_nginx_site_links_certbots_certificate_once_it_exists(tmp_path):
     site = (tmp_path / "etc/nginx/sites-available/lakectl-reports.conf").read_text()
     assert "server_name reports.example.com;" in site and "/.well-known/acme-challenge/" in site
     assert run_script("nginx_site.sh", tmp_path, "evil;domain").returncode == 2
+
+
+# ---------------------------------------------------------------------------------- compose stack
+
+
+def compose_services() -> dict[str, dict]:
+    import yaml
+
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+
+
+def test_compose_stack_is_one_image_locked_down_with_only_nginx_published():
+    from lakectl.config import load_settings
+
+    services = compose_services()
+    assert set(services) == {"lakectl", "serve", "promote", "nginx"}
+    ours = {name: s for name, s in services.items() if name != "nginx"}
+    assert {s["image"] for s in ours.values()} == {"lakectl:0.1.0"}  # one image for every lakectl service
+    for name, service in services.items():
+        assert service["read_only"] is True and service["cap_drop"] == ["ALL"], name
+        assert "no-new-privileges:true" in service["security_opt"], name
+        assert service["logging"]["options"]["max-size"], name
+    for name, service in ours.items():
+        assert service["user"] == "10001:10001" and service["deploy"]["resources"]["limits"]["memory"], name
+        assert {"./data:/data", "./reports:/data/reports"} <= set(service["volumes"]), name  # shared
+    assert services["serve"]["command"] == ["serve", "--host", "0.0.0.0", "--port", "8080"]
+    assert "ports" not in services["serve"] and services["serve"]["expose"] == ["8080"]
+    assert [name for name, s in services.items() if "ports" in s] == ["nginx"]
+    assert services["nginx"]["ports"] == ["${LAKECTL_HTTP:-127.0.0.1:8088}:8080"]  # loopback unless told
+    assert "./reports:/srv/lakectl/reports:ro" in services["nginx"]["volumes"]
+    assert services["promote"]["profiles"] == ["timer"] and "promote all" in services["promote"]["command"][0]
+    limit = load_settings().serve.max_upload_mb
+    assert f"client_max_body_size {limit}m;" in (ROOT / "deploy/nginx/lakectl-compose.conf").read_text()
+    assert services["serve"]["environment"]["LAKECTL_SERVE__MAX_UPLOAD_MB"] == str(limit)
+
+
+def test_compose_file_parses_in_podman_compose_and_demands_a_token(tmp_path):
+    podman_compose = require_tool("podman-compose", ".ci/run installs it")
+    compose = ["--dry-run", "-f", str(ROOT / "docker-compose.yml"), "up"]
+    env = {k: v for k, v in os.environ.items() if k != "LAKECTL_SERVE__TOKEN"}
+    missing = subprocess.run([podman_compose, *compose], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                             env=env)  # fmt: skip
+    assert missing.returncode != 0 and "put LAKECTL_SERVE__TOKEN in .env" in missing.stderr
+    up = subprocess.run([podman_compose, *compose], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                        env={**env, "LAKECTL_SERVE__TOKEN": "t0ken"})  # fmt: skip
+    assert up.returncode == 0, up.stderr[-2000:]
+    for service in ("lakectl", "serve", "nginx"):
+        assert f"--network-alias {service} " in up.stdout, service
+    assert "-p 127.0.0.1:8088:8080" in up.stdout and "-e LAKECTL_SERVE__TOKEN=t0ken" in up.stdout
+
+
+def test_compose_nginx_passes_an_upload_through_to_a_real_serve(served_root):
+    """The stack's nginx config with Debian's nginx, in front of a real `lakectl serve`, both on
+    loopback: an upload goes through nginx into the landing zone; /reports/ is served read-only."""
+    import http.client
+    import json
+
+    from .serve_client import TOKEN, multipart, running
+
+    reports = served_root / "reports"
+    reports.mkdir()
+    (reports / "index.html").write_text("<html>o relatório</html>")
+    (reports / "index.html").chmod(0o644)
+    with running(served_root / "app") as server:
+        port = free_port()
+        site = ((ROOT / "deploy/nginx/lakectl-compose.conf").read_text()
+                .replace("listen 8080;", f"listen 127.0.0.1:{port};")
+                .replace("http://serve:8080", f"http://127.0.0.1:{server.port}")
+                .replace("/srv/lakectl/reports/", f"{reports}/"))  # fmt: skip
+        nginx_process = start_nginx(served_root, site, port)
+        try:
+
+            def through_nginx(
+                method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+            ):
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                try:
+                    conn.request(method, path, body=body, headers=headers or {})
+                    response = conn.getresponse()
+                    return response.status, response.read()
+                finally:
+                    conn.close()
+
+            assert through_nginx("GET", "/api/v1/health")[0] == 200
+            body, content_type = multipart(
+                {"cluster": "diabetes"}, [("vendas.csv", b"id;valor\n1;10\n2;20\n")]
+            )
+            status, answer = through_nginx("POST", "/api/v1/files?ingest=now", body,
+                                           {"Content-Type": content_type, "Authorization": f"Bearer {TOKEN}"})  # fmt: skip
+            assert status == 201, answer
+            assert json.loads(answer)["files"][0]["status"] == "ingested"
+            assert through_nginx("POST", "/api/v1/files", body, {"Content-Type": content_type})[0] == 401
+            status, page = through_nginx("GET", "/reports/index.html")
+            assert status == 200 and "relatório" in page.decode()
+            assert through_nginx("POST", "/reports/index.html")[0] == 403  # read-only
+        finally:
+            nginx_process.terminate()
+            nginx_process.wait(timeout=30)
 
 
 # --------------------------------------------------------------------------------------- backups
