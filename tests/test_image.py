@@ -92,7 +92,7 @@ def test_init_ingest_and_promote_the_examples_on_a_mounted_volume(engine, data):
     assert promote.returncode == 0, promote.stdout + promote.stderr
     report = run(engine, *volume, IMAGE, "report", "--format", "json")
     assert report.returncode == 0, report.stderr
-    assert json.loads(report.stdout)["lake"]["files"]["ingested"] == 21
+    assert json.loads(report.stdout)["health"]["files"]["ingested"] == 21
     for layer in ("bronze", "silver", "gold"):
         assert any((data / "delta_lake" / layer).rglob("_delta_log")), layer
     assert (data / ".lakectl-salt").stat().st_uid == (data / "delta_lake").stat().st_uid
