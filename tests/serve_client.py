@@ -91,8 +91,9 @@ def multipart(fields: dict[str, str], files: list[tuple[str, bytes]]) -> tuple[b
 
 
 @contextlib.contextmanager
-def running(root: Path, **env: str) -> Iterator[Server]:
-    """`python -m lakectl serve` with its own landing zone and lake under ``root``."""
+def running(root: Path, prefix: tuple[str, ...] = (), **env: str) -> Iterator[Server]:
+    """`python -m lakectl serve` with its own landing zone and lake under ``root`` (``prefix``:
+    e.g. ``("taskset", "-c", "0")`` to pin it to one core)."""
     port = free_port()
     root.mkdir(parents=True, exist_ok=True)
     environ = {k: v for k, v in os.environ.items() if not k.startswith("LAKECTL_")}
@@ -105,11 +106,11 @@ def running(root: Path, **env: str) -> Iterator[Server]:
         LAKECTL_SERVE__KIWIFY_TOKEN=KIWIFY,
         LAKECTL_SERVE__WEBHOOK_TOKEN=HOOK,
         LAKECTL_READER__ISOLATE="false",
-        **env,
     )
+    environ.update(env)
     log = root / "serve.log"
     with log.open("wb") as sink:
-        process = subprocess.Popen([sys.executable, "-m", "lakectl", "serve", "--port", str(port)],
+        process = subprocess.Popen([*prefix, sys.executable, "-m", "lakectl", "serve", "--port", str(port)],
                                    cwd=root, env=environ, stdout=sink, stderr=subprocess.STDOUT)  # fmt: skip
     server = Server(port, root, process, log)
     try:

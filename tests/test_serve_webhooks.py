@@ -234,13 +234,51 @@ def test_to_silver_keeps_one_row_per_sale_the_latest_status_and_earlier_values(t
     rows = []
     for version, event in enumerate([first, later]):
         rows.append({"event_id": event.event_id, "platform": event.platform, "event_type": event.event_type,
-                     "occurred_at": event.occurred_at, "received_at": None, "_bronze_version": version,
+                     "occurred_at": event.occurred_at, "seq": version + 1, "_bronze_version": version,
                      "body_sha256": "0" * 64, **event.fields})  # fmt: skip
     refund = dict(rows[0], event_id="e2", event_type="PURCHASE_REFUNDED", status="refunded", status_raw="REFUNDED",
-                  gross_amount=None, _bronze_version=2)  # fmt: skip
+                  gross_amount=None, seq=3, _bronze_version=2)  # fmt: skip
     frame = pl.DataFrame([*rows, refund], infer_schema_length=None)
     silver = events.to_silver(frame, "diabetes", "salt")
     by_key = {r["transaction_id"]: r for r in silver.iter_rows(named=True)}
     assert set(by_key) == {"HP9", "K1"}
     assert by_key["HP9"]["status"] == "refunded" and by_key["HP9"]["gross_amount"] == Decimal("197.00")
     assert by_key["K1"]["status"] == "chargeback"
+
+
+def test_two_stores_on_one_lake_keep_an_event_once(tmp_path: Path) -> None:
+    settings = load_settings(lake_root=tmp_path / "lake", landing_zone=tmp_path / "lz")
+    body = hotmart("evt-twice", "PURCHASE_APPROVED", "HP7", "APPROVED")
+    event = webhooks.parse("hotmart", body)
+    first, second = events.EventStore(settings), events.EventStore(settings)  # e.g. two server processes
+    assert first.record("diabetes", event, body) == 0
+    assert second.record("diabetes", event, body) is None
+    other = webhooks.parse("hotmart", hotmart("evt-other", "PURCHASE_APPROVED", "HP8", "APPROVED"))
+    assert second.record("diabetes", other, body) == 1
+    assert first.record("diabetes", other, body) is None  # learnt from the commit it did not write
+    assert pl.read_delta(Lake(str(settings.lake_root)).events("diabetes").uri).height == 2
+
+
+def test_events_landing_during_a_promotion_are_not_skipped(tmp_path: Path) -> None:
+    """Webhooks keep arriving while the promoter runs; every one must reach silver."""
+    import threading
+
+    settings = load_settings(lake_root=tmp_path / "lake", landing_zone=tmp_path / "lz",
+                             silver={"customer_salt": "s"})  # fmt: skip
+    store = events.EventStore(settings)
+    done = threading.Event()
+
+    def arrive() -> None:
+        for i in range(40):
+            body = hotmart(f"evt-race-{i}", "PURCHASE_APPROVED", f"HPR{i:03d}", "APPROVED")
+            store.record("diabetes", webhooks.parse("hotmart", body), body)
+        done.set()
+
+    writer = threading.Thread(target=arrive)
+    writer.start()
+    while not done.is_set():
+        events.promote_events(settings, "diabetes")
+    writer.join()
+    events.promote_events(settings, "diabetes")
+    silver = pl.read_delta(str(tmp_path / "lake" / "silver" / "diabetes"))
+    assert sorted(silver["transaction_id"]) == [f"HPR{i:03d}" for i in range(40)]

@@ -1,10 +1,11 @@
 """Webhook events: kept in bronze exactly once, then taken into silver like any other sale source.
 
 ``bronze/_events/<cluster>`` holds one row per event: the raw JSON body as it arrived plus the flat
-fields of ``webhooks.FIELDS`` (text, as all of bronze). An event id is stored once: the check and
-the append run under the lake lock, so a platform re-sending a delivery, or someone replaying one,
-changes nothing. Each commit lists its event ids in its metadata, which is how promotion finds the
-events newer than its watermark (the same way silver finds new bronze files).
+fields of ``webhooks.FIELDS`` (text, as all of bronze). An event id is stored once (EventStore),
+so a platform re-sending a delivery, or someone replaying one, changes nothing. Events are numbered
+in the order they were stored (``seq``); silver's events watermark is the last number it took.
+(Commit history is no watermark here: webhooks commit while a promotion reads, and
+``DeltaTable.history`` read during a concurrent commit labelled commits with the wrong versions.)
 
 Into silver an event maps to the canonical columns by a dedicated function (the payload schema is
 fixed, no recognition needed) and is merged by (platform, transaction_id): a new key becomes a sale;
@@ -15,9 +16,10 @@ on a known key the event sets the status (a Hotmart ``PURCHASE_REFUNDED`` after 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
+import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -32,10 +34,10 @@ from lakectl.webhooks import FIELDS, Event
 
 log = logging.getLogger(__name__)
 
-EVENTS_KEY = "lakectl.events"
 EVENTS_SCHEMA = pa.schema(
     [
         ("event_id", pa.string()),
+        ("seq", pa.int64()),  # 1, 2, 3… in the order events were stored: promotion's watermark
         ("platform", pa.string()),
         ("event_type", pa.string()),
         ("occurred_at", pa.timestamp("us", tz="UTC")),
@@ -60,39 +62,66 @@ _CLAUSES: list[tuple[str, str | dict[str, str] | None, str]] = [
 ]
 
 
-def _seen(table: Table, event: Event) -> bool:
-    if not table.exists():
-        return False
-    hits = (
-        table.scan()
-        .filter((pl.col("event_id") == event.event_id) & (pl.col("platform") == event.platform))
-        .select(pl.len())
-        .collect()
-        .item()
-    )
-    return bool(hits)
+@dataclass
+class _Known:
+    version: int  # the events table version these ids and seq were read at
+    ids: set[tuple[str, str]]
+    seq: int
 
 
-def record(settings: Settings, cluster: str, event: Event, body: bytes) -> int | None:
-    """Append the event to bronze; its table version, or None when its id was seen before."""
-    lake = Lake.from_settings(settings)
-    table = lake.events(cluster)
-    row = {
-        "event_id": event.event_id,
-        "platform": event.platform,
-        "event_type": event.event_type,
-        "occurred_at": event.occurred_at,
-        "received_at": now(),
-        **{name: event.fields.get(name) for name in FIELDS},
-        "body_sha256": hashlib.sha256(body).hexdigest(),
-        "raw": body.decode("utf-8", errors="replace"),
-    }
-    data = pa.Table.from_pylist([row], schema=EVENTS_SCHEMA)
-    metadata = {"lakectl.operation": "webhook_event", EVENTS_KEY: json.dumps([event.event_id])}
-    with lake.lock():
-        if _seen(table, event):
-            return None
-        return table.append_once(data, [], metadata)
+class EventStore:
+    """Appends events to bronze once by (platform, event id), numbering them 1, 2, 3….
+
+    The ids already stored and the last number are kept in memory and re-read only when the table
+    moved under us (another process), so a check costs no scan. The check and the append run under
+    the lake's ``events`` lock, so two processes cannot both store one id; it is not the ``write``
+    lock, so a webhook is never held up by an ingest or a promotion.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.lake = Lake.from_settings(settings)
+        self.known: dict[str, _Known] = {}
+        self.mutex = threading.Lock()  # threads of one server queue here, not on the file lock's polling
+
+    def _sync(self, table: Table, cluster: str) -> _Known:
+        current = table.version()
+        known = self.known.get(cluster)
+        if known is None or known.version != current:
+            ids: set[tuple[str, str]] = set()
+            top = 0
+            if current >= 0:
+                stored = table.scan(version=current).select("platform", "event_id", "seq").collect()
+                ids = set(stored.select("platform", "event_id").iter_rows())
+                top = int(stored["seq"].max() or 0)  # type: ignore[arg-type]
+            known = self.known[cluster] = _Known(current, ids, top)
+        return known
+
+    def record(self, cluster: str, event: Event, body: bytes) -> int | None:
+        """Append the event; its table version, or None when its id was stored before."""
+        table = self.lake.events(cluster)
+        key = (event.platform, event.event_id)
+        with self.mutex, self.lake.lock("events"):
+            known = self._sync(table, cluster)
+            if key in known.ids:
+                return None
+            row = {
+                "event_id": event.event_id,
+                "seq": known.seq + 1,
+                "platform": event.platform,
+                "event_type": event.event_type,
+                "occurred_at": event.occurred_at,
+                "received_at": now(),
+                **{name: event.fields.get(name) for name in FIELDS},
+                "body_sha256": hashlib.sha256(body).hexdigest(),
+                "raw": body.decode("utf-8", errors="replace"),
+            }
+            data = pa.Table.from_pylist([row], schema=EVENTS_SCHEMA)
+            version = table.append_once(data, [], {"lakectl.operation": "webhook_event"})
+            if version is not None:  # only maintenance commits can come in between (not events)
+                known.version, known.seq = version, known.seq + 1
+                known.ids.add(key)
+            return version
 
 
 def to_silver(events: pl.DataFrame, cluster: str, customer_salt: str) -> pl.DataFrame:
@@ -104,7 +133,7 @@ def to_silver(events: pl.DataFrame, cluster: str, customer_salt: str) -> pl.Data
     )
     if useful.is_empty():
         return pl.DataFrame(schema=SILVER_SCHEMA)
-    typed = useful.sort("occurred_at", "_bronze_version", "received_at", nulls_last=False).select(
+    typed = useful.sort("occurred_at", "seq", nulls_last=False).select(
         pl.lit(cluster).alias("cluster"),
         pl.col("platform"),
         pl.col("transaction_id"),
@@ -157,20 +186,16 @@ def to_silver(events: pl.DataFrame, cluster: str, customer_salt: str) -> pl.Data
 
 
 def _new_events(table: Table, after: int) -> tuple[pl.DataFrame, int]:
-    versions: dict[str, int] = {}
-    for version, commit in table.commits_since(after):
-        for event_id in json.loads(commit.get(EVENTS_KEY, "[]")):
-            versions[event_id] = version
+    """Events numbered after ``after``, from one snapshot (webhooks keep landing meanwhile), with
+    that snapshot's version as their ``_bronze_version``; and the last number read."""
     current = table.version()
-    ids = pl.DataFrame({"event_id": list(versions), "_bronze_version": list(versions.values())},
-                       schema={"event_id": pl.String, "_bronze_version": pl.Int64})  # fmt: skip
     frame = (
         table.scan(version=current)
-        .filter(pl.col("event_id").is_in(ids["event_id"].implode()))
+        .filter(pl.col("seq") > after)
+        .with_columns(pl.lit(current, pl.Int64).alias("_bronze_version"))
         .collect()
-        .join(ids, on="event_id", how="inner")
     )
-    return frame, current
+    return frame, int(frame["seq"].max() or after) if frame.height else after  # type: ignore[arg-type]
 
 
 def promote_events(settings: Settings, cluster: str, full: bool = False) -> dict[str, Any]:
@@ -182,11 +207,11 @@ def promote_events(settings: Settings, cluster: str, full: bool = False) -> dict
         return {"status": "no_events"}
     with lake.lock():
         watermark = -1 if full else int(silver.latest_metadata(EVENTS_WATERMARK) or -1)
-        events, current = _new_events(table, watermark)
-        if current <= watermark:
-            return {"status": "up_to_date", "events_version": current}
+        events, last = _new_events(table, watermark)
+        if last <= watermark:
+            return {"status": "up_to_date", "events_seq": last}
         rows = to_silver(events, cluster, salt(settings))
-        metadata = {EVENTS_WATERMARK: str(current), "lakectl.operation": "promote_events"}
+        metadata = {EVENTS_WATERMARK: str(last), "lakectl.operation": "promote_events"}
         files_watermark = silver.latest_metadata(WATERMARK)
         if files_watermark is not None:  # keep the bronze watermark in the newest commit too
             metadata[WATERMARK] = files_watermark

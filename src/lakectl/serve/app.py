@@ -44,7 +44,7 @@ SHA256 = re.compile(r"^[0-9a-f]{64}$")
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # with no-referrer, Chromium sends "Origin: null" on our own form
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
     "style-src 'unsafe-inline'; img-src data: blob:; font-src data:; connect-src 'self'; "
@@ -98,6 +98,7 @@ async def read_limited(request: Request, limit: int) -> bytes | None:
 def create_app(settings: Settings) -> FastAPI:
     guard = Guard(load_tokens(settings), proxy=settings.serve.auth == "proxy")
     service = Service(settings)
+    store = events.EventStore(settings)
     metrics = Metrics(settings)
     serve = settings.serve
     secrets_by_platform = {"hotmart": serve.hotmart_hottok, "kiwify": serve.kiwify_token,
@@ -386,7 +387,7 @@ def create_app(settings: Settings) -> FastAPI:
             metrics.webhooks.labels(platform, "refused" if exc.status in (401, 404) else "malformed").inc()
             log.warning("webhook %s/%s refused (%d): %s", platform, cluster, exc.status, exc.reason)
             return problem(exc.status, exc.reason)
-        version = await run_in_threadpool(events.record, settings, cluster, event, body)
+        version = await run_in_threadpool(store.record, cluster, event, body)
         answer = {"event_id": event.event_id, "event_type": event.event_type,
                   "transaction_id": event.fields.get("transaction_id"), "sale_status": event.status}  # fmt: skip
         if version is None:  # a re-sent or replayed delivery: already stored, applied once

@@ -26,6 +26,7 @@ from lakectl.watch import archive_file, quarantine_file
 from lakectl.worker import CappedChild
 
 log = logging.getLogger(__name__)
+GATHER_S = 0.5
 
 
 def scrub(text: str | None, settings: Settings) -> str | None:
@@ -81,6 +82,8 @@ class Promoter:
                     self.cond.wait()
                 if not self.pending:
                     return
+                if not self.stopping:  # let a burst gather: one merge for many events
+                    self.cond.wait(GATHER_S)
                 clusters, self.pending = sorted(self.pending), set()
             for cluster in clusters:
                 try:
