@@ -20,7 +20,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from lakectl import __version__
+from lakectl import __version__, alerts
 from lakectl.config import SAMPLE_TOML, Settings, config_file_from, load_settings
 from lakectl.errors import LakectlError, one_line, storage_error
 
@@ -225,6 +225,8 @@ def promote_silver(
         results = run(state.settings(), cluster, full=full, dry_run=dry_run)
     except LakectlError as exc:
         raise fail(exc) from None
+    if not dry_run:
+        alerts.after_promotion(state.settings(), [r.to_dict() for r in results], gold=False)
     if as_json:
         out.print_json(json.dumps([r.to_dict() for r in results], default=str, ensure_ascii=False))
     else:
@@ -243,6 +245,7 @@ def promote_gold(
         result = run(state.settings(), full=full)
     except LakectlError as exc:
         raise fail(exc) from None
+    alerts.after_promotion(state.settings(), [], gold=True)
     _print_gold(result, as_json)
 
 
@@ -260,6 +263,7 @@ def promote_all(
         result = run(state.settings(), full=full)
     except LakectlError as exc:
         raise fail(exc) from None
+    alerts.after_promotion(state.settings(), result["silver"], gold=True)
     if as_json:
         out.print_json(json.dumps(result, default=str, ensure_ascii=False))
         return
@@ -399,6 +403,10 @@ def watch(
 @app.command()
 def health(
     max_age: Annotated[float, typer.Option("--max-age", help="seconds a heartbeat stays fresh")] = 120.0,
+    alert: Annotated[
+        bool,
+        typer.Option("--alert", help="when stale, send an alert to the [alerts] targets (once a period)"),
+    ] = False,
 ) -> None:
     """Exit 0 when the watcher's heartbeat is fresh (Docker HEALTHCHECK), 1 with the reason if not."""
     from lakectl.watch import health as check
@@ -407,6 +415,8 @@ def health(
         healthy, message = check(state.settings(), max_age)
     except LakectlError as exc:
         raise fail(exc) from None
+    if alert and not healthy:
+        alerts.deliver(state.settings(), [alerts.heartbeat_stale(message)])
     (out if healthy else err).print(message, highlight=False)
     raise typer.Exit(code=0 if healthy else 1)
 

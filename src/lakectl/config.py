@@ -76,6 +76,48 @@ class MaintenanceSettings(BaseModel):
     every_hours: float = Field(24.0, ge=0, description="watch runs maintenance this often (0: never)")
 
 
+class AlertTarget(BaseModel):
+    """Where alerts go: a webhook receiving JSON (Telegram: its sendMessage URL and a chat_id) or SMTP."""
+
+    model_config = {"extra": "forbid"}
+    kind: Literal["webhook", "smtp"]
+    url: SecretStr | None = Field(
+        None, description="webhook URL; it may carry a token, so it is never logged"
+    )
+    chat_id: str | None = Field(None, description="Telegram: send {chat_id, text} instead of the alert JSON")
+    host: str | None = None
+    port: int = Field(587, gt=0, lt=65536)
+    starttls: bool = True
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str | None = None
+    to: list[str] = Field(default_factory=list)
+    ca_file: Path | None = Field(None, description="CA certificate of a server with a private certificate")
+    timeout_s: float = Field(10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _complete(self) -> AlertTarget:
+        if self.kind == "webhook" and self.url is None:
+            raise ValueError("a webhook target needs url")
+        if self.kind == "smtp" and (not self.host or not self.to):
+            raise ValueError("an smtp target needs host and to")
+        return self
+
+
+class AlertSettings(BaseModel):
+    targets: list[AlertTarget] = Field(default_factory=list)
+    rejects_share: float = Field(
+        0.05, ge=0, description="alert when more of a promotion's rows are rejected"
+    )
+    refund_rate: float = Field(0.15, ge=0, description="per cluster, over the report's last 30 days")
+    chargeback_rate: float = Field(0.02, ge=0)
+    min_sales: int = Field(20, ge=0, description="approved sales in the window before a rate is judged")
+    dedupe_hours: float = Field(24.0, ge=0, description="one alert per cause in this period")
+    attempts: int = Field(3, ge=1)
+    backoff_s: float = Field(2.0, ge=0)
+    state_file: Path | None = Field(None, description="default <lake>/_lakectl/alerts_sent.json")
+
+
 class ReportSettings(BaseModel):
     locale: Literal["pt-BR", "en"] = Field("pt-BR", description="labels, money and dates of the report")
 
@@ -237,6 +279,7 @@ class Settings(BaseSettings):
     serve: ServeSettings = Field(default_factory=ServeSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @field_validator("lake_root")
     @classmethod

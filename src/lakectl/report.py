@@ -139,6 +139,14 @@ def refund_rates_by(rates: pl.DataFrame, keys: list[str]) -> list[dict[str, Any]
     )
 
 
+def cluster_window(settings: Settings) -> list[dict[str, Any]]:
+    """Per cluster and currency, the figures of the report's window (alerts judge rates on these)."""
+    daily = Lake.from_settings(settings).gold("daily_sales").read()
+    if daily is None or daily.is_empty():
+        return []
+    return _compare(daily, ["cluster", "currency"], window(daily, None))
+
+
 # ----------------------------------------------------------------------------------- data health
 
 

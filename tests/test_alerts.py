@@ -1,0 +1,284 @@
+"""Alerts reach a real loopback webhook receiver and a real local SMTP server (STARTTLS, login) for
+every trigger: a quarantined file, a changed or unknown layout, an unknown status, too many rejects,
+a stale heartbeat, refund and chargeback rates; once per cause per period, retried, never holding
+up ingest, and no secret in the logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lakectl import alerts
+from lakectl.cli import app
+from lakectl.config import load_settings
+
+from .conftest import env_for, lake_settings
+from .tools import require_module, require_tool
+
+TOKEN = "bot123456:SECRET-TOKEN"
+PASSWORD = "s3cret-pw"
+HOTMART = "Código da transação;Status da transação;Data da transação;Produto;Valor de compra com impostos\n"
+
+
+class Receiver:
+    """A webhook receiver on loopback: records JSON bodies; can fail the first N requests or hold them."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.bodies: list[dict] = []
+        self.requests = 0
+        self.fail_first = fail_first
+        self.release = threading.Event()
+        self.release.set()
+        self.holding = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests += 1
+                if receiver.requests <= receiver.fail_first:
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                if not receiver.release.is_set():
+                    receiver.holding.set()
+                    receiver.release.wait(60)
+                receiver.bodies.append({"path": self.path, **json.loads(body)})
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/{TOKEN}/sendMessage"
+
+    def kinds(self) -> list[str]:
+        return sorted(b["kind"] for b in self.bodies)
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture()
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def alert_env(settings, receiver: Receiver, **extra: str) -> dict[str, str]:
+    return {**env_for(settings), "LAKECTL_ALERTS__TARGETS": json.dumps([{"kind": "webhook", "url": receiver.url}]),
+            "LAKECTL_ALERTS__BACKOFF_S": "0", **extra}  # fmt: skip
+
+
+def lakectl(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lakectl", *args], env={**os.environ, **env}, capture_output=True,
+                          text=True, timeout=180)  # fmt: skip
+
+
+def test_watch_alerts_on_a_quarantined_file_and_a_changed_layout(tmp_path, receiver):
+    settings = lake_settings(tmp_path)
+    env = alert_env(settings, receiver, LAKECTL_WATCH__STABILITY_WINDOW_S="0.2")
+    folder = settings.landing_zone / "diabetes"
+    folder.mkdir(parents=True)
+    (folder / "vendas_1.csv").write_text(HOTMART + "HP1;Aprovado;01/10/2026 10:00:00;Chá;10,00\n")
+    first = lakectl(env, "watch", "--once", "--log-format", "json")
+    assert first.returncode == 0, first.stderr
+    assert receiver.bodies == []  # the first export of a cluster is not a change
+    (folder / "vendas_2.csv").write_text(
+        HOTMART.replace("\n", ";Cupom\n") + "HP2;Aprovado;02/10/2026 10:00:00;Chá;12,00;X\n"
+    )
+    (folder / "cortado.xlsx").write_bytes(b"PK\x03\x04 cut in the middle of the upload")
+    second = lakectl(env, "watch", "--once", "--log-format", "json")
+    assert second.returncode == 0, second.stderr
+    assert receiver.kinds() == ["layout", "quarantined"]
+    quarantine = next(b for b in receiver.bodies if b["kind"] == "quarantined")
+    assert quarantine["cluster"] == "diabetes" and "cortado.xlsx" in quarantine["title"]
+    assert "lakectl quarantine retry cortado.xlsx" in quarantine["text"]
+    layout = next(b for b in receiver.bodies if b["kind"] == "layout")
+    assert layout["details"]["new_columns"] == ["cupom"]
+    assert "sent to webhook 127.0.0.1" in second.stderr and TOKEN not in second.stderr + first.stderr
+
+
+def _unhealthy_lake(tmp_path: Path):
+    settings = lake_settings(tmp_path)
+    folder = settings.landing_zone / "diabetes"
+    folder.mkdir(parents=True)
+    (folder / "hotmart.csv").write_text(
+        HOTMART + "HP1;Aprovado;01/10/2026 10:00:00;Chá;10,00\nHP2;Em análise esquisita;02/10/2026 10:00:00;Chá;12,00\n"
+        "HP3;Reembolsado;03/10/2026 10:00:00;Chá;10,00\nHP4;Chargeback;04/10/2026 10:00:00;Chá;10,00\n"
+    )  # fmt: skip
+    (folder / "planilha_estranha.csv").write_text("zzz;yyy;xxx\n1;2;3\n4;5;6\n")
+    assert lakectl(env_for(settings), "ingest", str(folder)).returncode == 0
+    return settings
+
+
+def test_promote_alerts_on_unknown_layout_status_rejects_and_rates_once(tmp_path, receiver):
+    settings = _unhealthy_lake(tmp_path)
+    env = alert_env(settings, receiver, LAKECTL_ALERTS__MIN_SALES="1", LAKECTL_ALERTS__REFUND_RATE="0.2",
+                    LAKECTL_ALERTS__CHARGEBACK_RATE="0.2")  # fmt: skip
+    result = CliRunner().invoke(app, ["promote", "all"], env=env)
+    assert result.exit_code == 0, result.output
+    assert receiver.kinds() == ["chargeback_rate", "layout", "refund_rate", "rejects", "unknown_status"]
+    by_kind = {b["kind"]: b for b in receiver.bodies}
+    assert "planilha_estranha.csv" in by_kind["layout"]["text"] and "--full" in by_kind["layout"]["text"]
+    assert by_kind["unknown_status"]["cause"] == "Em análise esquisita"
+    assert by_kind["rejects"]["details"] == {"rejected": 2, "rows_in": 6}
+    assert by_kind["refund_rate"]["details"]["rate"] == pytest.approx(1 / 3, abs=1e-4)
+    again = CliRunner().invoke(app, ["promote", "all", "--full"], env=env)  # the same causes, same period
+    assert again.exit_code == 0, again.output
+    assert len(receiver.bodies) == 5
+
+
+def test_health_alert_on_a_stale_heartbeat_once_per_period(tmp_path, receiver):
+    settings = lake_settings(tmp_path)
+    beat = settings.lake_root / "_lakectl" / "heartbeat.json"
+    beat.parent.mkdir(parents=True)
+    beat.write_text(json.dumps({"status": "running", "updated_at": time.time() - 3600}))
+    env = alert_env(settings, receiver)
+    for _ in range(2):
+        result = CliRunner().invoke(app, ["health", "--alert", "--max-age", "120"], env=env)
+        assert result.exit_code == 1
+    assert receiver.kinds() == ["heartbeat"] and "3600 s old" in receiver.bodies[0]["text"]
+    healthy = CliRunner().invoke(
+        app, ["health", "--max-age", "120"], env={**env, "LAKECTL_ALERTS__DEDUPE_HOURS": "0"}
+    )
+    assert healthy.exit_code == 1 and len(receiver.bodies) == 1  # without --alert nothing is sent
+
+
+def test_a_failing_receiver_is_retried_and_telegram_gets_chat_id_and_text(tmp_path, caplog):
+    flaky = Receiver(fail_first=2)
+    try:
+        settings = load_settings(lake_root=tmp_path / "lake", alerts={"attempts": 3, "backoff_s": 0, "targets": [
+            {"kind": "webhook", "url": flaky.url, "chat_id": "-100123"}]})  # fmt: skip
+        with caplog.at_level(logging.INFO, logger="lakectl"):
+            sent = alerts.deliver(settings, [alerts.heartbeat_stale("heartbeat is 900 s old")])
+        assert [a.kind for a in sent] == ["heartbeat"] and flaky.requests == 3
+        assert flaky.bodies == [{"path": f"/{TOKEN}/sendMessage", "chat_id": "-100123",
+                                 "text": "the watcher is not running\n\nheartbeat is 900 s old\n"
+                                         "Check: systemctl status lakectl-watch"}]  # fmt: skip
+        assert "attempt 1/3" in caplog.text and TOKEN not in caplog.text
+    finally:
+        flaky.close()
+
+
+def test_an_alert_that_reaches_no_target_is_tried_again_next_time(tmp_path):
+    with socket.socket() as probe:  # a port with nothing listening: connection refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = load_settings(lake_root=tmp_path / "lake", alerts={"attempts": 2, "backoff_s": 0, "targets": [
+        {"kind": "webhook", "url": f"http://127.0.0.1:{port}/hook"}]})  # fmt: skip
+    assert alerts.deliver(settings, [alerts.heartbeat_stale("old")]) == []
+    assert alerts.Ledger(settings).claim(["heartbeat:-:stale"]) == ["heartbeat:-:stale"]  # not marked as sent
+
+
+@pytest.fixture()
+def smtp_server(tmp_path):
+    require_module("aiosmtpd", "the alert e-mails go to a real local SMTP server")
+    openssl = require_tool("openssl", "a certificate for the local SMTP server's STARTTLS")
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    class Inbox:
+        def __init__(self) -> None:
+            self.messages: list[str] = []
+
+        async def handle_DATA(self, server, session, envelope):
+            self.messages.append(envelope.content.decode())
+            return "250 OK"
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+            b"lake",
+            PASSWORD.encode(),
+        )
+        return AuthResult(success=ok)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
+                            authenticator=authenticator, auth_require_tls=True)  # fmt: skip
+    controller.start()
+    yield {"port": port, "cert": cert, "inbox": inbox}
+    controller.stop()
+
+
+def test_alert_mail_over_starttls_with_login(tmp_path, smtp_server, caplog):
+    target = {"kind": "smtp", "host": "127.0.0.1", "port": smtp_server["port"], "username": "lake", "password": PASSWORD,
+              "sender": "lakectl@loja.example", "to": ["dono@loja.example"], "ca_file": str(smtp_server["cert"])}  # fmt: skip
+    settings = load_settings(lake_root=tmp_path / "lake", alerts={"backoff_s": 0, "targets": [target]})
+    with caplog.at_level(logging.INFO, logger="lakectl"):
+        sent = alerts.deliver(settings, [alerts.heartbeat_stale("heartbeat is 900 s old")])
+    assert len(sent) == 1
+    [message] = smtp_server["inbox"].messages
+    assert "Subject: [lakectl] the watcher is not running" in message and "To: dono@loja.example" in message
+    assert "heartbeat is 900 s old" in message
+    assert f"smtp 127.0.0.1:{smtp_server['port']}" in caplog.text and PASSWORD not in caplog.text
+    wrong = load_settings(
+        lake_root=tmp_path / "other", alerts={"backoff_s": 0, "targets": [{**target, "password": "wrong-pw"}]}
+    )
+    with caplog.at_level(logging.INFO, logger="lakectl"):
+        assert alerts.deliver(wrong, [alerts.heartbeat_stale("x")]) == []
+    assert "attempt 3/3" in caplog.text or "refused" in caplog.text  # not delivered, and said so
+    assert PASSWORD not in caplog.text
+
+
+def test_a_receiver_that_hangs_never_holds_up_ingest(tmp_path):
+    """The watcher keeps ingesting while its alert sits in a receiver that does not answer."""
+    hanging = Receiver()
+    hanging.release.clear()
+    settings = lake_settings(tmp_path)
+    env = {**alert_env(settings, hanging), "LAKECTL_WATCH__STABILITY_WINDOW_S": "0.2"}
+    folder = settings.landing_zone / "diabetes"
+    folder.mkdir(parents=True)
+    service = subprocess.Popen([sys.executable, "-m", "lakectl", "watch", "--log-format", "json"],
+                               env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        beat = settings.lake_root / "_lakectl" / "heartbeat.json"
+        deadline = time.monotonic() + 180
+        while not beat.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        (folder / "cortado.xlsx").write_bytes(b"PK\x03\x04 cut")
+        assert hanging.holding.wait(180), "the quarantine alert never reached the receiver"
+        (folder / "depois.csv").write_text(HOTMART + "HP9;Aprovado;01/10/2026 10:00:00;Chá;10,00\n")
+        archive = settings.landing_zone / "_archive" / "diabetes"
+        deadline = time.monotonic() + 180
+        while not any(archive.rglob("depois.csv")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert any(archive.rglob("depois.csv")), "ingest waited for the alert"
+        assert hanging.bodies == []  # the alert is still being held: ingest went on without it
+    finally:
+        hanging.release.set()
+        service.terminate()
+        service.wait(timeout=30)
+        hanging.close()
+    assert [b["kind"] for b in hanging.bodies] == ["quarantined"]
