@@ -106,9 +106,7 @@ class AlertTarget(BaseModel):
 
 class AlertSettings(BaseModel):
     targets: list[AlertTarget] = Field(default_factory=list)
-    rejects_share: float = Field(
-        0.05, ge=0, description="alert when more of a promotion's rows are rejected"
-    )
+    rejects_share: float = Field(0.05, ge=0, description="alert when more of a promotion's rows are rejected")
     refund_rate: float = Field(0.15, ge=0, description="per cluster, over the report's last 30 days")
     chargeback_rate: float = Field(0.02, ge=0)
     min_sales: int = Field(20, ge=0, description="approved sales in the window before a rate is judged")
