@@ -96,30 +96,6 @@ def lakectl(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
                           text=True, timeout=180)  # fmt: skip
 
 
-def test_watch_alerts_on_a_quarantined_file_and_a_changed_layout(tmp_path, receiver):
-    settings = lake_settings(tmp_path)
-    env = alert_env(settings, receiver, LAKECTL_WATCH__STABILITY_WINDOW_S="0.2")
-    folder = settings.landing_zone / "diabetes"
-    folder.mkdir(parents=True)
-    (folder / "vendas_1.csv").write_text(HOTMART + "HP1;Aprovado;01/10/2026 10:00:00;Chá;10,00\n")
-    first = lakectl(env, "watch", "--once", "--log-format", "json")
-    assert first.returncode == 0, first.stderr
-    assert receiver.bodies == []  # the first export of a cluster is not a change
-    (folder / "vendas_2.csv").write_text(
-        HOTMART.replace("\n", ";Cupom\n") + "HP2;Aprovado;02/10/2026 10:00:00;Chá;12,00;X\n"
-    )
-    (folder / "cortado.xlsx").write_bytes(b"PK\x03\x04 cut in the middle of the upload")
-    second = lakectl(env, "watch", "--once", "--log-format", "json")
-    assert second.returncode == 0, second.stderr
-    assert receiver.kinds() == ["layout", "quarantined"]
-    quarantine = next(b for b in receiver.bodies if b["kind"] == "quarantined")
-    assert quarantine["cluster"] == "diabetes" and "cortado.xlsx" in quarantine["title"]
-    assert "lakectl quarantine retry cortado.xlsx" in quarantine["text"]
-    layout = next(b for b in receiver.bodies if b["kind"] == "layout")
-    assert layout["details"]["new_columns"] == ["cupom"]
-    assert "sent to webhook 127.0.0.1" in second.stderr and TOKEN not in second.stderr + first.stderr
-
-
 def _unhealthy_lake(tmp_path: Path):
     settings = lake_settings(tmp_path)
     folder = settings.landing_zone / "diabetes"
@@ -250,35 +226,3 @@ def test_alert_mail_over_starttls_with_login(tmp_path, smtp_server, caplog):
         assert alerts.deliver(wrong, [alerts.heartbeat_stale("x")]) == []
     assert "attempt 3/3" in caplog.text or "refused" in caplog.text  # not delivered, and said so
     assert PASSWORD not in caplog.text
-
-
-def test_a_receiver_that_hangs_never_holds_up_ingest(tmp_path):
-    """The watcher keeps ingesting while its alert sits in a receiver that does not answer."""
-    hanging = Receiver()
-    hanging.release.clear()
-    settings = lake_settings(tmp_path)
-    env = {**alert_env(settings, hanging), "LAKECTL_WATCH__STABILITY_WINDOW_S": "0.2"}
-    folder = settings.landing_zone / "diabetes"
-    folder.mkdir(parents=True)
-    service = subprocess.Popen([sys.executable, "-m", "lakectl", "watch", "--log-format", "json"],
-                               env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        beat = settings.lake_root / "_lakectl" / "heartbeat.json"
-        deadline = time.monotonic() + 180
-        while not beat.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        (folder / "cortado.xlsx").write_bytes(b"PK\x03\x04 cut")
-        assert hanging.holding.wait(180), "the quarantine alert never reached the receiver"
-        (folder / "depois.csv").write_text(HOTMART + "HP9;Aprovado;01/10/2026 10:00:00;Chá;10,00\n")
-        archive = settings.landing_zone / "_archive" / "diabetes"
-        deadline = time.monotonic() + 180
-        while not any(archive.rglob("depois.csv")) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert any(archive.rglob("depois.csv")), "ingest waited for the alert"
-        assert hanging.bodies == []  # the alert is still being held: ingest went on without it
-    finally:
-        hanging.release.set()
-        service.terminate()
-        service.wait(timeout=30)
-        hanging.close()
-    assert [b["kind"] for b in hanging.bodies] == ["quarantined"]
