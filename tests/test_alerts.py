@@ -135,7 +135,7 @@ def test_health_alert_on_a_stale_heartbeat_once_per_period(tmp_path, receiver):
     for _ in range(2):
         result = CliRunner().invoke(app, ["health", "--alert", "--max-age", "120"], env=env)
         assert result.exit_code == 1
-    assert receiver.kinds() == ["heartbeat"] and "3600 s old" in receiver.bodies[0]["text"]
+    assert receiver.kinds() == ["heartbeat"] and "s old (limit 120 s)" in receiver.bodies[0]["text"]
     healthy = CliRunner().invoke(
         app, ["health", "--max-age", "120"], env={**env, "LAKECTL_ALERTS__DEDUPE_HOURS": "0"}
     )
