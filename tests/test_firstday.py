@@ -13,6 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from lakectl.cli import app
+from lakectl.config import load_settings
+from lakectl.errors import ConfigError
 from lakectl.lake import Lake
 
 from .tools import require_tool
@@ -145,3 +147,41 @@ def test_an_unexpected_error_is_two_lines_without_debug(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("Error: unexpected") and "--debug" in lines[1]
     assert "Traceback" in lakectl(tmp_path, "--debug", "promote", "silver", "-C", "diabetes").stderr
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ('lake_roo = "x"\n', "lake_roo: no such setting (did you mean lake_root?)"),
+        ("[reader]\nmax_cell = 3\n", "reader.max_cell: no such setting (did you mean max_cells?)"),
+    ],
+)
+def test_an_unknown_settings_key_suggests_the_close_one(tmp_path, toml, expected):
+    config = tmp_path / "lakectl.toml"
+    config.write_text(toml)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config)
+    assert expected in caught.value.message and str(config) in caught.value.message
+
+
+def test_an_unknown_nested_key_from_the_environment_is_refused(monkeypatch):
+    monkeypatch.setenv("LAKECTL_WATCH__PROMOT", "true")
+    with pytest.raises(ConfigError, match=r"watch.promot: no such setting \(did you mean promote\?\)"):
+        load_settings()
+
+
+def test_a_toml_syntax_error_names_the_file(tmp_path):
+    config = tmp_path / "lakectl.toml"
+    config.write_text('clusters = ["diabetes",\nlake_root = \n')
+    result = lakectl(tmp_path, "--config", str(config), "promote", "silver")
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.startswith(f"Error: {config} is not valid TOML") and "line" in result.stderr
+
+
+def test_a_misspelled_cluster_folder_suggests_the_close_one(tmp_path):
+    path = drop(tmp_path, cluster="diabets")
+    result = cli.invoke(app, ["ingest", str(path)], env=env_for(tmp_path))
+    assert result.exit_code == 3
+    assert "diabets is not a configured cluster (did you mean diabetes?)" in result.output
+    flag = cli.invoke(app, ["ingest", str(path), "--cluster", "diabets"], env=env_for(tmp_path))
+    assert flag.exit_code == 3 and "unknown cluster 'diabets' (did you mean diabetes?)" in flag.output

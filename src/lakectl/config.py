@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import tomllib
+from collections.abc import Iterable
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -30,7 +33,13 @@ CONFIG_ENV = "LAKECTL_CONFIG"
 DEFAULT_CONFIG_FILE = "lakectl.toml"
 
 
-class ReaderSettings(BaseModel):
+class Section(BaseModel):
+    """A [table] of lakectl.toml: an unknown key is an error (a typo must not be silently ignored)."""
+
+    model_config = {"extra": "forbid"}
+
+
+class ReaderSettings(Section):
     """Limits that keep hostile or absurd spreadsheets from hurting the process."""
 
     include_hidden_sheets: bool = False
@@ -58,7 +67,7 @@ class ReaderSettings(BaseModel):
         )
 
 
-class WatchSettings(BaseModel):
+class WatchSettings(Section):
     stability_window_s: float = Field(2.0, ge=0)
     reconcile_interval_s: float = Field(30.0, gt=0)
     force_polling: bool = False
@@ -68,7 +77,7 @@ class WatchSettings(BaseModel):
     promote: bool = False
 
 
-class MaintenanceSettings(BaseModel):
+class MaintenanceSettings(Section):
     vacuum_retention_hours: int = Field(
         168, ge=1, description="keep unreferenced files this long (time travel)"
     )
@@ -116,14 +125,13 @@ class AlertSettings(BaseModel):
     state_file: Path | None = Field(None, description="default <lake>/_lakectl/alerts_sent.json")
 
 
-class ReportSettings(BaseModel):
+class ReportSettings(Section):
     locale: Literal["pt-BR", "en"] = Field("pt-BR", description="labels, money and dates of the report")
 
 
-class ProfileSettings(BaseModel):
+class ProfileSettings(Section):
     """A user profile for a source layout (see README: "Mapping your own sheets")."""
 
-    model_config = {"extra": "forbid"}
     columns: dict[str, str | list[str]]
     match: list[str] | None = None
     platform: str | None = None
@@ -158,7 +166,7 @@ class ProfileSettings(BaseModel):
         return value
 
 
-class SilverSettings(BaseModel):
+class SilverSettings(Section):
     customer_salt: SecretStr | None = Field(
         None, description="salt of customer_key; never stored in the lake"
     )
@@ -330,10 +338,28 @@ class Settings(BaseSettings):
     def check_cluster(self, cluster: str) -> str:
         if cluster not in self.clusters:
             raise ConfigError(
-                f"unknown cluster {cluster!r}",
+                f"unknown cluster {cluster!r}{did_you_mean(cluster, self.clusters)}",
                 hint=f"known clusters: {', '.join(self.clusters)} (setting LAKECTL_CLUSTERS / 'clusters')",
             )
         return cluster
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """' (did you mean diabetes?)' when one known name is close to ``name``, else ''."""
+    close = get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _unknown_key(loc: tuple[int | str, ...]) -> str:
+    """The did-you-mean of a key that no settings model has, found among its neighbours."""
+    model: type[BaseModel] = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        inner = field.annotation if field else None
+        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+            return ""
+        model = inner
+    return did_you_mean(str(loc[-1]), model.model_fields)
 
 
 def config_file_from(explicit: Path | None, environ: dict[str, str] | None = None) -> Path | None:
@@ -365,11 +391,18 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         problems = []
         for err in exc.errors():
             name = ".".join(str(part) for part in err["loc"]) or "settings"
-            problems.append(f"{name}: {err['msg']}")
+            if err["type"] == "extra_forbidden":
+                problems.append(f"{name}: no such setting{_unknown_key(err['loc'])}")
+            else:
+                problems.append(f"{name}: {err['msg']}")
         source = f" (from {config_file})" if config_file else ""
         raise ConfigError(
             "invalid setting" + ("s" if len(problems) > 1 else "") + source + ": " + "; ".join(problems),
             hint="set it with LAKECTL_<NAME> (nested: LAKECTL_READER__MAX_CELLS) or in lakectl.toml",
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{config_file} is not valid TOML: {exc}", hint="fix that line (TOML syntax: https://toml.io)"
         ) from None
     except (SettingsError, ValueError) as exc:
         raise ConfigError(

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from lakectl import pipeline
-from lakectl.config import Settings
+from lakectl.config import Settings, did_you_mean
 from lakectl.errors import ConfigError
 from lakectl.models import IngestResult
 from lakectl.read import ReadOptions
@@ -59,6 +59,18 @@ def cluster_of(path: Path, settings: Settings) -> str | None:
     return relative.parts[0] if relative.parts[0] in settings.clusters else None
 
 
+def why_no_cluster(path: Path, settings: Settings) -> str:
+    """Why a file has no cluster, with the close cluster name when its folder looks misspelled."""
+    try:
+        relative = path.resolve().relative_to(settings.landing_zone.resolve())
+    except ValueError:
+        return f"it is outside the landing zone {settings.landing_zone}"
+    if len(relative.parts) < 2:
+        return "it is not in a cluster folder"
+    folder = relative.parts[0]
+    return f"{folder} is not a configured cluster{did_you_mean(folder, settings.clusters)}"
+
+
 def plan(paths: list[Path], cluster: str | None, settings: Settings) -> list[tuple[Path, str]]:
     """(file, cluster) for every file, or a ConfigError naming the files without a cluster."""
     if cluster is not None:
@@ -75,7 +87,7 @@ def plan(paths: list[Path], cluster: str | None, settings: Settings) -> list[tup
             f" and {len(orphans) - 3} more" if len(orphans) > 3 else ""
         )
         raise ConfigError(
-            f"cannot tell the cluster of {shown}",
+            f"cannot tell the cluster of {shown}: {why_no_cluster(orphans[0], settings)}",
             hint=f"pass --cluster ({', '.join(settings.clusters)}) or put the file in "
             f"{settings.landing_zone}/<cluster>/",
         )

@@ -149,8 +149,9 @@ class Watcher:
             self._warn_once(path, "is a link or not a regular file: left in place")
             return
         if runner.cluster_of(path, self.settings) is None:
+            why = runner.why_no_cluster(path, self.settings)
             self._warn_once(
-                path, f"is not in a cluster folder ({', '.join(self.settings.clusters)}): left in place"
+                path, f"has no cluster ({why}; clusters: {', '.join(self.settings.clusters)}): left in place"
             )
             return
         if self.kept.get(path) == (info.st_size, info.st_mtime_ns):
