@@ -185,3 +185,13 @@ def test_a_misspelled_cluster_folder_suggests_the_close_one(tmp_path):
     assert "diabets is not a configured cluster (did you mean diabetes?)" in result.output
     flag = cli.invoke(app, ["ingest", str(path), "--cluster", "diabets"], env=env_for(tmp_path))
     assert flag.exit_code == 3 and "unknown cluster 'diabets' (did you mean diabetes?)" in flag.output
+
+
+def test_restore_to_a_version_that_does_not_exist_names_the_range(tmp_path):
+    env = env_for(tmp_path)
+    for name in ("a.csv", "b.csv"):
+        drop(tmp_path, name=name, text=f"id;valor\n{name};1\n")
+        assert cli.invoke(app, ["ingest", str(tmp_path / "lz" / "diabetes" / name)], env=env).exit_code == 0
+    result = cli.invoke(app, ["restore", "bronze/diabetes", "--version", "99"], env=env)
+    assert result.exit_code == 3
+    assert "table bronze/diabetes has versions 0–1; there is no version 99" in result.output

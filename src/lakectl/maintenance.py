@@ -78,6 +78,14 @@ def restore(settings: Settings, name: str, version: int | None, timestamp: str |
         raise ConfigError("give exactly one of --version or --timestamp")
     table = existing_table(settings, name)
     with table.lake.lock():
+        if version is not None:
+            known = [entry["version"] for entry in table.history()]
+            first, last = min(known), max(known)
+            if not first <= version <= last:
+                raise ConfigError(
+                    f"table {name} has versions {first}–{last}; there is no version {version}",
+                    hint=f"see what each one holds with 'lakectl history {name}'",
+                )
         return table.restore(version if version is not None else str(timestamp))
 
 
