@@ -195,3 +195,22 @@ def test_restore_to_a_version_that_does_not_exist_names_the_range(tmp_path):
     result = cli.invoke(app, ["restore", "bronze/diabetes", "--version", "99"], env=env)
     assert result.exit_code == 3
     assert "table bronze/diabetes has versions 0–1; there is no version 99" in result.output
+
+
+# ------------------------------------------------------------------ 5. report -o
+
+
+def test_report_out_to_a_folder_says_give_a_file_name(tmp_path):
+    result = cli.invoke(app, ["report", "-f", "html", "-o", str(tmp_path)], env=env_for(tmp_path))
+    text = " ".join(result.output.replace("│", " ").split())  # the usage box wraps long lines
+    assert result.exit_code == 2 and f"{tmp_path} is a folder: give a file name" in text
+    assert "Traceback" not in result.output
+
+
+def test_report_out_to_an_unwritable_folder_exits_6(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    result = lakectl(tmp_path, "report", "-f", "json", "-o", str(locked / "r.json"), as_reader=True)
+    assert result.returncode == 6, result.stderr
+    assert result.stderr.startswith(f"Error: permission denied: cannot write {locked / 'r.json'}")
+    assert f"write access to {locked}" in result.stderr and "Traceback" not in result.stderr

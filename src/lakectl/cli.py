@@ -307,6 +307,11 @@ def report(
                "html": render_report.html_page}  # fmt: skip
     if format_ not in (*formats, "terminal"):
         raise typer.BadParameter(f"use one of terminal, {', '.join(formats)}", param_hint="--format")
+    if out_file is not None and out_file.is_dir():
+        example = out_file / f"lakectl-report.{ {'markdown': 'md'}.get(format_, format_) }"
+        raise typer.BadParameter(
+            f"{out_file} is a folder: give a file name, e.g. {example}", param_hint="--out"
+        )
     try:
         day = date.fromisoformat(as_of) if as_of else None
     except ValueError:
