@@ -214,3 +214,21 @@ def test_report_out_to_an_unwritable_folder_exits_6(tmp_path):
     assert result.returncode == 6, result.stderr
     assert result.stderr.startswith(f"Error: permission denied: cannot write {locked / 'r.json'}")
     assert f"write access to {locked}" in result.stderr and "Traceback" not in result.stderr
+
+
+# ------------------------------------------------------------------ 6. maintain with nothing to do
+
+
+def versions(lake: Path) -> dict[str, int]:
+    return {str(t.relative_to(lake)): delta.open_table(t).version() for t in delta.find_tables(lake)}
+
+
+def test_a_second_maintain_with_nothing_to_do_changes_no_version(tmp_path):
+    env = env_for(tmp_path)
+    drop(tmp_path, name="h.csv", text=HOTMART)
+    assert cli.invoke(app, ["ingest", str(tmp_path / "lz")], env=env).exit_code == 0
+    assert cli.invoke(app, ["promote", "all"], env=env).exit_code == 0
+    assert cli.invoke(app, ["maintain"], env=env).exit_code == 0
+    before = versions(tmp_path / "lake")
+    assert cli.invoke(app, ["maintain"], env=env).exit_code == 0
+    assert versions(tmp_path / "lake") == before

@@ -661,10 +661,12 @@ class Table:
         try:
             compacted = table.optimize.compact()
             fault("maintain_after_compact")
-            table.alter.set_table_properties(
-                {"delta.logRetentionDuration": f"interval {log_retention_days} days"},
-                raise_if_not_exists=False,
-            )
+            retention = f"interval {log_retention_days} days"
+            # only when it changes: a commit on every run would look like new data to every reader
+            if table.metadata().configuration.get("delta.logRetentionDuration") != retention:
+                table.alter.set_table_properties(
+                    {"delta.logRetentionDuration": retention}, raise_if_not_exists=False
+                )
             table.create_checkpoint()
             removed = table.vacuum(
                 retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False, full=True
