@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -10,12 +11,16 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
+from lakectl import render
 from lakectl.cli import app
 from lakectl.config import load_settings
 from lakectl.errors import ConfigError
 from lakectl.lake import Lake
+from lakectl.models import IngestResult
+from lakectl.promote import Promotion
 
 from .tools import require_tool
 
@@ -220,7 +225,7 @@ def test_report_out_to_an_unwritable_folder_exits_6(tmp_path):
 
 
 def versions(lake: Path) -> dict[str, int]:
-    return {str(t.relative_to(lake)): delta.open_table(t).version() for t in delta.find_tables(lake)}
+    return {table.name: table.version() for table in Lake(str(lake)).tables()}
 
 
 def test_a_second_maintain_with_nothing_to_do_changes_no_version(tmp_path):
@@ -232,3 +237,32 @@ def test_a_second_maintain_with_nothing_to_do_changes_no_version(tmp_path):
     before = versions(tmp_path / "lake")
     assert cli.invoke(app, ["maintain"], env=env).exit_code == 0
     assert versions(tmp_path / "lake") == before
+
+
+# ------------------------------------------------------------------ 12. terminal tables
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_terminal_tables_keep_identifiers_whole(width):
+    names = [
+        "clickbank_sugar_defender_2026-10.csv",
+        "relatorio_upload_incompleto.xlsx",
+        "kiwify_vendas_2026-10.xlsx",
+    ]
+    clusters = ["rejuvenescimento", "emagrecimento", "relacionamento"]
+    results = [
+        IngestResult(file=n, path=f"lz/{c}/{n}", cluster=c, status=s, rows=1234, bronze_version=12,
+                     reason="a long explanation of what went wrong " * 3 if s == "rejected" else None)
+        for n, c, s in zip(names, clusters, ["ingested", "rejected", "skipped"], strict=True)
+    ]  # fmt: skip
+    promotions = [Promotion(c, "up_to_date", 9, 120, 1_234, 56, report={"rows_in": 12_345, "rejected": {"x": 3},
+                  "unknown_layouts": [{"files": names, "columns": ["a"] * 9, "suggested_mapping": {}}]})
+                  for c in clusters]  # fmt: skip
+    console = Console(width=width, file=io.StringIO(), no_color=True)
+    render.ingest_table(console, results, dry_run=False)
+    render.promotion_table(console, promotions)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= width
+    for word in [*names, *clusters, "ingested", "rejected", "skipped", "up_to_date", "v10..v120", "12,345"]:
+        assert any(word in line for line in lines), f"{word!r} is broken across lines:\n{text}"

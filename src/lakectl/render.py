@@ -6,12 +6,17 @@ import json
 from collections import Counter
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from lakectl.models import IngestResult
 
 STATUS_STYLE = {"ingested": "green", "skipped": "yellow", "rejected": "red", "would ingest": "cyan"}
+# Identifiers and numbers are never broken ("emagrecime/nto"); the free-text column folds instead.
+WHOLE: dict[str, Any] = {"no_wrap": True, "overflow": "fold"}
+NUMBER: dict[str, Any] = {**WHOLE, "justify": "right"}
+FOLDED: dict[str, Any] = {"overflow": "fold", "ratio": 1, "min_width": 12}
 
 
 def ingest_json(results: list[IngestResult]) -> str:
@@ -52,44 +57,19 @@ def ingest_json(results: list[IngestResult]) -> str:
 
 
 def ingest_table(console: Console, results: list[IngestResult], dry_run: bool) -> None:
-    table = Table(
-        title="lakectl ingest" + (" (dry run: nothing written)" if dry_run else ""), title_justify="left"
-    )
-    for name, kw in (
-        ("file", {"overflow": "fold"}),
-        ("cluster", {}),
-        ("status", {}),
-        ("rows", {"justify": "right"}),
-        ("sheets", {"justify": "right"}),
-        ("detail", {"overflow": "fold"}),
-    ):
-        table.add_column(name, **kw)  # type: ignore[arg-type]
+    """One section per cluster (its name heads it), so the file column keeps the width it needs."""
+    table = _table("lakectl ingest" + (" (dry run: nothing written)" if dry_run else ""))
+    for name, kw in (("file", WHOLE), ("status", WHOLE), ("rows", NUMBER), ("detail", FOLDED)):
+        table.add_column(name, **kw)
+    by_cluster: dict[str, list[IngestResult]] = {}
     for r in results:
-        style = STATUS_STYLE[r.status]
-        detail = r.reason or ""
-        if r.status == "rejected" and r.hint:
-            detail += f"\n[dim]hint: {r.hint}[/dim]"
-        if dry_run and r.sheets:
-            detail = "\n".join(_sheet_plan(s) for s in r.sheets) + (
-                f"\n{r.reason}" if r.status == "skipped" else ""
-            )
-        elif r.status == "ingested":
-            dropped = sum(len(s.dropped) for s in r.sheets)
-            new = sorted({c for s in r.sheets for c in s.new_columns})
-            parts = [f"bronze v{r.bronze_version}" if r.bronze_version is not None else "no data rows"]
-            if new:
-                parts.append(f"new columns: {', '.join(new)}")
-            if dropped:
-                parts.append(f"{dropped} non-data row(s) left out (see ingest log)")
-            detail = "; ".join(parts)
-        table.add_row(
-            r.file,
-            r.cluster or "-",
-            f"[{style}]{r.status}[/{style}]",
-            f"{r.rows:,}",
-            str(len(r.sheets)),
-            detail,
-        )
+        by_cluster.setdefault(r.cluster or "(no cluster)", []).append(r)
+    for cluster, group in by_cluster.items():
+        table.add_row(f"[bold]{cluster}[/bold]")
+        for r in group:
+            style = STATUS_STYLE[r.status]
+            table.add_row(r.file, f"[{style}]{r.status}[/{style}]", f"{r.rows:,}", _ingest_detail(r, dry_run))
+        table.add_section()
     console.print(table)
     counts = Counter(r.status for r in results)
     ingested = f"{counts['would ingest']} would ingest" if dry_run else f"{counts['ingested']} ingested"
@@ -97,6 +77,40 @@ def ingest_table(console: Console, results: list[IngestResult], dry_run: bool) -
         f"{len(results)} file(s): [green]{ingested}[/green], "
         f"[yellow]{counts['skipped']} skipped[/yellow], [red]{counts['rejected']} rejected[/red]; "
         f"{sum(r.rows for r in results if r.status in ('ingested', 'would ingest')):,} rows"
+    )
+    # the watcher quarantines; a one-off ingest leaves files in place and records why in the ingest log
+    if counts["rejected"] and not dry_run:
+        console.print("rejected files stay in place; why: [bold]lakectl log --status rejected[/bold]")
+    if any(s.dropped for r in results for s in r.sheets):
+        console.print("rows left out of a file: [bold]lakectl log --rows-left-out FILE[/bold]")
+
+
+def _ingest_detail(r: IngestResult, dry_run: bool) -> str:
+    detail = (r.reason or "").removeprefix(f"{r.file}: ")  # the file column already names it
+    if r.status == "rejected" and r.hint:
+        detail += f"\n[dim]hint: {r.hint}[/dim]"
+    if dry_run and r.sheets:
+        return "\n".join(_sheet_plan(s) for s in r.sheets) + (
+            f"\n{r.reason}" if r.status == "skipped" else ""
+        )
+    if r.status != "ingested":
+        return detail
+    dropped = sum(len(s.dropped) for s in r.sheets)
+    new = sorted({c for s in r.sheets for c in s.new_columns})
+    parts = [f"bronze v{r.bronze_version}" if r.bronze_version is not None else "no data rows"]
+    if len(r.sheets) > 1:
+        parts.append(f"{len(r.sheets)} sheets")
+    if new:
+        parts.append(f"new columns: {', '.join(new)}")
+    if dropped:
+        parts.append(f"{dropped} non-data row(s) left out")
+    return "; ".join(parts)
+
+
+def _table(title: str) -> Table:
+    # no vertical rules: every column's width goes to its text, so identifiers fit at 80 columns
+    return Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True
     )
 
 
@@ -109,50 +123,49 @@ def _sheet_plan(sheet: Any) -> str:
 
 
 def promotion_table(console: Console, results: list[Any]) -> None:
-    table = Table(title="lakectl promote silver", title_justify="left")
-    for name in (
-        "cluster",
-        "status",
-        "bronze",
-        "rows in",
-        "transactions",
-        "inserted",
-        "updated",
-        "rejected",
-        "notes",
-    ):
-        table.add_column(name, overflow="fold", justify="right" if name in ("rows in", "transactions", "inserted",
-                                                                             "updated", "rejected") else "left")  # fmt: skip
+    """The counts in a table; the notes (free text, often long) below it, one line per note."""
+    table = _table("lakectl promote silver")
+    for name in ("cluster", "status", "bronze"):
+        table.add_column(name, **WHOLE)
+    for name in ("rows in", "inserted", "updated", "rejected"):
+        table.add_column(name, **NUMBER)
+    notes = []
     for r in results:
         report = r.report
         rejected = report.get("rejected", {})
-        notes = []
-        if report.get("status_updates"):
-            notes.append(f"{report['status_updates']} status change(s) from refunds/chargebacks")
-        if report.get("folded"):
-            notes.append(f"{report['folded']} row(s) merged into the same transaction")
-        if rejected:
-            notes.append("rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(rejected.items())))
-        if report.get("warnings"):
-            notes.append("warnings: " + ", ".join(f"{k} {v}" for k, v in sorted(report["warnings"].items())))
-        if report.get("unknown_statuses"):
-            notes.append("[yellow]unknown statuses: " + ", ".join(report["unknown_statuses"]) + "[/yellow]")
-        for layout in report.get("unknown_layouts", []):
-            notes.append(
-                f"[yellow]unknown layout in {', '.join(layout['files'][:3])}[/yellow]: columns "
-                f"{', '.join(layout['columns'][:8])}; suggested mapping {layout['suggested_mapping']}"
-            )
-        for missing in report.get("missing_columns", []):
-            notes.append(
-                f"[yellow]{missing['file']}[/yellow]: {missing['detail']} (lakectl map {missing['file']})"
-            )
-        for file, rows in report.get("unknown_platform", {}).items():
-            notes.append(
-                f"[yellow]{file}[/yellow]: no recognisable platform, {rows} row(s) kept as 'unknown'"
-            )
-        if report.get("skipped"):
-            notes.append(f"{report['skipped']} row(s) of summary sheets skipped (totals, not sales)")
+        notes += [f"[bold]{r.cluster}[/bold]: {note}" for note in _promotion_notes(report)]
         bronze = f"v{r.bronze_from + 1}..v{r.bronze_to}" if r.bronze_to >= 0 else "-"
-        table.add_row(r.cluster, r.status, bronze, f"{report.get('rows_in', 0):,}", f"{report.get('transactions', 0):,}",
-                      f"{r.inserted:,}", f"{r.updated:,}", f"{sum(rejected.values()):,}", "\n".join(notes))  # fmt: skip
+        table.add_row(r.cluster, r.status, bronze, f"{report.get('rows_in', 0):,}", f"{r.inserted:,}",
+                      f"{r.updated:,}", f"{sum(rejected.values()):,}")  # fmt: skip
     console.print(table)
+    for note in notes:
+        console.print(note, highlight=False)
+
+
+def _promotion_notes(report: dict[str, Any]) -> list[str]:
+    rejected = report.get("rejected", {})
+    notes = []
+    if report.get("status_updates"):
+        notes.append(f"{report['status_updates']} status change(s) from refunds/chargebacks")
+    if report.get("folded"):
+        notes.append(f"{report['folded']} row(s) merged into the same transaction")
+    if rejected:
+        notes.append("rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(rejected.items())))
+    if report.get("warnings"):
+        notes.append("warnings: " + ", ".join(f"{k} {v}" for k, v in sorted(report["warnings"].items())))
+    if report.get("unknown_statuses"):
+        notes.append("[yellow]unknown statuses: " + ", ".join(report["unknown_statuses"]) + "[/yellow]")
+    for layout in report.get("unknown_layouts", []):
+        notes.append(
+            f"[yellow]unknown layout in {', '.join(layout['files'][:3])}[/yellow]: columns "
+            f"{', '.join(layout['columns'][:8])}; suggested mapping {layout['suggested_mapping']}"
+        )
+    for missing in report.get("missing_columns", []):
+        notes.append(
+            f"[yellow]{missing['file']}[/yellow]: {missing['detail']} (lakectl map {missing['file']})"
+        )
+    for file, rows in report.get("unknown_platform", {}).items():
+        notes.append(f"[yellow]{file}[/yellow]: no recognisable platform, {rows} row(s) kept as 'unknown'")
+    if report.get("skipped"):
+        notes.append(f"{report['skipped']} row(s) of summary sheets skipped (totals, not sales)")
+    return notes
