@@ -355,3 +355,16 @@ def test_a_relative_landing_zone_tracks_each_file_once(tmp_path, monkeypatch):
     watcher.on_changes([(Change.added, str(tmp_path / "landing_zone" / "diabetes" / "v.csv"))])
     assert len(watcher.pending) == 1
     watcher.worker.close()
+
+
+def test_a_second_watcher_on_the_same_landing_zone_exits_75_naming_the_first(zone):
+    service = start_watch(zone)
+    try:
+        second = run_once(zone)
+        assert second.returncode == 75, second.stderr
+        assert f"PID {service.pid}" in second.stderr and "already watching" in second.stderr
+        assert service.poll() is None, "the first watcher must keep running"
+    finally:
+        service.send_signal(signal.SIGTERM)
+        assert service.wait(timeout=20) == 0
+    assert run_once(zone).returncode == 0  # the lock went with the first watcher

@@ -12,6 +12,7 @@ lake itself (disk, permissions) blames no file: the files stay pending and are r
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -19,7 +20,8 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +31,7 @@ from watchfiles import Change, watch
 
 from lakectl import __version__, ledger, pipeline, runner
 from lakectl.config import Settings
-from lakectl.errors import LakectlError
+from lakectl.errors import AlreadyRunning, LakectlError
 from lakectl.faults import fault
 from lakectl.lake import Lake
 from lakectl.models import IngestResult
@@ -50,6 +52,34 @@ def heartbeat_path(settings: Settings) -> Path:
         return settings.watch.heartbeat_file
     lake = Lake.from_settings(settings)
     return (lake.local_root if lake.is_local else settings.landing_zone) / "_lakectl" / "heartbeat.json"
+
+
+@contextmanager
+def single_watcher(settings: Settings) -> Iterator[None]:
+    """One watcher per landing zone: a second one would race the first for every file (and count
+    the files moved under it as rejections). The OS drops the lock when the holder dies."""
+    path = heartbeat_path(settings).with_name("watch.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                pid = json.loads(os.pread(handle, 4096, 0) or b"{}").get("pid", "unknown")
+            except ValueError:
+                pid = "unknown"
+            raise AlreadyRunning(
+                f"another 'lakectl watch' (PID {pid}) is already watching {settings.landing_zone}",
+                hint=f"stop it first (kill {pid}) or give this one its own landing zone; the lock is {path}",
+            ) from None
+        os.ftruncate(handle, 0)
+        os.pwrite(
+            handle, json.dumps({"pid": os.getpid(), "landing_zone": str(settings.landing_zone)}).encode(), 0
+        )
+        yield
+    finally:
+        os.close(handle)  # closing releases the flock
 
 
 class SystemdNotifier:
@@ -385,15 +415,16 @@ class Watcher:
 
     def run(self, once: bool = False) -> int:
         """Watch until stopped (or, with ``once``, until every file present at start is settled)."""
-        for cluster in self.settings.clusters:
-            (self.root / cluster).mkdir(parents=True, exist_ok=True)
-        with pipeline.workspace(self.settings) as work:
-            self.work = self.worker.stderr_dir = work
-            pipeline.reconcile(self.settings)
-            try:
-                return self._run(once)
-            finally:
-                self.work = self.worker.stderr_dir = None
+        with single_watcher(self.settings):
+            for cluster in self.settings.clusters:
+                (self.root / cluster).mkdir(parents=True, exist_ok=True)
+            with pipeline.workspace(self.settings) as work:
+                self.work = self.worker.stderr_dir = work
+                pipeline.reconcile(self.settings)
+                try:
+                    return self._run(once)
+                finally:
+                    self.work = self.worker.stderr_dir = None
 
     def _run(self, once: bool) -> int:
         try:
