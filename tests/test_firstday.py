@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from lakectl import render
+from lakectl import ledger, render
 from lakectl.cli import app
 from lakectl.config import load_settings
 from lakectl.errors import ConfigError
@@ -266,3 +266,64 @@ def test_terminal_tables_keep_identifiers_whole(width):
     assert max(len(line) for line in lines) <= width
     for word in [*names, *clusters, "ingested", "rejected", "skipped", "up_to_date", "v10..v120", "12,345"]:
         assert any(word in line for line in lines), f"{word!r} is broken across lines:\n{text}"
+
+
+# ------------------------------------------------------------------ 9. forget, and restore agreeing
+
+
+def bronze_rows(tmp_path: Path, cluster: str) -> dict[str, int]:
+    table = Lake(str(tmp_path / "lake")).bronze(cluster)
+    if not table.exists():
+        return {}
+    return dict(pl.read_delta(table.uri).group_by("_source_file").len().iter_rows())
+
+
+def ingest(tmp_path: Path, *args: str) -> dict:
+    result = cli.invoke(app, ["ingest", *args, "--json"], env=env_for(tmp_path))
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["files"][0]
+
+
+def test_forget_moves_a_file_ingested_into_the_wrong_cluster(tmp_path):
+    wrong = drop(tmp_path, name="h.csv", text=HOTMART)
+    assert ingest(tmp_path, str(wrong))["status"] == "ingested"
+    assert ingest(tmp_path, str(wrong), "--cluster", "emagrecimento")["status"] == "skipped"  # the defect
+    result = cli.invoke(app, ["forget", str(wrong)], env=env_for(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "forgot h.csv in diabetes: 2 row(s) out of bronze" in result.stdout
+    assert bronze_rows(tmp_path, "diabetes") == {}
+    assert ingest(tmp_path, str(wrong), "--cluster", "emagrecimento")["status"] == "ingested"
+    assert list(bronze_rows(tmp_path, "emagrecimento").values()) == [2]
+    assert ledger.ingests(Lake(str(tmp_path / "lake")))["cluster"].to_list() == ["emagrecimento"]
+
+
+def test_after_forget_the_same_cluster_takes_the_file_again_once(tmp_path):
+    other = drop(tmp_path, name="earlier.csv", text="id;valor\nL1;1\n")
+    assert ingest(tmp_path, str(other))["status"] == "ingested"
+    path = drop(tmp_path, name="h.csv", text=HOTMART)
+    sha = ingest(tmp_path, str(path))["sha256"]
+    assert cli.invoke(app, ["forget", sha], env=env_for(tmp_path)).exit_code == 0
+    # a crash-repair pass must not bring the forgotten file back from its old commit's metadata
+    assert ledger.reconcile(Lake(str(tmp_path / "lake")), ["diabetes"]) == 0
+    again = ingest(tmp_path, str(path))
+    assert again["status"] == "ingested" and again["rows"] == 2
+    assert bronze_rows(tmp_path, "diabetes") == {"h.csv": 2, "earlier.csv": 1}
+
+
+def test_forget_of_a_file_the_lake_does_not_hold_exits_3(tmp_path):
+    result = cli.invoke(app, ["forget", "nothing.csv"], env=env_for(tmp_path))
+    assert result.exit_code == 3 and "lakectl log --file nothing.csv" in result.output
+
+
+def test_restore_before_a_files_commit_lets_the_next_ingest_take_it(tmp_path):
+    first = drop(tmp_path, name="a.csv", text="id;valor\nA1;1\n")
+    second = drop(tmp_path, name="b.csv", text="id;valor\nB1;1\nB2;2\n")
+    ingest(tmp_path, str(first))
+    ingest(tmp_path, str(second))
+    result = cli.invoke(app, ["restore", "bronze/diabetes", "--version", "0"], env=env_for(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "b.csv" in result.stdout and bronze_rows(tmp_path, "diabetes") == {"a.csv": 1}
+    assert sorted(ledger.ingests(Lake(str(tmp_path / "lake")))["file_name"].to_list()) == ["a.csv"]
+    assert ingest(tmp_path, str(second))["status"] == "ingested"
+    assert ingest(tmp_path, str(first))["status"] == "skipped"
+    assert bronze_rows(tmp_path, "diabetes") == {"a.csv": 1, "b.csv": 2}

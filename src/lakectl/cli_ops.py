@@ -63,6 +63,33 @@ def restore(
     except LakectlError as exc:
         raise fail(exc) from None
     out.print(f"{table} restored; it is now at version {result['version']}")
+    if result.get("forgotten"):
+        out.print(f"no longer in bronze, so out of the ingest log (the next ingest takes them again): "
+                  f"{', '.join(result['forgotten'])}")  # fmt: skip
+
+
+@app.command()
+def forget(
+    target: Annotated[
+        str, typer.Argument(help="the file (as ingested, or its name) or its SHA-256", metavar="FILE|SHA256")
+    ],
+    cluster: Annotated[
+        str | None, typer.Option("--cluster", "-C", help="only its ingest into this cluster")
+    ] = None,
+) -> None:
+    """Take an ingested file back out of bronze and the ingest log, so it can be ingested again
+    (e.g. into the right cluster)."""
+    from lakectl.maintenance import forget as run
+
+    try:
+        result = run(state.settings(), target, cluster)
+    except LakectlError as exc:
+        raise fail(exc) from None
+    for done in result["clusters"]:
+        out.print(f"forgot {result['file']} in {done['cluster']}: {done['rows']:,} row(s) out of bronze"
+                  + (f" (v{done['bronze_version']})" if done["rows"] else ""))  # fmt: skip
+    clusters = " ".join(f"-C {done['cluster']}" for done in result["clusters"])
+    out.print(f"silver keeps its rows until: lakectl promote silver --full {clusters}", highlight=False)
 
 
 @app.command()

@@ -631,21 +631,40 @@ class Table:
             f"gave up merging into {self.uri} after {COMMIT_ATTEMPTS} conflicts", hint="retry later"
         )
 
-    def delete_where(self, predicate: str) -> None:
+    def delete_where(
+        self, predicate: str, metadata: dict[str, str] | None = None, reset_apps: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Delete matching rows in one commit (none when nothing matches); ``reset_apps``: app ids
+        whose transactions this commit sets back to 0, so their source files can be written again."""
         table = self._open()
-        if table is not None:
-            try:
-                table.delete(predicate)
-            except (DeltaError, OSError) as exc:
-                raise self._error(exc) from None
+        if table is None:
+            return {}
+        try:
+            metrics: dict[str, Any] = table.delete(predicate, commit_properties=_commit(metadata, reset_apps))
+        except (DeltaError, OSError) as exc:
+            raise self._error(exc) from None
+        return {**metrics, "version": self._require().version()}
+
+    def version_at(self, timestamp: str) -> int:
+        """The version the table had at ``timestamp`` (ISO-8601)."""
+        table = self._require()
+        try:
+            table.load_as_version(timestamp)
+        except (DeltaError, OSError, ValueError) as exc:
+            raise StorageError(f"{self.uri} has no version at {timestamp}: {str(exc).splitlines()[0]}",
+                               hint="see the versions with 'lakectl history'") from None  # fmt: skip
+        return table.version()
 
     # --------------------------------------------------------------------------- maintenance
 
-    def restore(self, target: int | str) -> dict[str, Any]:
-        """Bring the table back to an earlier version (or timestamp): a new commit, history kept."""
+    def restore(
+        self, target: int | str, metadata: dict[str, str] | None = None, reset_apps: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Bring the table back to an earlier version (or timestamp): a new commit, history kept;
+        ``reset_apps`` as in ``delete_where``."""
         table = self._require()
         try:
-            metrics = table.restore(target)
+            metrics = table.restore(target, commit_properties=_commit(metadata, reset_apps))
         except (DeltaError, OSError, ValueError) as exc:
             raise StorageError(f"cannot restore {self.uri} to {target}: {self.lake.redact(str(exc)).splitlines()[0]}",
                                hint="see the versions with 'lakectl history'; vacuumed versions cannot come back") from None  # fmt: skip
@@ -700,6 +719,13 @@ class Table:
 
 
 # ---------------------------------------------------------------------------------------- copies
+
+
+def _commit(metadata: dict[str, str] | None, reset_apps: list[str] | None) -> CommitProperties | None:
+    if not metadata and not reset_apps:
+        return None
+    apps = [Transaction(app_id=app, version=0) for app in reset_apps or []]
+    return CommitProperties(custom_metadata=metadata, app_transactions=apps or None)
 
 
 def copy_file(source: ObjectStore, path: str, target: ObjectStore) -> tuple[int, str]:

@@ -17,7 +17,10 @@ import pyarrow as pa
 
 from lakectl.lake import FILES_KEY, INGEST_LOG_SCHEMA, Lake, now
 
-__all__ = ["FILES_KEY", "append", "commit_record", "first_ingests", "now", "read", "reconcile"]
+__all__ = ["FILES_KEY", "FORGOTTEN_KEY", "append", "commit_record", "first_ingests", "forget", "ingests", "now",
+           "read", "reconcile", "sql_ids"]  # fmt: skip
+# sha256s whose rows a bronze commit removed (forget, restore): reconcile never brings them back
+FORGOTTEN_KEY = "lakectl.forgotten"
 
 
 def append(lake: Lake, records: list[dict[str, Any]]) -> None:
@@ -48,6 +51,24 @@ def first_ingests(lake: Lake, shas: list[str]) -> dict[str, dict[str, Any]]:
     return {row["sha256"]: row for row in frame.iter_rows(named=True)}
 
 
+def ingests(lake: Lake, sha256: str | None = None) -> pl.DataFrame:
+    """The ledger's ``ingested`` rows (of one file, given its hash)."""
+    frame = read(lake).filter(pl.col("status") == "ingested")
+    return frame if sha256 is None else frame.filter(pl.col("sha256") == sha256)
+
+
+def sql_ids(ingest_ids: list[str]) -> str:
+    """``('a', 'b')`` for a predicate; ingest ids are hex, anything else is left out."""
+    return "(" + ", ".join(f"'{i}'" for i in ingest_ids if i.isalnum()) + ")"
+
+
+def forget(lake: Lake, ingest_ids: list[str]) -> None:
+    """Drop these ingests from the ledger, after the bronze commit (with FORGOTTEN_KEY) that removed
+    their rows: the next ingest of the same bytes takes them again. Running it twice is harmless."""
+    if ingest_ids:
+        lake.ingest_log().delete_where(f"status = 'ingested' AND ingest_id IN {sql_ids(ingest_ids)}")
+
+
 def reconcile(lake: Lake, clusters: list[str]) -> int:
     """Add ledger rows for files whose bronze commit landed but whose ledger row did not."""
     known = read(lake).filter(pl.col("status") == "ingested")
@@ -60,6 +81,9 @@ def reconcile(lake: Lake, clusters: list[str]) -> int:
         after = int(versions.max()) if len(versions) else -1  # type: ignore[arg-type]
         shas = set(known["sha256"].to_list())
         for version, commit in bronze.commits_since(after):
+            for sha in json.loads(commit.get(FORGOTTEN_KEY, "[]")):
+                repaired = [r for r in repaired if r["sha256"] != sha]
+                shas.discard(sha)
             for record in json.loads(commit.get(FILES_KEY, "[]")):
                 if record["sha256"] not in shas:
                     # the commit metadata is written before the stream is counted: count from bronze

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lakectl import __version__
+import polars as pl
+
+from lakectl import __version__, ledger
 from lakectl.config import Settings
 from lakectl.errors import ConfigError, StorageError
 from lakectl.faults import fault
-from lakectl.lake import Lake, Table, copy_file, file_sha256, file_size, is_uri, store_for
+from lakectl.lake import Lake, Table, copy_file, file_app_id, file_sha256, file_size, is_uri, store_for
 
 MANIFEST = "lakectl-backup.json"
 SALT = "customer.salt"  # the customer_key salt, beside (never inside) the backed-up lake
@@ -86,7 +89,76 @@ def restore(settings: Settings, name: str, version: int | None, timestamp: str |
                     f"table {name} has versions {first}–{last}; there is no version {version}",
                     hint=f"see what each one holds with 'lakectl history {name}'",
                 )
-        return table.restore(version if version is not None else str(timestamp))
+        target = version if version is not None else str(timestamp)
+        cluster = name.removeprefix("bronze/")
+        if name != f"bronze/{cluster}" or cluster not in settings.clusters:
+            return table.restore(target)
+        # files committed after the target version leave bronze: the ledger must let them in again
+        before = version if version is not None else table.version_at(str(timestamp))
+        gone = ledger.ingests(table.lake).filter(
+            (pl.col("cluster") == cluster) & (pl.col("bronze_version") > before)
+        )
+        shas = gone["sha256"].unique().to_list()
+        result = table.restore(target, _forgetting(shas, "restore"), [file_app_id(s) for s in shas])
+        ledger.forget(table.lake, gone["ingest_id"].to_list())
+        return {**result, "forgotten": sorted(gone["file_name"].to_list())}
+
+
+def _forgetting(shas: list[str], operation: str) -> dict[str, str]:
+    return {"lakectl.operation": operation, ledger.FORGOTTEN_KEY: json.dumps(shas)}
+
+
+def forget(settings: Settings, target: str, cluster: str | None = None) -> dict[str, Any]:
+    """Take a file's rows out of bronze (one commit per cluster it went into) and its ingest out of
+    the ledger, so the next ingest of the same bytes takes it again, e.g. into the right cluster."""
+    if cluster is not None:
+        settings.check_cluster(cluster)
+    lake = Lake.from_settings(settings)
+    with lake.lock():
+        sha = _sha_of(lake, target)
+        rows = ledger.ingests(lake, sha)
+        if cluster is not None:
+            rows = rows.filter(pl.col("cluster") == cluster)
+        if rows.is_empty():
+            where = f" into {cluster}" if cluster else ""
+            raise ConfigError(
+                f"{target} is not in the lake: the ingest log has no ingest of it{where}",
+                hint=f"what happened to it: lakectl log --file {Path(target).name}",
+            )
+        done = []
+        for name in sorted(set(rows["cluster"].to_list())):
+            ids = rows.filter(pl.col("cluster") == name)["ingest_id"].to_list()
+            metrics = lake.bronze(name).delete_where(f"_ingest_id IN {ledger.sql_ids(ids)}",
+                                                     _forgetting([sha], "forget"), [file_app_id(sha)])  # fmt: skip
+            done.append({"cluster": name, "rows": metrics.get("num_deleted_rows", 0),
+                         "bronze_version": metrics.get("version")})  # fmt: skip
+        ledger.forget(lake, rows["ingest_id"].to_list())
+    return {"sha256": sha, "file": rows["file_name"][0], "clusters": done}
+
+
+def _sha_of(lake: Lake, target: str) -> str:
+    """A SHA-256 as given, the hash of an existing file, or the one file of that name or path the
+    ledger knows."""
+    if re.fullmatch(r"[0-9a-fA-F]{64}", target):
+        return target.lower()
+    if Path(target).is_file():
+        with Path(target).open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    known = ledger.ingests(lake).filter(
+        (pl.col("path") == target) | (pl.col("file_name") == Path(target).name)
+    )
+    shas = sorted(set(known["sha256"].to_list()))
+    if len(shas) > 1:
+        raise ConfigError(
+            f"{len(shas)} different files named {Path(target).name} are in the lake",
+            hint="name the one to forget by its SHA-256: " + ", ".join(shas),
+        )
+    if not shas:
+        raise ConfigError(
+            f"{target}: no such file, and the ingest log has no ingest of that name",
+            hint=f"give the file, its path as ingested, or its SHA-256 (lakectl log --file {Path(target).name})",
+        )
+    return shas[0]
 
 
 # ---------------------------------------------------------------------------------------- backups
