@@ -187,7 +187,7 @@ class SilverSettings(Section):
         return value
 
 
-class ServeSettings(BaseModel):
+class ServeSettings(Section):
     """`lakectl serve`: the HTTP API, the upload page and the platform webhooks."""
 
     host: str = "127.0.0.1"
