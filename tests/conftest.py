@@ -88,8 +88,8 @@ def env_for(settings: Settings) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def demo_lake(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The bundled example exports, ingested and promoted through gold (read-only for tests)."""
-    from lakectl import runner
     from lakectl.promote import promote_all
+    from lakectl.service import runner
 
     settings = lake_settings(tmp_path_factory.mktemp("demo"))
     load_examples_module().generate(settings.landing_zone)

@@ -101,7 +101,7 @@ def _unhealthy_lake(tmp_path: Path):
     folder = settings.landing_zone / "diabetes"
     folder.mkdir(parents=True)
     (folder / "hotmart.csv").write_text(
-        HOTMART + "HP1;Aprovado;01/10/2026 10:00:00;Chá;10,00\nHP2;Em análise esquisita;02/10/2026 10:00:00;Chá;12,00\n"
+        HOTMART + "HP1;Aprovado;01/10/2026 10:00:00;Chá;10,00\nHP2;Zeta ômega 42;02/10/2026 10:00:00;Chá;12,00\n"
         "HP3;Reembolsado;03/10/2026 10:00:00;Chá;10,00\nHP4;Chargeback;04/10/2026 10:00:00;Chá;10,00\n"
     )  # fmt: skip
     (folder / "planilha_estranha.csv").write_text("zzz;yyy;xxx\n1;2;3\n4;5;6\n")
@@ -118,7 +118,7 @@ def test_promote_alerts_on_unknown_layout_status_rejects_and_rates_once(tmp_path
     assert receiver.kinds() == ["chargeback_rate", "layout", "refund_rate", "rejects", "unknown_status"]
     by_kind = {b["kind"]: b for b in receiver.bodies}
     assert "planilha_estranha.csv" in by_kind["layout"]["text"] and "--full" in by_kind["layout"]["text"]
-    assert by_kind["unknown_status"]["cause"] == "Em análise esquisita"
+    assert by_kind["unknown_status"]["cause"] == "Zeta ômega 42"
     assert by_kind["rejects"]["details"] == {"rejected": 2, "rows_in": 6}
     assert by_kind["refund_rate"]["details"]["rate"] == pytest.approx(1 / 3, abs=1e-4)
     again = CliRunner().invoke(app, ["promote", "all", "--full"], env=env)  # the same causes, same period

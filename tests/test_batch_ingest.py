@@ -20,12 +20,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from lakectl import ledger, pipeline, runner
+from lakectl import pipeline
 from lakectl.config import load_settings
 from lakectl.errors import SourceError, StorageError
-from lakectl.lake import Lake
-from lakectl.spool import EXTRA_COLUMNS, parse_file
-from lakectl.worker import CappedChild, ChildTimeout
+from lakectl.lake import Lake, ledger
+from lakectl.read.spool import EXTRA_COLUMNS, parse_file
+from lakectl.service import runner
+from lakectl.service.worker import CappedChild, ChildTimeout
 
 from .conftest import write_far_cell_xlsx
 from .hostile import corrupt_zip_entry, left_alive, lie_about_size, processes_with, rewrite_entry, write_xlsx
@@ -180,7 +181,7 @@ def test_a_child_never_outlives_its_parent_killed_with_sigkill(tmp_path):
     marker = f"LAKECTL_TEST_TAG={uuid.uuid4().hex}"
     script = (
         "import time, sys\n"
-        "from lakectl.worker import CappedChild\n"
+        "from lakectl.service.worker import CappedChild\n"
         "child = CappedChild(1024)\n"
         "child.call(int, '1', timeout=60)\n"
         "print(child.process.pid, flush=True)\n"
@@ -421,7 +422,7 @@ STRICT_RELATIONSHIPS = b"http://purl.oclc.org/ooxml/officeDocument/relationships
 
 
 def test_a_zip_whose_local_headers_lie_about_sizes_is_refused_before_any_parser(tmp_path):
-    from lakectl.safety import Limits, check_file
+    from lakectl.read.safety import Limits, check_file
 
     path = lie_about_size(write_xlsx(tmp_path / "mentira.xlsx"))
     with pytest.raises(SourceError, match=r"local header of part xl/worksheets/sheet1\.xml says"):
@@ -437,7 +438,7 @@ def test_a_zip_whose_local_headers_lie_about_sizes_is_refused_before_any_parser(
     ids=["no namespace", "strict OOXML"],
 )
 def test_a_far_cell_cannot_hide_behind_the_workbooks_namespace(tmp_path, change):
-    from lakectl.safety import Limits, check_file
+    from lakectl.read.safety import Limits, check_file
 
     path = rewrite_entry(write_far_cell_xlsx(tmp_path / "longe.xlsx"), "xl/workbook.xml", change)
     with pytest.raises(SourceError, match="spans 1,048,576 rows"):

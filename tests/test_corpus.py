@@ -21,9 +21,9 @@ from typing import Any
 import polars as pl
 import pytest
 
-from lakectl import runner
 from lakectl.config import load_settings
 from lakectl.models import IngestResult
+from lakectl.service import runner
 
 from .conftest import CORPUS
 from .tools import in_ci

@@ -221,7 +221,7 @@ def test_docker_deploy_runs_compose_under_systemd_with_a_locked_timer(tmp_path):
         re.fullmatch(r"LAKECTL_SERVE__TOKEN=[0-9a-f]{64}\n", env.read_text())
         and env.stat().st_mode & 0o077 == 0
     )
-    assert (tmp_path / "opt/lakectl/src/src/lakectl/cli.py").exists()
+    assert (tmp_path / "opt/lakectl/src/src/lakectl/cli/__init__.py").exists()
     assert (
         tmp_path / "opt/lakectl/src/deploy/docker-entrypoint.sh"
     ).stat().st_mode & 0o111  # the image's entrypoint

@@ -4,8 +4,8 @@ from collections import Counter
 
 import polars as pl
 
-from lakectl import runner
 from lakectl.config import load_settings
+from lakectl.service import runner
 
 from .conftest import load_examples_module, write_far_cell_xlsx
 

@@ -14,11 +14,10 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from lakectl import ledger, render
-from lakectl.cli import app
+from lakectl.cli import app, render
 from lakectl.config import load_settings
 from lakectl.errors import ConfigError
-from lakectl.lake import Lake
+from lakectl.lake import Lake, ledger
 from lakectl.models import IngestResult
 from lakectl.promote import Promotion
 

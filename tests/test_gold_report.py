@@ -15,13 +15,13 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from lakectl import gold
 from lakectl.cli import app
+from lakectl.cli.render_report import safe_cell, to_csv
 from lakectl.lake import Lake
 from lakectl.pipeline import ingest_file
 from lakectl.promote import promote_all, promote_gold, read_silver
-from lakectl.render_report import safe_cell, to_csv
 from lakectl.report import build_report
+from lakectl.transform import gold
 
 from .conftest import env_for, lake_settings
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from lakectl import ledger, read_csv
 from lakectl.faults import INGEST_POINTS
-from lakectl.lake import Lake
+from lakectl.lake import Lake, ledger
 from lakectl.pipeline import ingest_file
+from lakectl.read import delimited as read_csv
 
 CSV = "Código da transação;Valor\n" + "".join(f"HP{i:04d};{i},50\n" for i in range(500))
 

@@ -10,14 +10,14 @@ import pytest
 from deltalake import DeltaTable
 from typer.testing import CliRunner
 
-from lakectl import runner
 from lakectl.cli import app
 from lakectl.config import load_settings
 from lakectl.errors import ConfigError
 from lakectl.lake import Lake, file_app_id
-from lakectl.maintenance import MANIFEST, backup, maintain, restore_backup, verify_backup
+from lakectl.lake.maintenance import MANIFEST, backup, maintain, restore_backup, verify_backup
 from lakectl.pipeline import ingest_file
 from lakectl.promote import promote_all
+from lakectl.service import runner
 
 from .conftest import load_examples_module
 

@@ -18,15 +18,15 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 
-from lakectl import runner
+from lakectl.cli.render_report import html_page
 from lakectl.config import load_settings
 from lakectl.lake import Lake
-from lakectl.maintenance import maintain
+from lakectl.lake.maintenance import maintain
 from lakectl.pipeline import ingest_file
 from lakectl.promote import promote_all
-from lakectl.render_report import html_page
+from lakectl.read.schema import schema_id
 from lakectl.report import build_report
-from lakectl.schema import schema_id
+from lakectl.service import runner
 
 from .conftest import SUBPROCESS_TIMEOUT_S, run_lakectl
 from .test_layouts import BRAIP, EDUZZ, KIWIFY, MONETIZZE
@@ -80,7 +80,7 @@ def test_schema_id_is_the_same_in_every_process():
     """A process-salted hash (Python's hash()) would give each process other ids and split one
     layout into many: compute it in children with different PYTHONHASHSEED values."""
     names = ["codigo_da_transacao", "status_da_transacao", "valor_de_compra_com_impostos"]
-    code = f"from lakectl.schema import schema_id; print(schema_id({names!r}))"
+    code = f"from lakectl.read.schema import schema_id; print(schema_id({names!r}))"
     ids = set()
     for seed in ("0", "1", "12345", "random"):
         env = {**os.environ, "PYTHONHASHSEED": seed}

@@ -12,12 +12,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from lakectl import runner
 from lakectl.config import Settings, load_settings
 from lakectl.faults import FAULT_EXIT, MAINTAIN_POINTS, PROMOTE_POINTS
 from lakectl.lake import Lake
 from lakectl.pipeline import ingest_file
 from lakectl.promote import promote_all, promote_silver
+from lakectl.service import runner
 
 from .conftest import load_examples_module, run_lakectl
 

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from lakectl.cli import app
-from lakectl.ingestlog import parse_since
 from lakectl.lake import Lake
+from lakectl.lake.ingestlog import parse_since
 from lakectl.promote import read_silver
 
 from .conftest import env_for

@@ -12,8 +12,8 @@ import pytest
 import xlsxwriter
 
 from lakectl.errors import SourceError
-from lakectl.read import ReadOptions, read_file
-from lakectl.safety import Limits
+from lakectl.read.safety import Limits
+from lakectl.read.sheets import ReadOptions, read_file
 
 from .conftest import write_far_cell_xlsx
 
@@ -70,7 +70,7 @@ def test_cr_only_line_ends_and_nul_bytes(tmp_path):
 
 
 def test_ragged_lines_keep_every_field(tmp_path):
-    from lakectl.read_csv import RaggedRows, read_csv
+    from lakectl.read.delimited import RaggedRows, read_csv
 
     path = tmp_path / "ragged.csv"
     path.write_text("a,b\n" + "1,2\n" * 60 + "3,4,extra\n")

@@ -8,7 +8,7 @@ import random
 import polars as pl
 import pytest
 
-from lakectl.recognise import classify_status, tokens, understand
+from lakectl.transform.recognise import classify_status, tokens, understand
 
 from .variations import STATUS_WORDS, accuracy, variation
 

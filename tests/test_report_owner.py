@@ -17,9 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from lakectl.cli import app
+from lakectl.cli.render_report import Fmt, html_page
 from lakectl.pipeline import ingest_file
 from lakectl.promote import promote_all, read_silver
-from lakectl.render_report import Fmt, html_page
 from lakectl.report import build_report
 
 from .conftest import env_for, lake_settings

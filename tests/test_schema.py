@@ -3,7 +3,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lakectl.schema import detect_header, footer_length, normalise_name, schema_id, unique_names
+from lakectl.read.schema import detect_header, footer_length, normalise_name, schema_id, unique_names
 
 DELTA_SAFE = re.compile(r"^[a-z][a-z0-9_]*$")
 headers = st.lists(st.one_of(st.none(), st.text(max_size=40)), max_size=30)

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from lakectl.config import Settings, load_settings
 from lakectl.errors import ConfigError
-from lakectl.runner import ingest_paths, plan
 from lakectl.serve.auth import load_tokens
 from lakectl.serve.uploads import MAX_NAME, safe_stem, sniff_kind, stored_name
+from lakectl.service.runner import ingest_paths, plan
 
 from .serve_client import TOKEN, Server, multipart, running
 

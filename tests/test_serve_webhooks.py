@@ -14,10 +14,11 @@ from typing import Any
 import polars as pl
 import pytest
 
-from lakectl import events, webhooks
+from lakectl import events
 from lakectl.config import load_settings
 from lakectl.lake import Lake
 from lakectl.promote import promote_silver
+from lakectl.transform import webhooks
 
 from .serve_client import HOOK, HOTTOK, KIWIFY, Server, multipart, running
 

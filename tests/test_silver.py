@@ -17,13 +17,14 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from lakectl import parse, runner
 from lakectl.cli import app
 from lakectl.config import load_settings
 from lakectl.errors import SchemaContractError
 from lakectl.lake import Lake
 from lakectl.pipeline import ingest_file
 from lakectl.promote import promote_silver
+from lakectl.service import runner
+from lakectl.transform import parse
 
 from .conftest import load_examples_module
 

@@ -12,7 +12,7 @@ import pytest
 
 from lakectl.config import load_settings
 from lakectl.models import IngestResult
-from lakectl.watch import Watcher
+from lakectl.service.watch import Watcher
 
 
 class SteppedClock:

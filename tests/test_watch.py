@@ -20,12 +20,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from lakectl import ledger
 from lakectl.config import load_settings
 from lakectl.faults import INGEST_POINTS, WATCH_POINTS
-from lakectl.lake import Lake
+from lakectl.lake import Lake, ledger
 from lakectl.models import IngestResult
-from lakectl.watch import Watcher, health
+from lakectl.service.watch import Watcher, health
 
 from .conftest import SUBPROCESS_TIMEOUT_S, write_far_cell_xlsx
 

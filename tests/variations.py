@@ -21,7 +21,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from lakectl.schema import unique_names
+from lakectl.read.schema import unique_names
 
 LABELS: dict[str, list[str]] = {
     "transaction_id": [
@@ -267,7 +267,7 @@ def variation(rng: random.Random, platform: str | None = None, rows: int = 30) -
 def accuracy(count: int = 400, seed: int = 11) -> dict[str, float]:
     """The matcher on ``count`` generated layouts: share of fields mapped right, of layouts all
     right, and the mistakes by field."""
-    from lakectl.recognise import understand
+    from lakectl.transform.recognise import understand
 
     rng = random.Random(seed)
     right = total = perfect = 0

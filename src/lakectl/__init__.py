@@ -90,7 +90,7 @@ def ingest(
 ) -> list[IngestResult]:
     """Ingest files or folders into bronze, exactly once. A bad file is a ``rejected`` result,
     never an exception; a lake that cannot be written raises ``StorageError``."""
-    from lakectl.runner import ingest_paths, plan
+    from lakectl.service.runner import ingest_paths, plan
 
     chosen = _settings(settings)
     return ingest_paths(plan([Path(p) for p in paths], cluster, chosen), chosen, dry_run=dry_run)

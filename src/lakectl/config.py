@@ -25,7 +25,7 @@ from pydantic_settings import (
 )
 
 from lakectl.errors import ConfigError
-from lakectl.safety import Limits
+from lakectl.read.safety import Limits
 
 DEFAULT_CLUSTERS = ["diabetes", "emagrecimento", "rejuvenescimento", "relacionamento", "renda_extra"]
 CLUSTER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -146,7 +146,7 @@ class ProfileSettings(Section):
     @field_validator("columns")
     @classmethod
     def _known_fields(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
-        from lakectl.profiles import CANONICAL_FIELDS
+        from lakectl.transform.profiles import CANONICAL_FIELDS
 
         unknown = sorted(set(value) - set(CANONICAL_FIELDS))
         if unknown:
@@ -158,7 +158,7 @@ class ProfileSettings(Section):
     @field_validator("statuses")
     @classmethod
     def _known_statuses(cls, value: dict[str, str]) -> dict[str, str]:
-        from lakectl.profiles import STATUSES
+        from lakectl.transform.profiles import STATUSES
 
         wrong = sorted(v for v in value.values() if v not in STATUSES)
         if wrong:
@@ -179,7 +179,7 @@ class SilverSettings(Section):
     @field_validator("expectations")
     @classmethod
     def _known_rules(cls, value: dict[str, str]) -> dict[str, str]:
-        from lakectl.silver import RULES
+        from lakectl.transform.silver import RULES
 
         unknown = sorted(set(value) - set(RULES))
         if unknown:

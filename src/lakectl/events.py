@@ -25,12 +25,12 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from lakectl import parse
 from lakectl.config import Settings
 from lakectl.lake import Lake, Table, now
 from lakectl.promote import EVENTS_WATERMARK, WATERMARK, salt
-from lakectl.silver import KEY, SILVER_SCHEMA, customer_key
-from lakectl.webhooks import FIELDS, Event
+from lakectl.transform import parse
+from lakectl.transform.silver import KEY, SILVER_SCHEMA, customer_key
+from lakectl.transform.webhooks import FIELDS, Event
 
 log = logging.getLogger(__name__)
 

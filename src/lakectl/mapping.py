@@ -15,9 +15,9 @@ from lakectl.errors import ConfigError
 from lakectl.lake import Lake
 from lakectl.pipeline import read_options
 from lakectl.promote import user_profiles
-from lakectl.read import read_file
-from lakectl.recognise import understand
-from lakectl.silver import explain
+from lakectl.read.sheets import read_file
+from lakectl.transform.recognise import understand
+from lakectl.transform.silver import explain
 
 
 def _understood(rows: pl.DataFrame, settings: Settings, cluster: str, schema: str) -> dict[str, Any]:

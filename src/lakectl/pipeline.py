@@ -29,16 +29,16 @@ from typing import Any
 
 import pyarrow as pa
 
-from lakectl import __version__, ledger
+from lakectl import __version__
 from lakectl.config import Settings
 from lakectl.errors import LakectlError, SourceError, StorageError, TransientError, storage_error
 from lakectl.faults import fault
-from lakectl.lake import Lake, file_app_id
+from lakectl.lake import Lake, file_app_id, ledger
 from lakectl.models import IngestResult, SheetSummary
-from lakectl.read import ReadOptions, short_error
-from lakectl.schema import schema_id
-from lakectl.spool import ParsedFile, ParsedSheet, parse_file, read_spool
-from lakectl.worker import ChildDied, ChildTimeout
+from lakectl.read.schema import schema_id
+from lakectl.read.sheets import ReadOptions, short_error
+from lakectl.read.spool import ParsedFile, ParsedSheet, parse_file, read_spool
+from lakectl.service.worker import ChildDied, ChildTimeout
 
 log = logging.getLogger(__name__)
 

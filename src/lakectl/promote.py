@@ -23,14 +23,22 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from lakectl import gold
 from lakectl.config import Settings
 from lakectl.errors import AlreadyRunning, ConfigError, TransientError
 from lakectl.faults import fault
 from lakectl.lake import FILES_KEY, RUNS_SCHEMA, Lake, Table, now
-from lakectl.profiles import Profile, profile_from_config
-from lakectl.recognise import MATCHER_VERSION
-from lakectl.silver import KEY, REJECTS_SCHEMA, SILVER_SCHEMA, Batch, orphan_events, summary, transform
+from lakectl.transform import gold
+from lakectl.transform.profiles import Profile, profile_from_config
+from lakectl.transform.recognise import MATCHER_VERSION
+from lakectl.transform.silver import (
+    KEY,
+    REJECTS_SCHEMA,
+    SILVER_SCHEMA,
+    Batch,
+    orphan_events,
+    summary,
+    transform,
+)
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ from typing import Any
 
 import polars as pl
 
-from lakectl import __version__, ledger
+from lakectl import __version__
 from lakectl.config import Settings
-from lakectl.gold import BUSINESS_TZ
-from lakectl.lake import Lake
+from lakectl.lake import Lake, ledger
 from lakectl.query import GOLD_TABLES, lake_tables
-from lakectl.watch import quarantined
+from lakectl.service.watch import quarantined
+from lakectl.transform.gold import BUSINESS_TZ
 
 SCHEMA_VERSION = 2
 WINDOW_DAYS = 30

@@ -24,16 +24,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lakectl import __version__, events, ledger, webhooks
+from lakectl import __version__, events
 from lakectl.config import Settings
 from lakectl.errors import ConfigError, LakectlError
-from lakectl.lake import Lake
+from lakectl.lake import Lake, ledger
 from lakectl.serve import page
 from lakectl.serve.auth import SESSION_COOKIE, SESSION_TTL_S, Guard, load_tokens
 from lakectl.serve.metrics import Metrics
 from lakectl.serve.service import Service, scrub
 from lakectl.serve.uploads import STAGING, UploadError, discard, receive
-from lakectl.watch import health, quarantined
+from lakectl.service.watch import health, quarantined
+from lakectl.transform import webhooks
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +240,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @router.get("/api/v1/report")
     async def report_json() -> Response:
-        from lakectl.render_report import to_json
+        from lakectl.cli.render_report import to_json
         from lakectl.report import build_report
 
         text = await run_in_threadpool(lambda: to_json(build_report(settings)))
@@ -247,7 +248,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @router.get("/", response_class=HTMLResponse)
     async def home(request: Request, lang: str | None = None) -> Response:
-        from lakectl.render_report import html_page
+        from lakectl.cli.render_report import html_page
         from lakectl.report import build_report
 
         language = page.language(lang)

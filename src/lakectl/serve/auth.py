@@ -19,7 +19,7 @@ from pathlib import Path
 
 from lakectl.config import Settings
 from lakectl.errors import ConfigError
-from lakectl.webhooks import any_secret, same_secret
+from lakectl.transform.webhooks import any_secret, same_secret
 
 SESSION_COOKIE = "lakectl_session"
 SESSION_TTL_S = 12 * 3600

@@ -11,10 +11,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from lakectl import ledger
 from lakectl.config import Settings
-from lakectl.lake import Lake
-from lakectl.watch import quarantined
+from lakectl.lake import Lake, ledger
+from lakectl.service.watch import quarantined
 
 
 class LakeCollector(Collector):

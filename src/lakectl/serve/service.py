@@ -15,15 +15,17 @@ from typing import Any
 
 import polars as pl
 
-from lakectl import ledger, pipeline, runner, safety
+from lakectl import pipeline
 from lakectl.config import Settings
 from lakectl.errors import SourceError
 from lakectl.events import promote_events
-from lakectl.lake import Lake
+from lakectl.lake import Lake, ledger
 from lakectl.models import IngestResult
+from lakectl.read import safety
 from lakectl.serve.uploads import Staged, discard, place, sniff_kind, stored_name
-from lakectl.watch import archive_file, quarantine_file
-from lakectl.worker import CappedChild
+from lakectl.service import runner
+from lakectl.service.watch import archive_file, quarantine_file
+from lakectl.service.worker import CappedChild
 
 log = logging.getLogger(__name__)
 GATHER_S = 0.5

@@ -15,11 +15,21 @@ from typing import Any
 
 import polars as pl
 
-from lakectl import __version__, ledger
+from lakectl import __version__
 from lakectl.config import Settings
 from lakectl.errors import ConfigError, StorageError
 from lakectl.faults import fault
-from lakectl.lake import Lake, Table, copy_file, file_app_id, file_sha256, file_size, is_uri, store_for
+from lakectl.lake import (
+    Lake,
+    Table,
+    copy_file,
+    file_app_id,
+    file_sha256,
+    file_size,
+    is_uri,
+    ledger,
+    store_for,
+)
 
 MANIFEST = "lakectl-backup.json"
 SALT = "customer.salt"  # the customer_key salt, beside (never inside) the backed-up lake

@@ -17,9 +17,9 @@ from typing import Any
 
 import polars as pl
 
-from lakectl import parse
-from lakectl.profiles import BUILT_IN, GENERIC, Profile
-from lakectl.vocabulary import (
+from lakectl.transform import parse
+from lakectl.transform.profiles import BUILT_IN, GENERIC, Profile
+from lakectl.transform.vocabulary import (
     ABBREVIATIONS,
     AGGREGATE_WORDS,
     CONCEPTS,

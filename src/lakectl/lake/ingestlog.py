@@ -10,10 +10,9 @@ from typing import Any
 
 import polars as pl
 
-from lakectl import ledger
 from lakectl.config import Settings
 from lakectl.errors import ConfigError
-from lakectl.lake import Lake
+from lakectl.lake import Lake, ledger
 
 STATUSES = ("ingested", "skipped", "rejected")
 RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")

@@ -27,8 +27,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from lakectl.errors import SourceError, StorageError, storage_error
-from lakectl.read import BATCH_ROWS, ROW, SheetFrame, above_header, drop_blank_rows, trim_footer
-from lakectl.schema import HEADER_SCAN_ROWS, detect_header, unique_names
+from lakectl.read.schema import HEADER_SCAN_ROWS, detect_header, unique_names
+from lakectl.read.sheets import BATCH_ROWS, ROW, SheetFrame, above_header, drop_blank_rows, trim_footer
 
 HEAD_BYTES = 1 << 16
 CHUNK = 1 << 20

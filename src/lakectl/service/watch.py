@@ -29,13 +29,14 @@ from typing import Any
 
 from watchfiles import Change, watch
 
-from lakectl import __version__, ledger, pipeline, runner
+from lakectl import __version__, pipeline
 from lakectl.config import Settings
 from lakectl.errors import AlreadyRunning, LakectlError
 from lakectl.faults import fault
-from lakectl.lake import Lake
+from lakectl.lake import Lake, ledger
 from lakectl.models import IngestResult
-from lakectl.worker import Abandoned, CappedChild
+from lakectl.service import runner
+from lakectl.service.worker import Abandoned, CappedChild
 
 log = logging.getLogger(__name__)
 
@@ -401,7 +402,7 @@ class Watcher:
         if every and self.clock() - self.last_maintenance >= every * 3600 and not self.stop.is_set():
             self.last_maintenance = self.clock()
             self.notifier.send("STATUS=maintaining the lake")
-            from lakectl.maintenance import maintain
+            from lakectl.lake.maintenance import maintain
 
             try:
                 done = maintain(self.settings)

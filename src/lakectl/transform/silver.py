@@ -19,10 +19,17 @@ from typing import Any, Literal
 
 import polars as pl
 
-from lakectl import parse
 from lakectl.errors import SchemaContractError
-from lakectl.profiles import EVENT_STATUSES, IGNORED_EVENTS, NULL_TOKENS, STATUS_LABELS, Profile
-from lakectl.recognise import Layout, classify_status, fold, platform_of, sheet_platforms, understand
+from lakectl.transform import parse
+from lakectl.transform.profiles import EVENT_STATUSES, IGNORED_EVENTS, NULL_TOKENS, STATUS_LABELS, Profile
+from lakectl.transform.recognise import (
+    Layout,
+    classify_status,
+    fold,
+    platform_of,
+    sheet_platforms,
+    understand,
+)
 
 log = logging.getLogger(__name__)
 
@@ -315,7 +322,7 @@ def explain(rows: pl.DataFrame, layout: Layout, schema: str) -> dict[str, Any]:
 
 
 def _missing_detail(layout: Layout) -> str:
-    from lakectl.recognise import RULES as FIELD_RULES
+    from lakectl.transform.recognise import RULES as FIELD_RULES
 
     looked = "; ".join(
         f"{name} (a header meaning {' or '.join('+'.join(sorted(c)) for c, _ in FIELD_RULES[name].combos)}, "

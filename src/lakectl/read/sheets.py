@@ -16,9 +16,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakectl import safety
 from lakectl.errors import SourceError
-from lakectl.schema import HEADER_SCAN_ROWS, detect_header, footer_length, unique_names
+from lakectl.read import safety
+from lakectl.read.schema import HEADER_SCAN_ROWS, detect_header, footer_length, unique_names
 
 log = logging.getLogger(__name__)
 # fastexcel logs "Could not determine dtype ... falling back to string" for every empty column.
@@ -65,7 +65,7 @@ def read_file(
         checked = safety.check_file(path, options.limits)
     kind, facts = checked
     if kind == "csv":
-        from lakectl.read_csv import read_csv  # local import keeps the module graph flat
+        from lakectl.read.delimited import read_csv  # local import keeps the module graph flat
 
         return [read_csv(path, temp_dir=options.temp_dir)]
     return read_workbook(path, facts or safety.WorkbookFacts(), options)

@@ -169,7 +169,8 @@ def ingest(
     """Ingest spreadsheets into bronze, exactly once (re-ingesting the same bytes is a no-op)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from lakectl import render, runner
+    from lakectl.cli import render
+    from lakectl.service import runner
 
     missing = [p for p in paths if not p.exists()]
     if missing:
@@ -218,7 +219,7 @@ def promote_silver(
     as_json: Annotated[bool, typer.Option("--json", help="print results as JSON")] = False,
 ) -> None:
     """Typed, harmonised, deduplicated sales per cluster (incremental; --full rebuilds)."""
-    from lakectl import render
+    from lakectl.cli import render
     from lakectl.promote import promote_silver as run
 
     try:
@@ -255,7 +256,7 @@ def promote_all(
     as_json: Annotated[bool, typer.Option("--json", help="print results as JSON")] = False,
 ) -> None:
     """Silver for every cluster, then gold: the job to schedule (cron, systemd timer)."""
-    from lakectl import render
+    from lakectl.cli import render
     from lakectl.promote import Promotion
     from lakectl.promote import promote_all as run
 
@@ -300,7 +301,7 @@ def report(
     """What the lake holds and what it says: lake health and the business view."""
     from datetime import date
 
-    from lakectl import render_report
+    from lakectl.cli import render_report
     from lakectl.report import build_report
 
     formats = {"json": render_report.to_json, "csv": render_report.to_csv, "markdown": render_report.markdown,
@@ -384,7 +385,7 @@ def watch(
     import signal
     import threading
 
-    from lakectl.watch import Watcher
+    from lakectl.service.watch import Watcher
 
     if log_format not in ("human", "json"):
         raise typer.BadParameter("use human or json", param_hint="--log-format")
@@ -414,7 +415,7 @@ def health(
     ] = False,
 ) -> None:
     """Exit 0 when the watcher's heartbeat is fresh (Docker HEALTHCHECK), 1 with the reason if not."""
-    from lakectl.watch import health as check
+    from lakectl.service.watch import health as check
 
     try:
         healthy, message = check(state.settings(), max_age)
@@ -459,7 +460,7 @@ def quarantine_list(as_json: Annotated[bool, typer.Option("--json", help="print 
     """Show quarantined files and why."""
     from rich.table import Table
 
-    from lakectl.watch import quarantined
+    from lakectl.service.watch import quarantined
 
     try:
         entries = quarantined(state.settings())
@@ -489,7 +490,7 @@ def quarantine_retry(
     all_files: Annotated[bool, typer.Option("--all", help="every quarantined file")] = False,
 ) -> None:
     """Move quarantined files back into their cluster folder, to be ingested again."""
-    from lakectl.watch import retry_quarantined
+    from lakectl.service.watch import retry_quarantined
 
     if not files and not all_files:
         err.print("[bold red]Error:[/bold red] name the files to retry, or pass --all")
@@ -506,7 +507,7 @@ def quarantine_retry(
 
 
 # Operations commands (maintain, history, restore, backup) live in their own module.
-from lakectl import cli_map, cli_ops, cli_query  # noqa: E402, F401  (they register their commands on `app`)
+from lakectl.cli import mapping, ops, query  # noqa: E402, F401  (they register their commands on `app`)
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ def maintain(
     as_json: Annotated[bool, typer.Option("--json", help="print results as JSON")] = False,
 ) -> None:
     """Compact small files, checkpoint, vacuum (orphans too) and trim old log entries."""
-    from lakectl.maintenance import maintain as run
+    from lakectl.lake.maintenance import maintain as run
 
     try:
         results = run(state.settings(), cluster)
@@ -40,7 +40,7 @@ def history(
     limit: Annotated[int, typer.Option("--limit", "-n", help="newest entries to show")] = 20,
 ) -> None:
     """The commits of a table, newest first."""
-    from lakectl.maintenance import history as run
+    from lakectl.lake.maintenance import history as run
 
     try:
         entries = run(state.settings(), table, limit)
@@ -56,7 +56,7 @@ def restore(
     timestamp: Annotated[str | None, typer.Option("--timestamp", help="or a time, ISO-8601 (UTC)")] = None,
 ) -> None:
     """Bring a table back to an earlier version (a new commit; the history is kept)."""
-    from lakectl.maintenance import restore as run
+    from lakectl.lake.maintenance import restore as run
 
     try:
         result = run(state.settings(), table, version, timestamp)
@@ -79,7 +79,7 @@ def forget(
 ) -> None:
     """Take an ingested file back out of bronze and the ingest log, so it can be ingested again
     (e.g. into the right cluster)."""
-    from lakectl.maintenance import forget as run
+    from lakectl.lake.maintenance import forget as run
 
     try:
         result = run(state.settings(), target, cluster)
@@ -97,8 +97,8 @@ def backup(
     args: Annotated[list[str], typer.Argument(help="DEST, or 'verify DEST'", metavar="[verify] DEST")],
 ) -> None:
     """Copy a consistent snapshot of every table to DEST (incrementally); 'backup verify DEST' checks one."""
-    from lakectl.maintenance import backup as run
-    from lakectl.maintenance import verify_backup
+    from lakectl.lake.maintenance import backup as run
+    from lakectl.lake.maintenance import verify_backup
 
     if len(args) == 2 and args[0] == "verify":
         result = verify_backup(_place(args[1]), state.settings().storage.options())
@@ -125,7 +125,7 @@ def restore_backup(
     force: Annotated[bool, typer.Option("--force", help="replace a lake that is not empty")] = False,
 ) -> None:
     """Rebuild the lake (lake_root) from a backup: every table opens at its backed-up version."""
-    from lakectl.maintenance import restore_backup as run
+    from lakectl.lake.maintenance import restore_backup as run
 
     try:
         settings = state.settings()

@@ -13,9 +13,9 @@ from lakectl import pipeline
 from lakectl.config import Settings, did_you_mean
 from lakectl.errors import ConfigError
 from lakectl.models import IngestResult
-from lakectl.read import ReadOptions
-from lakectl.spool import ParsedFile, parse_file
-from lakectl.worker import CappedChild, ChildDied
+from lakectl.read.sheets import ReadOptions
+from lakectl.read.spool import ParsedFile, parse_file
+from lakectl.service.worker import CappedChild, ChildDied
 
 log = logging.getLogger(__name__)
 

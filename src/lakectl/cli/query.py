@@ -88,7 +88,7 @@ def log_(
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
     """The ingest log: one line per file event (ingested, skipped, rejected), newest first."""
-    from lakectl import ingestlog
+    from lakectl.lake import ingestlog
 
     try:
         settings = state.settings()

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from lakectl.profiles import CANONICAL_FIELDS, STATUS_LABELS, STATUSES
+from lakectl.transform.profiles import CANONICAL_FIELDS, STATUS_LABELS, STATUSES
 
 PLATFORMS = ("hotmart", "kiwify", "generic")
 # The flat, textual fields every event carries into bronze (and silver maps to its columns): the

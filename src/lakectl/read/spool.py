@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from lakectl.errors import SourceError, StorageError, storage_error
-from lakectl.read import ROW, ReadOptions, SheetFrame, read_file, short_error
-from lakectl.read_csv import RaggedRows, read_csv
+from lakectl.read.delimited import RaggedRows, read_csv
+from lakectl.read.sheets import ROW, ReadOptions, SheetFrame, read_file, short_error
 
 EXTRA_COLUMNS = "_extra_columns"
 _IPC = ipc.IpcWriteOptions(compression="lz4")
