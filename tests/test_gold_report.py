@@ -109,7 +109,7 @@ def test_report_json_has_the_documented_schema(lake):
                            "window", "clusters", "gold_built", "summary", "revenue", "products", "revenue_by_day", "revenue_by_week",
                            "refund_rate_by_month", "refund_rates", "cluster_overlap", "cross_sell", "health",
                            "lake"}  # fmt: skip
-    assert report["schema_version"] == 2 and report["as_of"] == "2026-10-31" and report["locale"] == "pt-BR"
+    assert report["schema_version"] == 3 and report["as_of"] == "2026-10-31" and report["locale"] == "pt-BR"
     assert report["window"]["ends_at"] == "as_of" and report["window"]["start"] == "2026-10-02"
     assert set(report["health"]) == {
         "files",
@@ -117,6 +117,7 @@ def test_report_json_has_the_documented_schema(lake):
         "rejects",
         "unknown_layouts",
         "unknown_statuses",
+        "layouts",
     }
     assert set(report["lake"]) == {"tables", "schema_changes"}
     assert report["health"]["files"] == {"ingested": 21, "skipped": 0, "rejected": 1, "quarantined": 0}

@@ -12,11 +12,13 @@ import xlsxwriter
 from typer.testing import CliRunner
 
 from lakectl.cli import app
+from lakectl.cli.render_report import Fmt, html_page, markdown, sections, to_csv
 from lakectl.config import load_settings
 from lakectl.lake import Lake
 from lakectl.mapping import last_decisions
 from lakectl.pipeline import ingest_file
 from lakectl.promote import promote_silver
+from lakectl.report import build_report
 
 from .test_silver import drop, lake_settings
 
@@ -66,6 +68,41 @@ def test_a_hand_kept_workbook_skips_its_summary_and_takes_platforms_from_sheet_n
     sales = next(d for d in decisions if d["kind"] == "sales")
     assert sales["fields"]["gross_amount"]["column"] == "vlr_r"
     assert "money" in sales["fields"]["gross_amount"]["evidence"]
+
+
+def test_the_report_shows_how_each_layout_was_understood_and_the_command_that_changes_it(tmp_path):
+    settings = lake_settings(tmp_path)
+    path = settings.landing_zone / "diabetes" / "controle_vendas.xlsx"
+    path.parent.mkdir(parents=True)
+    hand_kept_workbook(path)
+    ingest_file(path, "diabetes", settings)
+    promote_silver(settings, ["diabetes"])
+    report = build_report(settings)
+    assert report["schema_version"] == 3
+    layouts = report["health"]["layouts"]
+    assert sorted((r["kind"], r["sheets"]) for r in layouts) == [
+        ("sales", ["Hotmart", "Kiwify"]),
+        ("summary", ["Resumo"]),
+    ]
+    sales = next(r for r in layouts if r["kind"] == "sales")
+    assert sales["cluster"] == "diabetes" and sales["files"] == ["controle_vendas.xlsx"]
+    amount = sales["fields"]["gross_amount"]
+    assert amount["column"] == "vlr_r" and 0 < amount["score"] <= 1 and "money 100%" in amount["evidence"]
+    assert sales["fields"]["customer_phone"]["column"] == "zap"
+    assert sales["unmapped"] == [] and sales["missing"] == []
+    assert "lakectl map --cluster diabetes --toml" in sales["fix"]
+    # the same decisions in every view of the data-health part
+    shown = {s.key: s for s in sections(report, Fmt("en"))}
+    rows = shown["decisions"].rows
+    assert rows[0][:4] == ["diabetes", "controle_vendas.xlsx [Hotmart, Kiwify]", "transaction_id", "cod"]
+    assert ["", "", "gross_amount", "vlr_r"] in [row[:4] for row in rows]
+    assert any("totals, not sales" in row[-1] for row in shown["layout_fixes"].rows)
+    assert "vlr_r" in markdown(report, "en") and "How each column was understood" in markdown(report, "en")
+    assert "Como cada coluna foi entendida" in html_page(report)
+    assert (
+        'layout_fields,diabetes,"controle_vendas.xlsx [Hotmart, Kiwify]",,gross_amount,column,vlr_r'
+        in to_csv(report)
+    )
 
 
 def cli(settings, config, *args):

@@ -279,7 +279,7 @@ def test_read_side_answers_without_paths(server: Server) -> None:
     assert 'lakectl_files{cluster="diabetes",status="ingested"}' in text
     assert "lakectl_quarantine_files" in text and "lakectl_uploads_total" in text
     report = server.request("GET", "/api/v1/report").json()
-    assert report["schema_version"] == 2 and "lake" in report
+    assert report["schema_version"] == 3 and "lake" in report
     page = server.request("GET", "/").body.decode()
     assert "<html" in page and 'id="lakectl-upload"' in page
     replies = [

@@ -1,4 +1,4 @@
-"""What the lake says and what it holds, as one plain dict (the JSON report, schema_version 2).
+"""What the lake says and what it holds, as one plain dict (the JSON report, schema_version 3).
 
 Owner first: the money of the last 30 days against the 30 before (per currency, then per cluster
 and product), customers and cross-sell, data health, lake internals last. The window ends at the
@@ -19,11 +19,12 @@ import polars as pl
 from lakectl import __version__
 from lakectl.config import Settings
 from lakectl.lake import Lake, ledger
+from lakectl.mapping import last_decisions
 from lakectl.query import GOLD_TABLES, lake_tables
 from lakectl.service.watch import quarantined
 from lakectl.transform.gold import BUSINESS_TZ
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: health.layouts (how each layout was understood)
 WINDOW_DAYS = 30
 TOP_PRODUCTS = 10
 
@@ -265,6 +266,25 @@ def unknown_statuses(settings: Settings) -> list[dict[str, Any]]:
     return found
 
 
+def layout_decisions(settings: Settings) -> list[dict[str, Any]]:
+    """How each layout was understood at its latest promotion: field -> column, score and evidence,
+    the platform, what stayed unmapped or missing, and the commands that show and change it."""
+    found = []
+    for record in last_decisions(settings):
+        cluster = record["cluster"]
+        fix = (f"see every column: lakectl map --cluster {cluster}; to change one: lakectl map --cluster {cluster} "
+               f"--toml, edit it into lakectl.toml (or --save), then: lakectl promote silver --cluster {cluster} --full")  # fmt: skip
+        found.append({
+            "cluster": cluster, "schema_id": record.get("schema_id", ""), "files": record.get("files", []),
+            "sheets": record.get("sheets", []), "rows": record.get("rows", 0), "kind": record.get("kind"),
+            "profile": record.get("profile"), "platform": record.get("platform"),
+            "platform_evidence": record.get("platform_evidence", []), "fields": record.get("fields", {}),
+            "unmapped": record.get("unmapped", []), "missing": record.get("missing", []),
+            "notes": record.get("notes", []), "fix": fix,
+        })  # fmt: skip
+    return sorted(found, key=lambda r: (r["cluster"], r["files"], r["sheets"], r["schema_id"]))
+
+
 # ---------------------------------------------------------------------------------------- report
 
 
@@ -299,6 +319,7 @@ def build_report(settings: Settings, as_of: date | None = None) -> dict[str, Any
             "rejects": rejects_by_rule(settings),
             "unknown_layouts": unknown_layouts(settings),
             "unknown_statuses": unknown_statuses(settings),
+            "layouts": layout_decisions(settings),
         },
         "lake": {"tables": table_status(settings), "schema_changes": schema_changes(settings)},
     }

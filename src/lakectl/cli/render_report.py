@@ -21,6 +21,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from lakectl.transform.profiles import CANONICAL_FIELDS
+
 # Text cells a spreadsheet would run as a formula (OWASP "CSV injection"); numbers are left alone.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")
 NUMBER = re.compile(r"^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$")
@@ -53,6 +55,9 @@ LABELS: dict[str, dict[str, str]] = {
         "gerada: rode <code>lakectl promote all</code>.", "generated": "Gerado em {when} (horário de São Paulo) "
         "pelo lakectl {version}. Valores nunca são somados entre moedas.", "week": "semana",
         "current_period": "últimos 30 dias", "previous_period": "30 dias antes",
+        "decisions": "Como cada coluna foi entendida", "layout": "layout", "field": "campo", "column": "coluna",
+        "score": "nota", "evidence": "evidência", "layout_fixes": "Layouts: o que ficou de fora e como mudar",
+        "kind": "tipo", "unmapped": "colunas não usadas (em extras)", "missing": "faltando",
     },
     "en": {
         "title": "Sales report", "summary": "Summary", "window_latest": "ending at the latest sale in the lake",
@@ -79,6 +84,9 @@ LABELS: dict[str, dict[str, str]] = {
         "no_gold": "Gold is not built yet: run <code>lakectl promote all</code>.",
         "generated": "Generated {when} (Sao Paulo time) by lakectl {version}. Money is never added across "
         "currencies.", "week": "week", "current_period": "last 30 days", "previous_period": "30 days before",
+        "decisions": "How each column was understood", "layout": "layout", "field": "field", "column": "column",
+        "score": "score", "evidence": "evidence", "layout_fixes": "Layouts: what was left out and how to change it",
+        "kind": "kind", "unmapped": "unused columns (in extras)", "missing": "missing",
     },
 }  # fmt: skip
 
@@ -236,6 +244,7 @@ def sections(report: dict[str, Any], f: Fmt) -> list[Section]:
         Section("unknown_statuses", t("unknown_statuses"), [t("cluster"), t("status"), t("rows"), t("file"), t("fix")],
                 [[r["cluster"], r["status_raw"], f.count(r["rows"]), r["example_file"], r["fix"]]
                  for r in health["unknown_statuses"]], 3, (2,)),
+        *layout_sections(health.get("layouts", []), f),
         Section("tables", t("internals") + ": " + t("tables").lower(),
                 [t("table"), t("version"), t("rows"), t("last_write"), t("operation")],
                 [[r["table"], str(r["version"]), f.count(r["rows"]), f.when(r["last_write"]), r["last_operation"] or ""]
@@ -245,6 +254,37 @@ def sections(report: dict[str, Any], f: Fmt) -> list[Section]:
                  for c in report["lake"]["schema_changes"]], 3, (1,)),
     ]  # fmt: skip
     return out
+
+
+def _layout_name(record: dict[str, Any]) -> str:
+    files = ", ".join(record["files"][:3]) + (" …" if len(record["files"]) > 3 else "")
+    stems = {name.rsplit(".", 1)[0] for name in record["files"]}  # a text file's one "sheet" is its name
+    sheets = [s for s in record["sheets"] if s not in stems]
+    return files + (f" [{', '.join(sheets[:3])}]" if sheets else "")
+
+
+def _field_rows(record: dict[str, Any]) -> list[list[str]]:
+    """One row per field, required fields first; the layout is named on its first row only."""
+    order = {name: i for i, name in enumerate(CANONICAL_FIELDS)}
+    chosen = sorted(record["fields"].items(), key=lambda item: order.get(item[0], len(order)))
+    return [[record["cluster"] if i == 0 else "", _layout_name(record) if i == 0 else "", name, c["column"],
+             f"{c['score']:.2f}", c["evidence"]] for i, (name, c) in enumerate(chosen)]  # fmt: skip
+
+
+def layout_sections(layouts: list[dict[str, Any]], f: Fmt) -> list[Section]:
+    """Per layout: field -> column, score and evidence; then what stayed unmapped or missing, the
+    platform and its evidence, and the command that changes it."""
+    t = f.t
+    fields = [row for r in layouts for row in _field_rows(r)]
+    fixes = [[r["cluster"], _layout_name(r), f"{r['kind']}, {r['platform'] or '-'} ({'; '.join(r['platform_evidence'])})",
+              f.count(r["rows"]), ", ".join(r["unmapped"]) or "-", ", ".join(r["missing"]) or "-",
+              "; ".join([*r["notes"], r["fix"]])] for r in layouts]  # fmt: skip
+    return [
+        Section("decisions", t("decisions"), [t("cluster"), t("layout"), t("field"), t("column"), t("score"),
+                                              t("evidence")], fields, 3, (4,)),
+        Section("layout_fixes", t("layout_fixes"), [t("cluster"), t("layout"), t("platform"), t("rows"),
+                                                    t("unmapped"), t("missing"), t("fix")], fixes, 3, (3,)),
+    ]  # fmt: skip
 
 
 def overlap_matrix(report: dict[str, Any]) -> tuple[list[str], list[list[int]]]:
@@ -328,6 +368,11 @@ def to_csv(report: dict[str, Any]) -> str:
         emit("cluster_overlap", row, {"cluster": "cluster", "other": "other"}, ["customers"])
     for row in report["health"]["rejects"]:
         emit("rejects", row, {"cluster": "cluster", "item": "rule"}, ["rows"])
+    for layout in report["health"].get("layouts", []):
+        for name, choice in layout["fields"].items():
+            row = {"cluster": layout["cluster"], "layout": _layout_name(layout), "field": name, **choice}
+            emit("layout_fields", row, {"cluster": "cluster", "other": "layout", "item": "field"},
+                 ["column", "score"])  # fmt: skip
     for status, count in report["health"]["files"].items():
         emit("files", {"status": status, "count": count}, {"item": "status"}, ["count"])
     for row in report["lake"]["tables"]:
