@@ -36,6 +36,7 @@ from lakectl.transform.silver import (
     SILVER_SCHEMA,
     Batch,
     orphan_events,
+    settle_unknown,
     summary,
     transform,
 )
@@ -122,6 +123,18 @@ def _known_keys(silver: Table, batch: Batch) -> pl.DataFrame:
     )
 
 
+def _same_ids(silver: Table, batch: Batch) -> pl.DataFrame:
+    """Silver's sales with a transaction id this batch names (to tell one sale under two platforms)."""
+    ids = pl.concat([batch.sales.select("transaction_id"), batch.events.select("transaction_id")]) \
+        if batch.events.height else batch.sales.select("transaction_id")  # fmt: skip
+    return (
+        silver.scan()
+        .select(*KEY, "customer_email")
+        .filter(pl.col("transaction_id").is_in(ids["transaction_id"].unique().implode()))
+        .collect()
+    )
+
+
 def profiles_fingerprint(settings: Settings, cluster: str) -> str:
     """What the mapping of a cluster's layouts depends on: its user profiles and the matcher."""
     configured = settings.silver.profiles.get(cluster, {}) | settings.silver.profiles.get("*", {})
@@ -171,6 +184,8 @@ def promote_cluster(settings: Settings, cluster: str, full: bool = False, dry_ru
             return Promotion(cluster, "up_to_date", watermark, current)
         batch = transform(rows, cluster, salt(settings), settings.silver.expectations, user_profiles(settings, cluster)) \
             if rows.height else Batch(pl.DataFrame(schema=SILVER_SCHEMA), pl.DataFrame(), pl.DataFrame())  # fmt: skip
+        if not full and silver.exists():
+            settle_unknown(batch, _same_ids(silver, batch))
         orphan_events(
             batch,
             _known_keys(silver, batch)
@@ -217,6 +232,7 @@ def promote_cluster(settings: Settings, cluster: str, full: bool = False, dry_ru
 _EVENT_UPDATES = {c: f"s.{c}" for c in ("status", "status_raw", "_source_file", "_source_sha256", "_sheet", "_row",
                                         "_bronze_version")}  # fmt: skip
 _MERGE_CLAUSES: list[tuple[str, str | dict[str, str] | None, str]] = [
+    ("delete", None, "s._row_kind = 'retire'"),  # an 'unknown' copy of a platform's sale
     ("update", _EVENT_UPDATES, "s._row_kind = 'event'"),
     ("update_all", None, "s._row_kind = 'sale' AND s._source_priority >= t._source_priority"),
     ("insert_all", None, "s._row_kind = 'sale'"),
@@ -230,7 +246,8 @@ def _merge_source(batch: Batch) -> pa.Table:
         .with_columns(pl.lit("sale").alias("_row_kind"))
     )
     events = batch.events.with_columns(pl.lit("event").alias("_row_kind"))
-    return pl.concat([sales, events], how="diagonal_relaxed").to_arrow()
+    retired = batch.retired.with_columns(pl.lit("retire").alias("_row_kind"))
+    return pl.concat([sales, events, retired], how="diagonal_relaxed").to_arrow()
 
 
 def _write_rejects(lake: Lake, cluster: str, batch: Batch, run_id: str, current: int, full: bool) -> None:

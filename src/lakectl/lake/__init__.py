@@ -602,7 +602,7 @@ class Table:
         """MERGE ``source`` into the table (aliases s and t) in one commit, retried on conflicts.
 
         ``clauses``: (kind, updates, predicate) with kind ``update`` (updates: column -> SQL),
-        ``update_all`` or ``insert_all``. Returns the merge metrics (+ ``version``).
+        ``update_all``, ``delete`` or ``insert_all``. Returns the merge metrics (+ ``version``).
         """
         for attempt in range(COMMIT_ATTEMPTS):
             table = self._require()
@@ -614,6 +614,8 @@ class Table:
                     merger = merger.when_matched_update(updates=updates, predicate=condition)
                 elif kind == "update_all":
                     merger = merger.when_matched_update_all(predicate=condition)
+                elif kind == "delete":
+                    merger = merger.when_matched_delete(predicate=condition)
                 else:
                     merger = merger.when_not_matched_insert_all(predicate=condition)
             try:

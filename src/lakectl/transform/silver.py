@@ -131,6 +131,8 @@ class Batch:
     layouts: list[dict[str, Any]] = field(default_factory=list)  # every layout decision, explained
     missing_columns: list[dict[str, Any]] = field(default_factory=list)  # once per file
     unknown_platform: Counter[str] = field(default_factory=Counter)  # file -> rows kept as 'unknown'
+    claimed: int = 0  # 'unknown'-platform rows found to be a recognised platform's sale
+    retired: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=dict.fromkeys(KEY, pl.String)))
 
 
 def fold_text(column: pl.Expr) -> pl.Expr:
@@ -393,11 +395,65 @@ def transform(
         )
     frame = pl.concat(parts, how="diagonal_relaxed") if parts else None
     if frame is not None and frame.height:
+        frame, batch.claimed = claim_unknown(frame, frame.select(*KEY, "customer_email"))
         frame = _apply_rules(frame, batch, act, cluster, now, reject_parts)
         frame = _add_customer_columns(frame, salt)
         _fold(frame, batch)
     batch.rejects = pl.concat(reject_parts, how="diagonal_relaxed") if reject_parts else pl.DataFrame()
     return batch
+
+
+UNKNOWN = "unknown"
+
+
+def claim_unknown(rows: pl.DataFrame, known: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Rows of platform 'unknown' whose transaction id is the sale of exactly one recognised platform
+    in ``known`` (platform, transaction_id, customer_email) are that sale and take its platform, so a
+    hand-kept copy of a platform's sale is never counted twice. Two platforms with that id, or an
+    e-mail on both sides that differs, say it is another sale: the row stays 'unknown'."""
+    if rows.is_empty() or known.is_empty() or not (rows["platform"] == UNKNOWN).any():
+        return rows, 0
+    owners = (
+        known.filter(pl.col("platform") != UNKNOWN)
+        .group_by("transaction_id")
+        .agg(pl.col("platform").unique().alias("_owners"), pl.col("customer_email").drop_nulls().unique().alias("_emails"))
+        .filter(pl.col("_owners").list.len() == 1)
+        .select("transaction_id", pl.col("_owners").list.first().alias("_owner"), "_emails")
+    )  # fmt: skip
+    email = pl.col("customer_email") if "customer_email" in rows.columns else pl.lit(None, pl.String)
+    joined = rows.join(owners, on="transaction_id", how="left", maintain_order="left")
+    same = (
+        (pl.col("platform") == UNKNOWN)
+        & pl.col("_owner").is_not_null()
+        & (email.is_null() | (pl.col("_emails").list.len() == 0) | pl.col("_emails").list.contains(email))
+    ).fill_null(False)
+    claimed = int(joined.select(same.sum()).item())
+    platform = pl.when(same).then(pl.col("_owner")).otherwise(pl.col("platform")).alias("platform")
+    return joined.with_columns(platform).drop("_owner", "_emails"), claimed
+
+
+def settle_unknown(batch: Batch, existing: pl.DataFrame) -> None:
+    """The batch against the sales already in silver (``existing``: platform, transaction_id,
+    customer_email of the ids the batch names): its 'unknown' rows that are a silver sale of a
+    recognised platform take that platform; silver's 'unknown' rows that are a recognised sale of
+    this batch are retired (the platform's row replaces them)."""
+    if existing.is_empty():
+        return
+    sales, claimed = claim_unknown(batch.sales, existing)
+    events, claimed_events = (
+        claim_unknown(batch.events, existing) if batch.events.height else (batch.events, 0)
+    )
+    if claimed:  # two copies of one sale may now share a key: the platform export's wins
+        before = sales.height
+        sales = sales.sort(list(ORDER)).unique(list(KEY), keep="last", maintain_order=True)
+        batch.folded += before - sales.height
+    batch.sales, batch.events = sales, events
+    recognised = batch.sales.filter(pl.col("platform") != UNKNOWN).select(*KEY, "customer_email")
+    stale, retired = claim_unknown(existing.filter(pl.col("platform") == UNKNOWN), recognised)
+    if retired:
+        moved = stale.filter(pl.col("platform") != UNKNOWN).select("transaction_id")
+        batch.retired = moved.select(pl.lit(UNKNOWN).alias("platform"), "transaction_id")
+    batch.claimed += claimed + claimed_events + retired
 
 
 def _layout_hint(unknown: list[UnknownLayout]) -> str:
@@ -518,5 +574,7 @@ def summary(batch: Batch) -> dict[str, Any]:
         "skipped": batch.skipped,
         "missing_columns": batch.missing_columns,
         "unknown_platform": dict(batch.unknown_platform),
+        "claimed_unknown": batch.claimed,
+        "retired_unknown": batch.retired.height,
         "layouts": batch.layouts,
     }

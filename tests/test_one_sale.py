@@ -1,0 +1,84 @@
+"""One sale, however many rows speak of it: a hand-kept copy under platform 'unknown' of a platform's
+sale, and refund/chargeback rows of any layout (a negative amount, a type column, a column naming
+the original transaction)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import polars as pl
+
+from lakectl.lake import Lake
+from lakectl.promote import promote_silver
+
+from .test_silver import HOTMART, drop, lake_settings
+
+# A hand-kept sheet with no platform column, no platform sheet name and no platform in its name.
+SHEET = "Data;Pedido;Valor;Situação;E-mail\n"
+
+
+def silver(settings, cluster="diabetes"):
+    table = Lake.from_settings(settings).silver(cluster)
+    return pl.read_delta(table.uri).sort("platform", "transaction_id")
+
+
+def keys(settings):
+    return silver(settings).select("platform", "transaction_id", "status", "gross_amount").rows()
+
+
+def test_an_unknown_platform_copy_of_a_platform_sale_is_that_sale_in_one_promotion(tmp_path):
+    settings = lake_settings(tmp_path)
+    drop(
+        settings, "diabetes", "hotmart.csv", HOTMART + "HP1;Aprovado;01/09/2026 10:00:00;97,00;BRL;a@x.com\n"
+    )
+    drop(settings, "diabetes", "controle.csv", SHEET + "02/09/2026;HP1;97,00;Pago;a@x.com\n"
+         "02/09/2026;HP2;30,00;Pago;b@x.com\n")  # fmt: skip
+    report = promote_silver(settings, ["diabetes"])[0].report
+    assert keys(settings) == [
+        ("hotmart", "HP1", "approved", Decimal("97.00")),  # the platform's row, once
+        ("unknown", "HP2", "approved", Decimal("30.00")),  # nowhere else: kept, under 'unknown'
+    ]
+    assert report["claimed_unknown"] == 1 and report["transactions"] == 2
+    assert report["rows_in"] == report["transactions"] + report["folded"]
+
+
+def test_the_copy_is_settled_whichever_file_comes_first(tmp_path):
+    first = lake_settings(tmp_path / "a")
+    drop(first, "diabetes", "controle.csv", SHEET + "02/09/2026;HP1;97,00;Pago;a@x.com\n")
+    promote_silver(first, ["diabetes"])
+    assert keys(first) == [("unknown", "HP1", "approved", Decimal("97.00"))]
+    drop(
+        first, "diabetes", "hotmart.csv", HOTMART + "HP1;Reembolsado;01/09/2026 10:00:00;97,00;BRL;a@x.com\n"
+    )
+    report = promote_silver(first, ["diabetes"])[0].report
+    assert keys(first) == [("hotmart", "HP1", "refunded", Decimal("97.00"))]  # the unknown copy retired
+    assert report["retired_unknown"] == 1
+
+    second = lake_settings(tmp_path / "b")
+    drop(second, "diabetes", "hotmart.csv", HOTMART + "HP1;Aprovado;01/09/2026 10:00:00;97,00;BRL;a@x.com\n")
+    promote_silver(second, ["diabetes"])
+    drop(second, "diabetes", "controle.csv", SHEET + "02/09/2026;HP1;50,00;Cancelado;a@x.com\n")
+    report = promote_silver(second, ["diabetes"])[0].report
+    assert keys(second) == [("hotmart", "HP1", "approved", Decimal("97.00"))]  # never above the export
+    assert report["claimed_unknown"] == 1
+    promote_silver(second, ["diabetes"], full=True)
+    assert keys(second) == [("hotmart", "HP1", "approved", Decimal("97.00"))]  # a rebuild agrees
+
+
+def test_nobody_is_blamed_wrongly_another_email_or_two_platforms_keep_it_apart(tmp_path):
+    settings = lake_settings(tmp_path)
+    drop(settings, "diabetes", "hotmart.csv", HOTMART + "1001;Aprovado;01/09/2026 10:00:00;97,00;BRL;a@x.com\n"
+         "1002;Aprovado;01/09/2026 10:00:00;10,00;BRL;c@x.com\n")  # fmt: skip
+    kiwify = "ID da venda;Status;Produto;Valor;Data de criação;Email\n"
+    drop(settings, "diabetes", "kiwify.csv", kiwify + "1002;pago;Curso;20,00;01/09/2026;d@x.com\n")
+    drop(settings, "diabetes", "controle.csv", SHEET + "02/09/2026;1001;40,00;Pago;z@x.com\n"
+         "02/09/2026;1002;15,00;Pago;c@x.com\n")  # fmt: skip
+    report = promote_silver(settings, ["diabetes"])[0].report
+    assert report["claimed_unknown"] == 0
+    assert keys(settings) == [
+        ("hotmart", "1001", "approved", Decimal("97.00")),
+        ("hotmart", "1002", "approved", Decimal("10.00")),
+        ("kiwify", "1002", "approved", Decimal("20.00")),
+        ("unknown", "1001", "approved", Decimal("40.00")),  # someone else bought it: another sale
+        ("unknown", "1002", "approved", Decimal("15.00")),  # two platforms have that id: not guessed
+    ]
