@@ -82,3 +82,39 @@ def test_nobody_is_blamed_wrongly_another_email_or_two_platforms_keep_it_apart(t
         ("unknown", "1001", "approved", Decimal("40.00")),  # someone else bought it: another sale
         ("unknown", "1002", "approved", Decimal("15.00")),  # two platforms have that id: not guessed
     ]
+
+
+def test_refund_rows_of_any_layout_change_their_sale_and_add_no_revenue(tmp_path):
+    settings = lake_settings(tmp_path)
+    # a type column, the refund listed first (newest first) under the sale's own id
+    drop(settings, "diabetes", "loja.csv", "Pedido;Tipo;Data;Valor;Status\n"
+         "P1;Reembolso;05/10/2026;-100,00;Concluído\nP1;Venda;01/10/2026;100,00;Aprovado\n"
+         "P2;Venda;01/10/2026;80,00;Aprovado\n")  # fmt: skip
+    # a column naming the original transaction: a negative amount, and a chargeback with no sign
+    drop(settings, "diabetes", "outra.csv", "ID;Transação original;Data;Valor;Status\n"
+         "T1;;01/10/2026;50,00;Pago\nT2;T1;03/10/2026;-50,00;Pago\nT3;;01/10/2026;30,00;Pago\n"
+         "T4;T3;04/10/2026;30,00;Chargeback\nT5;T3;04/10/2026;9,90;Pago\n")  # fmt: skip
+    report = promote_silver(settings, ["diabetes"])[0].report
+    assert keys(settings) == [
+        ("unknown", "P1", "refunded", Decimal("100.00")),
+        ("unknown", "P2", "approved", Decimal("80.00")),
+        ("unknown", "T1", "refunded", Decimal("50.00")),
+        ("unknown", "T3", "chargeback", Decimal("30.00")),
+        ("unknown", "T5", "approved", Decimal("9.90")),  # an upsell naming its first sale is a sale
+    ]
+    assert report["rejected"] == {}
+    assert report["rows_in"] == report["transactions"] + report["folded"]
+
+
+def test_a_refund_row_in_a_later_export_of_a_platform_refunds_the_sale_in_silver(tmp_path):
+    settings = lake_settings(tmp_path)
+    drop(settings, "diabetes", "v1.csv", HOTMART + "HP1;Aprovado;01/10/2026 10:00:00;97,00;BRL;a@x.com\n")
+    promote_silver(settings, ["diabetes"])
+    drop(settings, "diabetes", "v2.csv", HOTMART + "HP1;Aprovado;08/10/2026 10:00:00;-97,00;BRL;a@x.com\n"
+         "HP9;Aprovado;08/10/2026 10:00:00;-5,00;BRL;z@x.com\n")  # fmt: skip
+    report = promote_silver(settings, ["diabetes"])[0].report
+    assert keys(settings) == [("hotmart", "HP1", "refunded", Decimal("97.00"))]
+    assert report["status_updates"] == 1
+    assert report["rejected"] == {"amount_not_negative": 1}  # HP9 refunds nothing: a bad amount
+    rejects = pl.read_delta(Lake.from_settings(settings).rejects().uri)
+    assert rejects.select("rule", "raw_value").rows() == [("amount_not_negative", "-5,00")]

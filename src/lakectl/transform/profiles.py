@@ -32,6 +32,7 @@ CANONICAL_FIELDS = (
     "customer_phone",
     "customer_document",
     "platform",
+    "original_transaction_id",  # a refund/chargeback row's reference to the sale it undoes
 )
 STATUSES = (
     "approved",

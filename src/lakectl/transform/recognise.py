@@ -34,7 +34,7 @@ from lakectl.transform.vocabulary import (
 
 # Fields a sales row cannot do without: a layout that lacks one is a layout problem (column_found).
 REQUIRED = ("transaction_id", "gross_amount", "purchased_at")
-MATCHER_VERSION = "1"  # bump when recognition changes: layouts rejected before are read again
+MATCHER_VERSION = "2"  # bump when recognition changes: layouts rejected before are read again
 THRESHOLD = 0.35  # below this a column is not taken for a field
 _UNIT_CURRENCY = {"r": "BRL", "brl": "BRL", "reais": "BRL", "us": "USD", "usd": "USD", "dolares": "USD",
                   "eur": "EUR", "euro": "EUR", "euros": "EUR", "gbp": "GBP", "mxn": "MXN", "ars": "ARS"}  # fmt: skip
@@ -114,13 +114,14 @@ _NOT_ID = (
     "DATE AMOUNT STATUS PRODUCT CUSTOMER EMAIL PHONE DOC PAYMENT CURRENCY TYPE NAME PLATFORM INSTALL PARTY"
 )
 RULES: dict[str, FieldRule] = {
-    "transaction_id": _rule("SALE+ID=1.0,SALE=0.75,ID=0.6", _NOT_ID + " DISCOUNT PLACE QTY", "id"),
+    "transaction_id": _rule("SALE+ID=1.0,SALE=0.75,ID=0.6", _NOT_ID + " DISCOUNT PLACE QTY ORIGINAL", "id"),
+    "original_transaction_id": _rule("ORIGINAL+SALE=1.0,ORIGINAL+ID=0.6", _NOT_ID + " DISCOUNT QTY", "id"),
     "status": _rule("STATUS=1.0", "DATE ID AMOUNT TYPE", "status"),
     "event": _rule("TYPE+SALE=1.0,TYPE=0.6", "DATE ID AMOUNT PAYMENT", "status"),
     "product_id": _rule("PRODUCT+ID=1.0", "NAME AMOUNT DATE SALE", "id"),
     "product_name": _rule("PRODUCT+NAME=1.0,PRODUCT=0.85", "ID AMOUNT DATE QTY PARTY", "text", SALE=0.5),
     "gross_amount": _rule(
-        "AMOUNT+GROSS=1.0,GROSS=0.9,AMOUNT+SALE=0.85,AMOUNT=0.75",
+        "AMOUNT+GROSS=1.0,GROSS=0.9,AMOUNT+ORIGINAL=0.9,AMOUNT+SALE=0.85,AMOUNT=0.75",
         "DATE ID COMMISSION INSTALL DISCOUNT REFUND CONVERSION PCT NAME QTY CURRENCY",
         "money",
         NET=0.4,

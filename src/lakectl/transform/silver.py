@@ -209,10 +209,17 @@ def canonical(rows: pl.DataFrame, profile: Profile, layout: Layout, cluster: str
     mapping = layout.mapping
     present = layout.columns
     src = lambda name: _source(mapping, name)  # noqa: E731
-    status_text = src("event") if profile.events and "event" in mapping else src("status")
+    by_event = profile.events or "status" not in mapping  # the type column is the only status there is
+    status_text = src("event") if by_event and "event" in mapping else src("status")
     folded = fold_text(status_text)
-    labels = rows.select(folded.unique().drop_nulls().alias("s"))["s"].to_list()
-    status = _per_distinct(folded, status_lookup(labels, profile))
+
+    def classified(text: pl.Expr) -> pl.Expr:
+        labels = rows.select(text.unique().drop_nulls().alias("s"))["s"].to_list()
+        return _per_distinct(text, status_lookup(labels, profile))
+
+    status = classified(folded)
+    # a type column next to the status column ("Tipo": Venda / Reembolso) says which rows are refunds
+    type_status = classified(fold_text(src("event"))) if not by_event else pl.lit(None, pl.String)
     if profile.events:
         kind = (
             pl.when(folded.is_in(list(IGNORED_EVENTS)))
@@ -257,6 +264,8 @@ def canonical(rows: pl.DataFrame, profile: Profile, layout: Layout, cluster: str
         pl.lit(profile.priority, pl.Int8).alias("_source_priority"),
         pl.lit(profile.name).alias("_profile"),
         kind.alias("_kind"),
+        type_status.alias("_type_status"),
+        src("original_transaction_id").alias("_original_id"),
         *[src(parsed).alias(f"_raw_{parsed}") for parsed in PARSED],
         src("currency").alias("_raw_currency"),
         src("customer_email").alias("_raw_customer_email"),
@@ -272,7 +281,40 @@ def canonical(rows: pl.DataFrame, profile: Profile, layout: Layout, cluster: str
     frame = _by_distinct(
         frame, ["_raw_customer_phone"], parse.phone(pl.col("_raw_customer_phone")), "customer_phone"
     )
-    return frame
+    return frame if profile.events else refund_rows(frame)
+
+
+REFUNDS = ("refunded", "refund_pending", "chargeback")
+
+
+def refund_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """Refund and chargeback rows of any layout become events on the sale they undo: a row whose type
+    column says refund/chargeback, or whose amount is negative, or whose status says so and that names
+    an original transaction of the same export. The sale is the original transaction when the row
+    names one, else the row's own id. An event adds no revenue; it changes its sale's status."""
+    typed = pl.col("_type_status").is_in(REFUNDS)
+    negative = pl.col("gross_amount") < 0
+    tids = frame["transaction_id"].drop_nulls().unique().implode()
+    names_sale = pl.col("_original_id").is_not_null() & (pl.col("_original_id") != pl.col("transaction_id"))
+    referred = names_sale & pl.col("status").is_in(REFUNDS) & pl.col("_original_id").is_in(tids)
+    refund = (pl.col("_kind") == "sale") & (typed | negative | referred).fill_null(False)
+    status = (
+        pl.when(typed).then(pl.col("_type_status"))
+        .when(pl.col("status").is_in(EVENT_STATUSES)).then(pl.col("status"))
+        .when(pl.col("status") == "pending").then(pl.lit("refund_pending"))
+        .otherwise(pl.lit("refunded"))
+    )  # fmt: skip
+    # a negative amount that names no sale, when no sale has its id either, is a bad amount
+    orphan_rule = pl.when(typed | names_sale.fill_null(False)).then(pl.lit("sale_exists"))
+    return frame.with_columns(
+        pl.when(refund).then(pl.lit("event")).otherwise(pl.col("_kind")).alias("_kind"),
+        pl.when(refund).then(status).otherwise(pl.col("status")).alias("status"),
+        pl.when(refund & names_sale.fill_null(False))
+        .then(pl.col("_original_id"))
+        .otherwise(pl.col("transaction_id"))
+        .alias("transaction_id"),
+        orphan_rule.otherwise(pl.lit("amount_not_negative")).alias("_orphan_rule"),
+    )
 
 
 def _rule_failures(frame: pl.DataFrame, now: datetime) -> dict[str, pl.Expr]:
@@ -509,8 +551,9 @@ def _add_customer_columns(frame: pl.DataFrame, salt: str) -> pl.DataFrame:
 
 
 def _fold(frame: pl.DataFrame, batch: Batch) -> None:
-    """Latest row per key wins (platform exports above hand-kept sheets); a later event changes the
-    status of its sale; events whose sale is not in this batch are kept for the target."""
+    """Latest row per key wins (platform exports above hand-kept sheets); a later event, or one in the
+    sale's own file (exports often list the newest first), changes the status of its sale; events
+    whose sale is not in this batch are kept for the target."""
     ordered = frame.sort(list(ORDER)).with_row_index("_order")
     batch.ignored_events = int((ordered["_kind"] == "ignored").sum())
     sales = ordered.filter(pl.col("_kind") == "sale")
@@ -524,20 +567,25 @@ def _fold(frame: pl.DataFrame, batch: Batch) -> None:
             pl.col("status").alias("_e_status"),
             pl.col("status_raw").alias("_e_raw"),
             pl.col("_order").alias("_e_order"),
+            pl.col("_source_sha256").alias("_e_file"),
         ),
         on=list(KEY),
         how="left",
     )
-    later = pl.col("_e_order").is_not_null() & (pl.col("_e_order") > pl.col("_order"))
+    later = pl.col("_e_order").is_not_null() & (
+        (pl.col("_e_order") > pl.col("_order")) | (pl.col("_e_file") == pl.col("_source_sha256"))
+    )
     batch.sales = joined.with_columns(
         pl.when(later).then(pl.col("_e_status")).otherwise(pl.col("status")).alias("status"),
         pl.when(later).then(pl.col("_e_raw")).otherwise(pl.col("status_raw")).alias("status_raw"),
     ).select(list(SILVER_SCHEMA.names()))
     # events in this batch that found their sale here are done; the rest go to the target
     batch.folded += int(latest_events.join(latest_sales, on=list(KEY), how="semi").height)
+    rule = pl.col("_orphan_rule") if "_orphan_rule" in frame.columns else pl.lit(None, pl.String)
     batch.events = latest_events.join(latest_sales, on=list(KEY), how="anti").select(
-        *KEY, "status", "status_raw", "_source_file", "_source_sha256", "_sheet", "_row", "_bronze_version"
-    )
+        *KEY, "status", "status_raw", "_source_file", "_source_sha256", "_sheet", "_row", "_bronze_version",
+        "_raw_gross_amount", rule.fill_null("sale_exists").alias("_orphan_rule"),
+    )  # fmt: skip
 
 
 def orphan_events(batch: Batch, known_keys: pl.DataFrame, cluster: str) -> None:
@@ -545,14 +593,15 @@ def orphan_events(batch: Batch, known_keys: pl.DataFrame, cluster: str) -> None:
     if batch.events.is_empty():
         return
     orphans = batch.events.join(known_keys, on=list(KEY), how="anti")
-    if orphans.height:
-        batch.rejected["sale_exists"] += orphans.height
-        extra = _reject_rows(
-            orphans, "sale_exists", cluster, pl.lit("a refund/chargeback for a sale not in silver")
-        )
+    why = {"sale_exists": "a refund/chargeback for a sale not in silver",
+           "amount_not_negative": "a negative amount, and no sale with this id for it to refund"}  # fmt: skip
+    for (rule,), rows in orphans.group_by("_orphan_rule", maintain_order=True):
+        batch.rejected[str(rule)] += rows.height
+        extra = _reject_rows(rows, str(rule), cluster, pl.lit(why[str(rule)]))
         batch.rejects = (
             pl.concat([batch.rejects, extra], how="diagonal_relaxed") if batch.rejects.height else extra
         )
+    if orphans.height:
         batch.events = batch.events.join(orphans.select(KEY), on=list(KEY), how="anti")
 
 

@@ -55,7 +55,12 @@ CONCEPTS: dict[str, frozenset[str]] = {
         "soma quantia montante faturamento revenue receita umsatz cobrado charged ingreso "
         "ingresos ticket"
     ),
-    "GROSS": _stems("bruto bruta gross brutto cheio original full"),
+    "GROSS": _stems("bruto bruta gross brutto cheio full"),
+    # the sale a refund row undoes ("Transação original", "Pedido de origem", "Parent order")
+    "ORIGINAL": _stems(
+        "original originais origem origin originating parent ursprung ursprunglich urspruenglich "
+        "relacionada related vinculada linked asociada bezug"
+    ),
     "NET": _stems(
         "liquido liquida net netto neto recebido received repasse payout auszahlung earnings "
         "ganho ganhos ganancia"

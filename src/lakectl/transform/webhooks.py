@@ -34,7 +34,8 @@ FIELDS = (
     *(
         f
         for f in CANONICAL_FIELDS
-        if f not in ("event", "customer_first_name", "customer_last_name", "platform")
+        if f
+        not in ("event", "customer_first_name", "customer_last_name", "platform", "original_transaction_id")
     ),
 )
 
