@@ -42,13 +42,18 @@ def hand_kept_workbook(path):
     book.close()
 
 
-def test_a_hand_kept_workbook_skips_its_summary_and_takes_platforms_from_sheet_names(tmp_path):
+def promoted_workbook(tmp_path):
+    """The hand-kept workbook ingested into diabetes and promoted: (settings, promotion report)."""
     settings = lake_settings(tmp_path)
     path = settings.landing_zone / "diabetes" / "controle_vendas.xlsx"
     path.parent.mkdir(parents=True)
     hand_kept_workbook(path)
     ingest_file(path, "diabetes", settings)
-    report = promote_silver(settings, ["diabetes"])[0].report
+    return settings, promote_silver(settings, ["diabetes"])[0].report
+
+
+def test_a_hand_kept_workbook_skips_its_summary_and_takes_platforms_from_sheet_names(tmp_path):
+    settings, report = promoted_workbook(tmp_path)
     assert report["skipped"] == 2 and report["rejected"] == {}
     assert report["rows_in"] == report["transactions"] + report["skipped"]
     silver = pl.read_delta(Lake.from_settings(settings).silver("diabetes").uri).sort("transaction_id")
@@ -71,12 +76,7 @@ def test_a_hand_kept_workbook_skips_its_summary_and_takes_platforms_from_sheet_n
 
 
 def test_the_report_shows_how_each_layout_was_understood_and_the_command_that_changes_it(tmp_path):
-    settings = lake_settings(tmp_path)
-    path = settings.landing_zone / "diabetes" / "controle_vendas.xlsx"
-    path.parent.mkdir(parents=True)
-    hand_kept_workbook(path)
-    ingest_file(path, "diabetes", settings)
-    promote_silver(settings, ["diabetes"])
+    settings, _ = promoted_workbook(tmp_path)
     report = build_report(settings)
     assert report["schema_version"] == 3
     layouts = report["health"]["layouts"]
