@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+import shutil
 from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,7 +20,7 @@ from lakectl.cli import app
 from lakectl.cli.render_report import safe_cell, to_csv
 from lakectl.lake import Lake
 from lakectl.pipeline import ingest_file
-from lakectl.promote import promote_all, promote_gold, read_silver
+from lakectl.promote import GOLD_INPUTS, promote_all, promote_gold, read_silver
 from lakectl.report import build_report
 from lakectl.transform import gold
 
@@ -90,6 +91,20 @@ def test_cluster_overlap_on_a_hand_built_case():
 def test_gold_rebuilds_only_when_silver_changed(lake):
     assert promote_gold(lake)["status"] == "up_to_date"
     assert promote_gold(lake, full=True)["status"] == "promoted"
+
+
+def test_gold_rebuilds_exactly_the_tables_not_built_from_the_current_silver(lake, tmp_path):
+    """Each gold table records the silver versions it was built from: one left stale (a run killed
+    between tables) is rebuilt alone, and equals what a full rebuild writes."""
+    shutil.copytree(lake.lake_root, tmp_path / "lake")
+    copy = lake_settings(tmp_path)
+    table = Lake.from_settings(copy).gold("customers")
+    expected = pl.read_delta(table.uri)
+    table.replace(expected.head(1).to_arrow(), {GOLD_INPUTS: json.dumps({"diabetes": -1})})
+    result = promote_gold(copy)
+    assert result["status"] == "promoted" and list(result["tables"]) == ["customers"]
+    assert pl.read_delta(table.uri).equals(expected)
+    assert promote_gold(copy)["status"] == "up_to_date"
 
 
 def test_a_second_promotion_exits_at_once_with_already_running(lake):

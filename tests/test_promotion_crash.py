@@ -89,16 +89,7 @@ def test_the_crash_lake_has_rejects_and_pending_bronze(bronze_home, rebuilt_home
                        "relacionamento": "up_to_date", "renda_extra": "dry_run"}  # fmt: skip
 
 
-STALE_GOLD = pytest.mark.xfail(
-    strict=True,
-    reason="issue 17: gold records its inputs in daily_sales, written first: killed after it, the "
-    "re-run says 'up to date' and the other gold tables stay missing or stale",
-)
-
-
-@pytest.mark.parametrize(
-    "point", [pytest.param(p, marks=STALE_GOLD) if p == "gold_between_tables" else p for p in PROMOTE_POINTS]
-)
+@pytest.mark.parametrize("point", PROMOTE_POINTS)
 def test_promotion_killed_then_rerun_equals_a_full_rebuild(bronze_home, rebuilt_home, tmp_path, point):
     settings = copy_lake(bronze_home, tmp_path)
     crashed = run_lakectl(settings, "promote", "all", env={**SALT, "LAKECTL_FAULT": point})

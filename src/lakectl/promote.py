@@ -346,16 +346,27 @@ def read_silver(settings: Settings, columns: list[str] | None = None) -> pl.Data
     return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(schema=schema)
 
 
+def _stale_gold(lake: Lake, versions: dict[str, int]) -> list[str]:
+    """The gold tables not built from these silver versions: each table records its own inputs
+    in its commit, so a run killed between tables leaves exactly the unwritten ones stale."""
+    stale = []
+    for name in gold.TABLES:
+        built_from = lake.gold(name).latest_metadata(GOLD_INPUTS)
+        if built_from is None or json.loads(built_from) != versions:
+            stale.append(name)
+    return stale
+
+
 def promote_gold_tables(settings: Settings, full: bool = False) -> dict[str, Any]:
-    """Rebuild every gold table from silver when any silver table changed (or with ``full``);
-    each table is replaced in one commit that records the silver versions it was built from."""
+    """Rebuild from silver every gold table whose recorded silver versions differ from the current
+    ones (every table with ``full``); each is replaced in one commit that records its inputs."""
     started = time.monotonic()
     lake = Lake.from_settings(settings)
     versions = _silver_versions(settings)
-    previous = lake.gold("daily_sales").latest_metadata(GOLD_INPUTS)
-    if not full and previous is not None and json.loads(previous) == versions:
+    stale = list(gold.TABLES) if full else _stale_gold(lake, versions)
+    if not stale:
         return {"status": "up_to_date", "silver_versions": versions, "tables": {}}
-    tables = gold.build(read_silver(settings, list(gold.SILVER_COLUMNS)), settings.clusters)
+    tables = gold.build(read_silver(settings, list(gold.SILVER_COLUMNS)), settings.clusters, stale)
     metadata = {GOLD_INPUTS: json.dumps(versions), "lakectl.operation": "promote_gold"}
     written = {}
     with lake.lock():

@@ -6,7 +6,8 @@ are in America/Sao_Paulo, the business's calendar. No raw e-mail, phone or docum
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterable
 
 import polars as pl
 
@@ -187,14 +188,20 @@ def refund_rates(silver: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def build(silver: pl.DataFrame, clusters: list[str]) -> dict[str, pl.DataFrame]:
-    """Every gold table from the silver rows of all clusters."""
-    customer_table = customers(silver)
+TABLES = ("daily_sales", "product_performance", "customers", "cluster_overlap", "refund_rates")
+
+
+def build(
+    silver: pl.DataFrame, clusters: list[str], names: Iterable[str] = TABLES
+) -> dict[str, pl.DataFrame]:
+    """The gold tables ``names`` (every one by default) from the silver rows of all clusters."""
+    customer_table = functools.cache(lambda: customers(silver))  # cluster_overlap builds on it
     builders: dict[str, Callable[[], pl.DataFrame]] = {
         "daily_sales": lambda: daily_sales(silver),
         "product_performance": lambda: product_performance(silver),
-        "customers": lambda: customer_table,
-        "cluster_overlap": lambda: cluster_overlap(customer_table, clusters),
+        "customers": customer_table,
+        "cluster_overlap": lambda: cluster_overlap(customer_table(), clusters),
         "refund_rates": lambda: refund_rates(silver),
     }
-    return {name: make() for name, make in builders.items()}
+    wanted = set(names)
+    return {name: builders[name]() for name in TABLES if name in wanted}
