@@ -6,13 +6,14 @@ import ast
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
 import lakectl
 from lakectl.config import load_settings
 from lakectl.errors import ConfigError
-from lakectl.lake import Lake
+from lakectl.lake import Lake, key_ranges
 
 from .conftest import ROOT, load_examples_module
 
@@ -135,3 +136,42 @@ def test_every_table_lakectl_writes_stays_at_the_lowest_protocol(built):
         assert proto["reader_features"] == proto["writer_features"] == [], table.name
         independent = DeltaTable(table.uri).protocol()  # as another reader sees it
         assert (independent.min_reader_version, independent.min_writer_version) == (1, 2)
+
+
+def test_key_ranges_cover_every_source_key_and_cut_where_a_file_begins():
+    source = pa.table({"platform": ["hotmart", "hotmart", "hotmart", "kiwify", None],
+                       "transaction_id": ["A1", "A2", "C7", "O'B", "Z"]})  # fmt: skip
+    predicate = key_ranges(source, "platform", "transaction_id", ["A0", "B0", "D0"])
+    assert predicate == (
+        "(t.platform = 'hotmart' AND t.transaction_id >= 'A1' AND t.transaction_id <= 'A2') OR "
+        "(t.platform = 'hotmart' AND t.transaction_id >= 'C7' AND t.transaction_id <= 'C7') OR "
+        "(t.platform = 'kiwify' AND t.transaction_id >= 'O''B' AND t.transaction_id <= 'O''B')"
+    )
+    assert (
+        key_ranges(
+            pa.table({"platform": ["p"], "transaction_id": ["a\\b"]}), "platform", "transaction_id", []
+        )
+        is None
+    )
+
+
+def test_a_merge_pruned_by_key_ranges_equals_an_unpruned_one(tmp_path):
+    """Keys spread over several sorted files, a quote in one: the pruned merge updates and inserts
+    exactly what the plain merge does."""
+    rows = pl.DataFrame({"platform": ["hotmart"] * 3000, "transaction_id": [f"T{n:05d}'x" for n in range(3000)],
+                         "status": ["approved"] * 3000})  # fmt: skip
+    source = pl.DataFrame({"platform": ["hotmart"] * 4, "transaction_id": ["T00007'x", "T00500'x", "T02500'x", "T09999'x"],
+                           "status": ["refunded"] * 4}).to_arrow()  # fmt: skip
+    clauses: list = [("update_all", None, "true"), ("insert_all", None, "true")]
+    results = []
+    for name, key in (("plain", None), ("pruned", ("platform", "transaction_id"))):
+        table = Lake(str(tmp_path)).table(f"silver/{name}")
+        for start in range(0, 3000, 1000):  # three files, each a key range
+            table.append_once(rows.slice(start, 1000).to_arrow(), [], {})
+        table.merge(
+            source, "t.platform = s.platform AND t.transaction_id = s.transaction_id", clauses, {}, key=key
+        )
+        results.append(table.read().sort("transaction_id"))
+    assert results[0].equals(results[1])
+    assert results[1].height == 3001 and results[1]["status"].value_counts().sort("status").rows() == [
+        ("approved", 2997), ("refunded", 4)]  # fmt: skip

@@ -224,7 +224,7 @@ def promote_events(settings: Settings, cluster: str, full: bool = False) -> dict
             result["inserted"] = rows.height
         else:
             predicate = " AND ".join(f"t.{k} = s.{k}" for k in KEY)
-            metrics = silver.merge(rows.to_arrow(), predicate, _CLAUSES, metadata)
+            metrics = silver.merge(rows.to_arrow(), predicate, _CLAUSES, metadata, key=KEY)
             result.update(silver_version=metrics["version"], inserted=metrics.get("num_target_rows_inserted", 0),
                           updated=metrics.get("num_target_rows_updated", 0))  # fmt: skip
     result["duration_s"] = round(time.monotonic() - started, 3)

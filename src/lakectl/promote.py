@@ -217,7 +217,7 @@ def promote_cluster(settings: Settings, cluster: str, full: bool = False, dry_ru
             result.silver_version = silver.append_once(sales, [], metadata)
         else:
             metrics = silver.merge(_merge_source(batch), " AND ".join(f"t.{k} = s.{k}" for k in KEY),
-                                   _MERGE_CLAUSES, metadata)  # fmt: skip
+                                   _MERGE_CLAUSES, metadata, key=KEY)  # fmt: skip
             result.silver_version = metrics["version"]
             result.inserted = metrics.get("num_target_rows_inserted", 0)
             result.updated = metrics.get("num_target_rows_updated", 0)

@@ -598,15 +598,25 @@ class Table:
         predicate: str,
         clauses: list[tuple[str, str | dict[str, str] | None, str]],
         metadata: dict[str, str],
+        key: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
         """MERGE ``source`` into the table (aliases s and t) in one commit, retried on conflicts.
 
         ``clauses``: (kind, updates, predicate) with kind ``update`` (updates: column -> SQL),
-        ``update_all``, ``delete`` or ``insert_all``. Returns the merge metrics (+ ``version``).
+        ``update_all``, ``delete`` or ``insert_all``. ``key``: (group, sorted key) columns the
+        predicate matches on, when the table is sorted by them: the merge then reads only the
+        files the source's keys can be in (``key_ranges``). Returns the merge metrics (+ ``version``).
         """
         for attempt in range(COMMIT_ATTEMPTS):
             table = self._require()
-            merger = table.merge(source, predicate=predicate, source_alias="s", target_alias="t",
+            where = predicate
+            if key is not None:
+                ranges = key_ranges(source, *key, _file_minimums(table, key[1]))
+                where = predicate if ranges is None else f"({predicate}) AND ({ranges})"
+            # not streamed: the source is in memory anyway, and a streamed source keeps delta-rs from
+            # skipping target files by the source's statistics
+            merger = table.merge(source, predicate=where, source_alias="s", target_alias="t", streamed_exec=False,
+                                 writer_properties=WRITER,
                                  commit_properties=CommitProperties(custom_metadata=metadata))  # fmt: skip
             for kind, updates, condition in clauses:
                 if kind == "update":
@@ -718,6 +728,48 @@ class Table:
             if leaf == "_last_checkpoint" or (stem.isdigit() and int(stem) <= version):
                 logs.append(item["path"])
         return version, data + sorted(logs)
+
+
+# ------------------------------------------------------------------------------- merge pruning
+
+MAX_KEY_RANGES = 512  # beyond this a predicate costs more to plan than the files it skips
+_PLAIN_TEXT = re.compile(r"^[^\x00-\x1f\\]*$")  # no control characters, no backslash: safe in a SQL literal
+
+
+def _file_minimums(table: DeltaTable, column: str) -> list[str]:
+    actions = pa.table(table.get_add_actions(flatten=True))
+    name = f"min.{column}"
+    return [] if name not in actions.column_names else [v for v in actions.column(name).to_pylist() if v]
+
+
+def key_ranges(source: pa.Table, group: str, key: str, splits: list[str]) -> str | None:
+    """A SQL predicate on the target ``t`` that holds for every row whose (group, key) is in
+    ``source``: per group value, ranges of the source's own keys, cut wherever a target file
+    begins (``splits``: the files' smallest keys). Matching rows lie in the ranges whatever the
+    file statistics say, so the merge stays exact; the statistics only make the ranges skip files.
+    None when the ranges would not help (too many, or a value unfit for a SQL literal)."""
+    keys = pl.from_arrow(source.select([group, key]))
+    assert isinstance(keys, pl.DataFrame)
+    keys = keys.drop_nulls().unique().sort(group, key)
+    bounds = pl.Series(sorted(splits), dtype=pl.String)
+    ranges: list[tuple[str, str, str]] = []
+    for (value,), part in keys.group_by(group, maintain_order=True):
+        values = part[key].to_list()
+        slots = bounds.search_sorted(part[key], side="right").to_list()
+        start = 0
+        for i in range(1, len(values) + 1):
+            if i == len(values) or slots[i] != slots[start]:
+                ranges.append((str(value), values[start], values[i - 1]))
+                start = i
+    if not ranges or len(ranges) > MAX_KEY_RANGES:
+        return None
+    if not all(_PLAIN_TEXT.match(text) for r in ranges for text in r):
+        return None
+    quote = lambda text: "'" + text.replace("'", "''") + "'"  # noqa: E731
+    return " OR ".join(
+        f"(t.{group} = {quote(g)} AND t.{key} >= {quote(lo)} AND t.{key} <= {quote(hi)})"
+        for g, lo, hi in ranges
+    )
 
 
 # ---------------------------------------------------------------------------------------- copies
