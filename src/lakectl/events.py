@@ -69,8 +69,24 @@ class _Known:
     seq: int
 
 
+@dataclass
+class _Waiting:
+    """One event waiting for the commit that stores it."""
+
+    event: Event
+    body: bytes
+    received_at: Any
+    done: bool = False
+    version: int | None = None
+    error: BaseException | None = None
+
+
 class EventStore:
     """Appends events to bronze once by (platform, event id), numbering them 1, 2, 3….
+
+    Group commit: events that arrive while a commit of their cluster is under way wait for it to
+    end, then go together in the next one, so a burst costs a few commits instead of one each.
+    ``record`` returns only once its event's commit is done: an answer is never ahead of the data.
 
     The ids already stored and the last number are kept in memory and re-read only when the table
     moved under us (another process), so a check costs no scan. The check and the append run under
@@ -82,7 +98,9 @@ class EventStore:
         self.settings = settings
         self.lake = Lake.from_settings(settings)
         self.known: dict[str, _Known] = {}
-        self.mutex = threading.Lock()  # threads of one server queue here, not on the file lock's polling
+        self.changed = threading.Condition()  # guards queued and committing
+        self.queued: dict[str, list[_Waiting]] = {}
+        self.committing: set[str] = set()
 
     def _sync(self, table: Table, cluster: str) -> _Known:
         current = table.version()
@@ -98,30 +116,72 @@ class EventStore:
         return known
 
     def record(self, cluster: str, event: Event, body: bytes) -> int | None:
-        """Append the event; its table version, or None when its id was stored before."""
+        """Store the event; the version of the commit that holds it, or None when its id was stored
+        before. Raises what the commit raised: then the event is not stored."""
+        waiting = _Waiting(event, body, now())
+        with self.changed:
+            self.queued.setdefault(cluster, []).append(waiting)
+            # the first to find no commit under way commits everything queued (its own event too)
+            while cluster in self.committing and not waiting.done:
+                self.changed.wait()
+            batch: list[_Waiting] = []
+            if not waiting.done:
+                batch = self.queued.pop(cluster)
+                self.committing.add(cluster)
+        if batch:
+            try:
+                self._commit(cluster, batch)
+            except BaseException as exc:  # every event of the batch is then not stored
+                for each in batch:
+                    each.error = each.error or exc
+            finally:
+                with self.changed:
+                    for each in batch:
+                        each.done = True
+                    self.committing.discard(cluster)
+                    self.changed.notify_all()
+        if waiting.error is not None:
+            raise waiting.error
+        return waiting.version
+
+    def _commit(self, cluster: str, batch: list[_Waiting]) -> None:
         table = self.lake.events(cluster)
-        key = (event.platform, event.event_id)
-        with self.mutex, self.lake.lock("events"):
+        with self.lake.lock("events"):
             known = self._sync(table, cluster)
-            if key in known.ids:
-                return None
-            row = {
-                "event_id": event.event_id,
-                "seq": known.seq + 1,
-                "platform": event.platform,
-                "event_type": event.event_type,
-                "occurred_at": event.occurred_at,
-                "received_at": now(),
-                **{name: event.fields.get(name) for name in FIELDS},
-                "body_sha256": hashlib.sha256(body).hexdigest(),
-                "raw": body.decode("utf-8", errors="replace"),
-            }
-            data = pa.Table.from_pylist([row], schema=EVENTS_SCHEMA)
+            fresh: list[_Waiting] = []
+            keys: set[tuple[str, str]] = set()
+            rows: list[dict[str, Any]] = []
+            for each in batch:
+                key = (each.event.platform, each.event.event_id)
+                if key in known.ids or key in keys:
+                    continue  # stored before, or earlier in this batch: a duplicate (None)
+                keys.add(key)
+                fresh.append(each)
+                rows.append(self._row(each, known.seq + len(rows) + 1))
+            if not rows:
+                return
+            data = pa.Table.from_pylist(rows, schema=EVENTS_SCHEMA)
             version = table.append_once(data, [], {"lakectl.operation": "webhook_event"})
             if version is not None:  # only maintenance commits can come in between (not events)
-                known.version, known.seq = version, known.seq + 1
-                known.ids.add(key)
-            return version
+                known.version, known.seq = version, known.seq + len(rows)
+                known.ids |= keys
+            for each in fresh:
+                each.version = version
+
+    @staticmethod
+    def _row(waiting: _Waiting, seq: int) -> dict[str, Any]:
+        event, body = waiting.event, waiting.body
+        return {
+            "event_id": event.event_id,
+            "seq": seq,
+            "platform": event.platform,
+            "event_type": event.event_type,
+            "occurred_at": event.occurred_at,
+            "received_at": waiting.received_at,
+            **{name: event.fields.get(name) for name in FIELDS},
+            "body_sha256": hashlib.sha256(body).hexdigest(),
+            "raw": body.decode("utf-8", errors="replace"),
+        }
 
 
 def to_silver(events: pl.DataFrame, cluster: str, customer_salt: str) -> pl.DataFrame:
