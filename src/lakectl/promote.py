@@ -26,7 +26,7 @@ import pyarrow as pa
 from lakectl.config import Settings
 from lakectl.errors import AlreadyRunning, ConfigError, TransientError
 from lakectl.faults import fault
-from lakectl.lake import FILES_KEY, RUNS_SCHEMA, Lake, Table, now
+from lakectl.lake import FILES_KEY, RUNS_SCHEMA, Lake, Table, ledger, now
 from lakectl.transform import gold
 from lakectl.transform.profiles import Profile, profile_from_config
 from lakectl.transform.recognise import MATCHER_VERSION
@@ -91,23 +91,36 @@ def user_profiles(settings: Settings, cluster: str) -> list[Profile]:
     return [profile_from_config(name, cfg.model_dump()) for name, cfg in configured.items()]
 
 
-def _new_bronze(bronze: Table, after: int) -> tuple[pl.DataFrame, int]:
-    """Bronze rows committed after version ``after``, with their ``_bronze_version``."""
+def _new_bronze(lake: Lake, cluster: str, after: int) -> tuple[pl.DataFrame, int]:
+    """Bronze rows committed after version ``after``, with their ``_bronze_version``: read from
+    the files those commits added, not from a scan of the table."""
+    bronze = lake.bronze(cluster)
+    changes = bronze.changes_since(after)
     versions: dict[str, int] = {}
-    for version, commit in bronze.commits_since(after):
+    for version, commit in changes.commits:
         for record in json.loads(commit.get(FILES_KEY, "[]")):
             versions[record["ingest_id"]] = version
-    current = bronze.version()
+    if changes.files is None:  # log retention removed commits since: the ledger knows the ingests
+        versions = _ingests_after(lake, cluster, after)
     if not versions:
-        return pl.DataFrame(), current
+        return pl.DataFrame(), changes.version
     ids = pl.DataFrame({"_ingest_id": list(versions), "_bronze_version": list(versions.values())})
-    frame = (
-        bronze.scan(version=current)
-        .filter(pl.col("_ingest_id").is_in(ids["_ingest_id"].implode()))
-        .collect()
-        .join(ids, on="_ingest_id", how="left")
+    wanted = pl.col("_ingest_id").is_in(ids["_ingest_id"].implode())
+    if changes.files is None:
+        frame = bronze.scan(version=changes.version).filter(wanted).collect()
+    else:
+        dataset = bronze.dataset(changes.version, changes.files)
+        assert dataset is not None
+        frame = pl.DataFrame(pl.from_arrow(dataset.to_table())).filter(wanted)
+    return frame.join(ids, on="_ingest_id", how="left"), changes.version
+
+
+def _ingests_after(lake: Lake, cluster: str, after: int) -> dict[str, int]:
+    """ingest_id -> bronze version of the cluster's ingests committed after ``after``, per the ledger."""
+    ingests = ledger.read(lake).filter(
+        pl.col("cluster") == cluster, pl.col("status") == "ingested", pl.col("bronze_version") > after
     )
-    return frame, current
+    return dict(ingests.select("ingest_id", "bronze_version").iter_rows())
 
 
 def _known_keys(silver: Table, batch: Batch) -> pl.DataFrame:
@@ -179,7 +192,7 @@ def promote_cluster(settings: Settings, cluster: str, full: bool = False, dry_ru
         fingerprint = profiles_fingerprint(settings, cluster)
         full = full or _remap_needed(lake, cluster, silver, fingerprint)
         watermark = int(silver.latest_metadata(WATERMARK) or -1) if not full else -1
-        rows, current = _new_bronze(bronze, watermark)
+        rows, current = _new_bronze(lake, cluster, watermark)
         if current <= watermark and not full:
             return Promotion(cluster, "up_to_date", watermark, current)
         batch = transform(rows, cluster, salt(settings), settings.silver.expectations, user_profiles(settings, cluster)) \

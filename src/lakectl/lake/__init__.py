@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import unquote
 
 import obstore
 import polars as pl
@@ -404,6 +405,15 @@ class _ObjectLock:
 
 
 @dataclass(frozen=True)
+class Changes:
+    """The commits of a table after some version (``Table.changes_since``)."""
+
+    version: int  # the snapshot they were read at
+    commits: list[tuple[int, dict[str, Any]]]  # (version, commit info), oldest first
+    files: set[str] | None  # live data files they added; None when the log no longer says
+
+
+@dataclass(frozen=True)
 class Table:
     """One Delta table of the lake, by name (``bronze/diabetes``)."""
 
@@ -459,11 +469,17 @@ class Table:
 
     # ---------------------------------------------------------------------------------- read
 
-    def dataset(self, version: int | None = None) -> pads.Dataset | None:
+    def dataset(self, version: int | None = None, files: set[str] | None = None) -> pads.Dataset | None:
         """A pyarrow dataset of the table's live files (DuckDB queries it directly; a raw parquet
-        glob would also read files the log removed)."""
+        glob would also read files the log removed); with ``files``, of those live files only."""
         table = self._open(version)
-        return None if table is None else table.to_pyarrow_dataset()
+        if table is None:
+            return None
+        dataset = table.to_pyarrow_dataset()
+        if files is None:
+            return dataset
+        chosen = [f for f in dataset.get_fragments() if unquote(f.path) in files]
+        return pads.FileSystemDataset(chosen, dataset.schema, dataset.format, dataset.filesystem)
 
     def read_arrow(self, columns: list[str] | None = None) -> pa.Table | None:
         dataset = self.dataset()
@@ -482,10 +498,15 @@ class Table:
         table = self._open()
         if table is None:
             return None
-        for entry in table.history(search):
-            if key in entry:
-                return str(entry[key])
-        return None
+        limit = 10
+        while True:  # newest commits first, a few at a time: the key is nearly always in the last ones
+            entries = table.history(limit)
+            for entry in entries:
+                if key in entry:
+                    return str(entry[key])
+            if len(entries) < limit or limit >= search:
+                return None
+            limit = min(limit * 10, search)
 
     def commits_since(self, after_version: int) -> Iterator[tuple[int, dict[str, Any]]]:
         """(version, commit info) of every commit newer than ``after_version``, oldest first."""
@@ -497,6 +518,31 @@ class Table:
         ):
             if entry.get("version", -1) > after_version:
                 yield entry["version"], entry
+
+    def changes_since(self, after_version: int) -> Changes:
+        """What the commits after ``after_version`` did, read from their log entries alone (no
+        data file is opened): their commit info, and the data files they added that are still
+        live. A file holding a row committed after that version was written after it, so these
+        files hold every such row (and maybe older ones, after a compaction)."""
+        table = self._open()
+        if table is None:
+            return Changes(-1, [], set())
+        current = table.version()
+        store = self.lake.store()
+        commits, added = [], set()
+        for version in range(max(after_version + 1, 0), current + 1):
+            try:
+                entry = bytes(store.get(f"{self.name}/_delta_log/{version:020d}.json").bytes())
+            except MISSING:  # cleaned up by log retention: the log cannot tell any more
+                return Changes(current, [], None)
+            for line in entry.splitlines():
+                action = json.loads(line) if line.strip() else {}
+                if "commitInfo" in action:
+                    commits.append((version, action["commitInfo"]))
+                elif "add" in action:
+                    added.add(unquote(action["add"]["path"]))
+        live = {unquote(p) for p in pa.table(table.get_add_actions(flatten=True)).column("path").to_pylist()}
+        return Changes(current, commits, added & live)
 
     def history(self, limit: int | None = None) -> list[dict[str, Any]]:
         return self._require().history(limit)
@@ -583,10 +629,17 @@ class Table:
         )
 
     def replace(self, data: pa.Table, metadata: dict[str, str], target_file_size: int | None = None) -> int:
-        """Replace the table's contents (and schema) in one commit."""
+        """Replace the table's contents (and schema) in one commit; ``target_file_size`` also
+        becomes the table's ``delta.targetFileSize``, so later merges write files of that size."""
+        config = {} if target_file_size is None else {"delta.targetFileSize": str(target_file_size)}
         try:
+            table = self._open()
+            if table is not None and config.items() - table.metadata().configuration.items():
+                # an overwrite applies a configuration to a new table only
+                table.alter.set_table_properties(config, raise_if_not_exists=False)
             write_deltalake(self.uri, data, mode="overwrite", schema_mode="overwrite", writer_properties=WRITER,
-                            target_file_size=target_file_size, storage_options=self.lake.storage_options or None,
+                            target_file_size=target_file_size, configuration=config or None,
+                            storage_options=self.lake.storage_options or None,
                             commit_properties=CommitProperties(custom_metadata=metadata))  # fmt: skip
         except (DeltaError, OSError) as exc:
             raise self._error(exc) from None
