@@ -1,6 +1,6 @@
 """Gold benchmark: rebuild every gold table from generated silver, side by side with DuckDB.
 
-    python bench/gold.py [--rows 10000000]
+    python bench/gold.py [--rows 10000000] [--repeat 1] [--summary-json PATH] [--small]
 
 Silver is generated straight into the five cluster tables (the canonical schema's columns that gold
 reads). Then, each in its own process on the same tables: `lakectl promote gold --full`, and the
@@ -14,12 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from measure import measure
+from measure import measure, summary_row, write_summary
 
 CLUSTERS = ["diabetes", "emagrecimento", "rejuvenescimento", "relacionamento", "renda_extra"]
 
@@ -121,10 +122,16 @@ def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--summary-json", type=Path)
+    parser.add_argument("--small", action="store_true", help="100,000 rows: a smoke test")
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    if args.small:
+        args.rows, args.repeat = 100_000, 1
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="lakectl-gold-bench-") as tmp:
         lake = Path(tmp) / "delta_lake"
         started = time.perf_counter()
@@ -133,13 +140,24 @@ def main() -> None:
             f"silver: {args.rows:,} generated rows in {len(CLUSTERS)} tables ({time.perf_counter() - started:.0f} s)"
         )
         env = {**os.environ, "LAKECTL_LAKE_ROOT": str(lake), "LAKECTL_LANDING_ZONE": str(Path(tmp) / "lz")}
-        ours = run([sys.executable, "-m", "lakectl", "promote", "gold", "--full"], env)
-        duck = run([sys.executable, "-c", DUCKDB_SCRIPT, str(lake), ",".join(CLUSTERS)], env)
-        print("variant | wall s | peak RSS MiB")
-        print(
-            f"  lakectl promote gold --full | {ours[0]:6.2f} | {ours[1]:7.0f} | {ours[0] / duck[0]:.2f}x DuckDB"
-        )
-        print(f"  DuckDB SQL over the same tables | {duck[0]:6.2f} | {duck[1]:7.0f}")
+        ours: list[tuple[float, float]] = []
+        duck: list[tuple[float, float]] = []
+        for _ in range(args.repeat):  # alternated
+            ours.append(run([sys.executable, "-m", "lakectl", "promote", "gold", "--full"], env))
+            duck.append(run([sys.executable, "-c", DUCKDB_SCRIPT, str(lake), ",".join(CLUSTERS)], env))
+        wall, rss = statistics.median(w for w, _ in ours), max(r for _, r in ours)
+        duck_wall, duck_rss = statistics.median(w for w, _ in duck), max(r for _, r in duck)
+        print("variant | wall s (median) | peak RSS MiB")
+        print(f"  lakectl promote gold --full | {wall:6.2f} | {rss:7.0f} | {wall / duck_wall:.2f}x DuckDB")
+        print(f"  DuckDB SQL over the same tables | {duck_wall:6.2f} | {duck_rss:7.0f}")
+        print(f"load average now {os.getloadavg()[0]:.1f}")
+        case = f"full rebuild, {args.rows:,} silver rows"
+        write_summary(args.summary_json, [
+            summary_row("P4", case, "lakectl promote gold --full", wall, "s", duck_wall, "≤ 1.2×", wall <= 1.2 * duck_wall),
+            summary_row("P4", case, "DuckDB SQL", duck_wall, "s"),
+            summary_row("P4", case, "lakectl peak RSS", rss, "MiB", duck_rss),
+            summary_row("P4", case, "DuckDB peak RSS", duck_rss, "MiB"),
+        ])  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ reports the largest single process).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import tempfile
@@ -70,3 +71,17 @@ def _sample_tree(pid: int, peak: list[int]) -> None:
     while Path(f"/proc/{pid}").exists():
         peak[0] = max(peak[0], tree_rss_kib(pid))
         time.sleep(0.02)
+
+
+def summary_row(bench: str, case: str, variant: str, value: float, unit: str, baseline: float | None = None,
+                target: str | None = None, met: bool | None = None) -> dict[str, object]:  # fmt: skip
+    """One row of a benchmark's ``--summary-json`` (the contract of the runner that prints them all)."""
+    ratio = round(value / baseline, 4) if baseline else None
+    return {"bench": bench, "case": case, "variant": variant, "value": round(value, 4), "unit": unit,
+            "baseline": None if baseline is None else round(baseline, 4), "ratio": ratio, "target": target,
+            "met": met}  # fmt: skip
+
+
+def write_summary(path: Path | None, rows: list[dict[str, object]]) -> None:
+    if path is not None:
+        path.write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

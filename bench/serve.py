@@ -1,6 +1,6 @@
 """`lakectl serve` benchmark: uploads/s and webhook events/s with p50/p95 latency, server on one core.
 
-    python bench/serve.py [--uploads 200] [--now 30] [--events 300] [--threads 4]
+    python bench/serve.py [--uploads 200] [--now 30] [--events 300] [--threads 4] [--summary-json PATH] [--small]
 
 A real server process pinned to CPU 0 (taskset), a client in this process over loopback. Uploads are
 small distinct CSV exports (queued for the watcher, then ingested at once with ?ingest=now, which
@@ -24,6 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from measure import summary_row, write_summary  # noqa: E402
 
 from tests.serve_client import HOTTOK, Server, multipart, running  # noqa: E402  (the test harness)
 
@@ -51,10 +53,13 @@ def timed(call) -> float:
     return elapsed
 
 
-def summary(name: str, latencies: list[float], wall: float) -> str:
+def summary(name: str, latencies: list[float], wall: float, unit: str, rows: list[dict[str, object]]) -> str:
     ordered = sorted(latencies)
     p95 = ordered[max(0, int(len(ordered) * 0.95) - 1)]
-    return (f"{name:<32} {len(latencies):>5}  {len(latencies) / wall:8.1f}/s  p50 {statistics.median(ordered) * 1000:7.1f} ms"
+    rate = len(latencies) / wall
+    rows.append(summary_row("P6", name, "throughput", rate, unit))
+    rows.append(summary_row("P6", name, "p95 latency", p95 * 1000, "ms"))
+    return (f"{name:<32} {len(latencies):>5}  {rate:8.1f}/s  p50 {statistics.median(ordered) * 1000:7.1f} ms"
             f"  p95 {p95 * 1000:7.1f} ms")  # fmt: skip
 
 
@@ -78,25 +83,38 @@ def run(args: argparse.Namespace) -> None:
     ):
         print(f"lakectl serve on {'CPU 0' if prefix else 'all CPUs'}; {platform.processor() or platform.machine()}, "
               f"{os.cpu_count()} CPUs, Python {platform.python_version()}")  # fmt: skip
-        lines = []
+        lines: list[str] = []
+        rows: list[dict[str, object]] = []
         started = time.perf_counter()
         lat = [upload(server, i) for i in range(args.uploads)]
-        lines.append(summary("upload, queued", lat, time.perf_counter() - started))
+        lines.append(summary("upload, queued", lat, time.perf_counter() - started, "uploads/s", rows))
         upload(server, -1, "?ingest=now")  # start the warm parser process
         started = time.perf_counter()
         lat = [upload(server, args.uploads + i, "?ingest=now") for i in range(args.now)]
-        lines.append(summary("upload, ?ingest=now (20 rows)", lat, time.perf_counter() - started))
+        lines.append(
+            summary("upload, ?ingest=now (20 rows)", lat, time.perf_counter() - started, "uploads/s", rows)
+        )
         started = time.perf_counter()
         lat = [webhook(server, i) for i in range(args.events)]
-        lines.append(summary("webhook, new event", lat, time.perf_counter() - started))
+        lines.append(summary("webhook, new event", lat, time.perf_counter() - started, "events/s", rows))
         started = time.perf_counter()
         lat = [webhook(server, i) for i in range(min(args.events, 100))]
-        lines.append(summary("webhook, replay (duplicate)", lat, time.perf_counter() - started))
+        lines.append(
+            summary("webhook, replay (duplicate)", lat, time.perf_counter() - started, "events/s", rows)
+        )
         first = args.events
         started = time.perf_counter()
         with ThreadPoolExecutor(args.threads) as pool:
             lat = list(pool.map(lambda i: webhook(server, i), range(first, first + args.events)))
-        lines.append(summary(f"webhook, {args.threads} client threads", lat, time.perf_counter() - started))
+        lines.append(
+            summary(
+                f"webhook, {args.threads} client threads",
+                lat,
+                time.perf_counter() - started,
+                "events/s",
+                rows,
+            )
+        )
         import polars as pl
 
         silver = server.lake / "silver" / "diabetes"
@@ -115,6 +133,7 @@ def run(args: argparse.Namespace) -> None:
             f"silver has {done} of {2 * args.events} webhook sales {time.perf_counter() - waited:.1f} s after the last answer"
         )
         print("\n".join(lines))
+        write_summary(args.summary_json, rows)
 
 
 def main() -> None:
@@ -123,7 +142,12 @@ def main() -> None:
     parser.add_argument("--now", type=int, default=30)
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--threads", type=int, default=4)
-    run(parser.parse_args())
+    parser.add_argument("--summary-json", type=Path)
+    parser.add_argument("--small", action="store_true", help="a few requests of each kind: a smoke test")
+    args = parser.parse_args()
+    if args.small:
+        args.uploads, args.now, args.events = 10, 3, 20
+    run(args)
 
 
 if __name__ == "__main__":
