@@ -1,0 +1,922 @@
+#!/usr/bin/env python3
+"""Held-out sales exports with their ground truth, written blind of lakectl's own vocabulary.
+
+The labels here come from how each platform's export looks to a Brazilian seller who downloads it
+(Hotmart, Kiwify, Eduzz, Monetizze and Braip in Portuguese; ClickBank in English; Digistore24 in
+German or English) and from a hand-kept workbook in Portuguese, never from lakectl's matcher, its
+profiles or its example generator. Each set is a landing zone (`<out>/<cluster>/<file>`) of about
+twenty files over the seven platforms plus the workbook, and `<out>/expected.json`, worked out from
+this generator's own records (never by running lakectl).
+
+The sets render the same fields with different labels (other synonyms, word order, abbreviations,
+another language): use one to diagnose and the other only to measure.
+
+Files come in two waves (`expected.json["waves"]`): the exports a seller downloads first, then the
+later ones, whose windows overlap the first (the same sale again, often with a new status). Ingest
+and promote wave 1, then wave 2, as a seller would month by month.
+
+    python tests/heldout/build.py OUT --set A
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import random
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+SETS = ("A", "B")
+CLUSTERS = ("diabetes", "emagrecimento", "rejuvenescimento", "relacionamento", "renda_extra")
+CENT = Decimal("0.01")
+
+# Purchase windows (São Paulo local time): the first export, the later one (overlapping it), a single
+# export covering both, and the older sales only a hand-kept sheet remembers.
+WINDOWS = {
+    "w1": (datetime(2026, 8, 10), datetime(2026, 10, 10, 23, 59)),
+    "w2": (datetime(2026, 9, 25), datetime(2026, 11, 20, 23, 59)),
+    "all": (datetime(2026, 8, 10), datetime(2026, 11, 20, 23, 59)),
+    "old": (datetime(2026, 7, 1), datetime(2026, 8, 9, 23, 59)),
+}
+LAST_EVENT = datetime(2026, 11, 24, 18, 0)
+
+# ---------------------------------------------------------------------------------------------
+# What is sold: (product id, name, price) per cluster; ClickBank in USD, Digistore24 in EUR.
+PRODUCTS: dict[str, dict[str, list[tuple[str, str, str]]]] = {
+    "diabetes": {
+        "BRL": [("3120451", "Protocolo Glicemia Sob Controle", "197.00"), ("3120988", "Guia Doce Equilíbrio", "47.00"),
+                ("3121204", "Mentoria Diabetes Zero", "1497.00")],
+        "USD": [("sugardef1", "Sugar Defender - 1 Bottle", "69.00"), ("sugardef6", "Sugar Defender - 6 Bottles", "294.00")],
+        "EUR": [("512331", "GlucoBalance Online-Kurs", "47.00")],
+    },
+    "emagrecimento": {
+        "BRL": [("2877310", "Desafio 21 Dias Seca Barriga", "97.00"), ("2877355", "Cardápio Low Carb Completo", "37.00"),
+                ("2879012", "Jejum Inteligente", "147.00")],
+        "USD": [("javaburn1", "Java Burn 30 Day Supply", "49.00"), ("javaburn6", "Java Burn 180 Day Supply", "204.00")],
+        "EUR": [("498120", "Schlank in 30 Tagen", "37.00")],
+    },
+    "rejuvenescimento": {
+        "BRL": [("4011007", "Método Pele de Seda", "127.00"), ("4011090", "Ritual Antirrugas em Casa", "67.00"),
+                ("4012230", "Colágeno Natural Pro", "197.00")],
+        "USD": [("lumiere1", "Lumière de Vie Serum", "69.00")],
+        "EUR": [("530077", "Faltenfrei Programm", "59.00"), ("530078", "Faltenfrei Premium", "119.00")],
+    },
+    "relacionamento": {
+        "BRL": [("1988001", "Conquista Definitiva", "97.00"), ("1988020", "Reconquista em 7 Passos", "67.00"),
+                ("1989300", "Casal Blindado - Curso + Mentoria", "1297.00")],
+        "USD": [("hissecret", "His Secret Obsession", "47.00")],
+        "EUR": [("477001", "Der Liebescode", "29.00")],
+    },
+    "renda_extra": {
+        "BRL": [("5550123", "Afiliado Lucrativo", "297.00"), ("5550190", "Renda com Canva", "47.00"),
+                ("5551001", "Fórmula Lançamento Express", "1997.00")],
+        "USD": [("affbots3", "Affiliate Bots 3.0", "47.00")],
+        "EUR": [("601200", "Online Business Starter", "97.00"), ("601201", "Online Business Pro", "297.00")],
+    },
+}  # fmt: skip
+
+# Final statuses (silver's vocabulary) and how often each platform ends a sale in them.
+STATUS_MIX: dict[str, dict[str, float]] = {
+    "hotmart": {"approved": 62, "refunded": 8, "chargeback": 3, "cancelled": 5, "pending": 7, "refused": 5,
+                "expired": 5, "blocked": 5},
+    "kiwify": {"approved": 65, "refunded": 8, "refund_pending": 4, "chargeback": 3, "pending": 10, "refused": 10},
+    "eduzz": {"approved": 62, "pending": 10, "cancelled": 8, "refund_pending": 4, "refunded": 8, "duplicated": 3,
+              "expired": 5},
+    "monetizze": {"approved": 65, "pending": 10, "cancelled": 10, "refunded": 10, "blocked": 5},
+    "braip": {"approved": 60, "pending": 10, "cancelled": 8, "chargeback": 4, "refunded": 8, "blocked": 5,
+              "refund_pending": 5},
+    "clickbank": {"approved": 75, "refunded": 18, "chargeback": 7},
+    "digistore24": {"approved": 80, "refunded": 15, "chargeback": 5},
+    "manual": {"approved": 75, "refunded": 10, "pending": 10, "cancelled": 5},
+}  # fmt: skip
+
+# The platforms' own words for each status, per set (UI labels in the export's language).
+STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
+    "hotmart": {
+        "A": {"approved": "Aprovado", "pending": "Aguardando pagamento", "refunded": "Reembolsado",
+              "chargeback": "Chargeback", "cancelled": "Cancelado", "refused": "Recusado", "expired": "Expirado",
+              "blocked": "Bloqueado"},
+        "B": {"approved": "Completo", "pending": "Processando transação", "refunded": "Reembolsado",
+              "chargeback": "Chargeback", "cancelled": "Cancelada", "refused": "Recusada", "expired": "Expirada",
+              "blocked": "Em análise"},
+    },
+    "kiwify": {
+        "A": {"approved": "Pago", "pending": "Aguardando pagamento", "refunded": "Reembolsado",
+              "refund_pending": "Reembolso solicitado", "chargeback": "Chargeback", "refused": "Recusado"},
+        "B": {"approved": "paid", "pending": "waiting_payment", "refunded": "refunded",
+              "refund_pending": "pending_refund", "chargeback": "chargedback", "refused": "refused"},
+    },
+    "eduzz": {
+        "A": {"approved": "Paga", "pending": "Aberta", "cancelled": "Cancelada", "refund_pending": "Aguardando Reembolso",
+              "refunded": "Reembolsado", "duplicated": "Duplicada", "expired": "Expirada"},
+        "B": {"approved": "Paga", "pending": "Aguardando Pagamento", "cancelled": "Cancelada",
+              "refund_pending": "Aguardando Reembolso", "refunded": "Reembolsada", "duplicated": "Duplicada",
+              "expired": "Vencida"},
+    },
+    "monetizze": {
+        "A": {"approved": "Finalizada", "pending": "Aguardando pagamento", "cancelled": "Cancelada",
+              "refunded": "Devolvida", "blocked": "Bloqueada"},
+        "B": {"approved": "Completa", "pending": "Aguardando Pagamento", "cancelled": "Cancelada",
+              "refunded": "Reembolsada", "blocked": "Bloqueada"},
+    },
+    "braip": {
+        "A": {"approved": "Pagamento Aprovado", "pending": "Aguardando Pagamento", "cancelled": "Cancelada",
+              "chargeback": "Chargeback", "refunded": "Devolvida", "blocked": "Em Análise",
+              "refund_pending": "Estorno Pendente"},
+        "B": {"approved": "Aprovado", "pending": "Em Processamento", "cancelled": "Cancelado",
+              "chargeback": "Chargeback", "refunded": "Devolvida", "blocked": "Em análise",
+              "refund_pending": "Estorno pendente"},
+    },
+    # ClickBank and Digistore24 (set B) write one row per event: the sale, then a refund or chargeback
+    # row carrying the sale's receipt / order id.
+    "clickbank": {
+        "A": {"approved": "SALE", "refunded": "RFND", "chargeback": "CGBK"},
+        "B": {"approved": "Sale", "refunded": "Refund", "chargeback": "Chargeback"},
+    },
+    "digistore24": {
+        "A": {"approved": "Bezahlt", "refunded": "Erstattet", "chargeback": "Rückbuchung"},
+        "B": {"approved": "Payment", "refunded": "Refund", "chargeback": "Chargeback"},
+    },
+    "manual": {
+        "A": {"approved": "Pago", "refunded": "Reembolsado", "pending": "Pendente", "cancelled": "Cancelado"},
+        "B": {"approved": "PAGO", "refunded": "Devolvido", "pending": "Aguardando pgto", "cancelled": "Cancelou"},
+    },
+}  # fmt: skip
+EVENT_STYLE = {("clickbank", "A"), ("clickbank", "B"), ("digistore24", "B")}
+
+PAYMENT_LABELS: dict[str, dict[str, str]] = {
+    "br": {"card": "Cartão de Crédito", "boleto": "Boleto", "pix": "Pix"},
+    "kiwify_en": {"card": "credit_card", "boleto": "boleto", "pix": "pix"},
+    "clickbank": {"card": "VISA", "boleto": "MSTR", "pix": "PYPL"},
+    "de": {"card": "Kreditkarte", "boleto": "SEPA-Lastschrift", "pix": "PayPal"},
+    "en": {"card": "Credit card", "boleto": "Direct debit", "pix": "PayPal"},
+}
+
+# Column layouts: (label, field) in the file's order. Set A follows the platforms' current exports
+# where they are known; set B other renderings of the same fields (older layouts, English UI,
+# abbreviations, units in the label).
+LAYOUTS: dict[tuple[str, str], list[tuple[str, str]]] = {
+    ("hotmart", "A"): [
+        ("Código da transação", "id"), ("Status da transação", "status"), ("Data da transação", "date"),
+        ("Confirmação do pagamento", "paid_at"), ("Produto", "product"), ("Código do produto", "product_id"),
+        ("Nome deste preço", "offer"), ("Comprador(a)", "customer"), ("Email do(a) Comprador(a)", "email"),
+        ("Documento", "document"), ("Telefone", "phone"), ("País", "country"), ("Moeda de compra", "currency"),
+        ("Valor de compra com impostos", "gross"), ("Valor de compra sem impostos", "gross"),
+        ("Taxa de processamento", "fee"), ("Comissão do(a) Afiliado(a)", "commission"),
+        ("Faturamento líquido do(a) Produtor(a)", "net"), ("Método de pagamento", "payment"),
+        ("Quantidade total de parcelas", "installments"), ("Código SCK", "utm_source"),
+        ("Venda feita como", "offer_type"), ("Tipo de cobrança", "charge_type"), ("Código de cupom", "coupon"),
+    ],
+    ("hotmart", "B"): [
+        ("Data de venda", "date"), ("Transação", "id"), ("Nome do produto", "product"), ("Status", "status"),
+        ("Comprador", "customer"), ("E-mail", "email"), ("CPF/CNPJ", "document"), ("Celular", "phone"),
+        ("Preço total", "gross"), ("Taxa Hotmart", "fee"), ("Valor líquido", "net"), ("Moeda", "currency"),
+        ("Forma de pagamento", "payment"), ("Parcelas", "installments"), ("Data de aprovação", "paid_at"),
+        ("Afiliado", "affiliate"), ("Código SRC", "utm_source"), ("Cupom", "coupon"),
+    ],
+    ("kiwify", "A"): [
+        ("ID da venda", "id"), ("Status", "status"), ("Data de criação", "date"), ("Data de aprovação", "paid_at"),
+        ("Produto", "product"), ("Cliente", "customer"), ("Email", "email"), ("CPF", "document"),
+        ("Celular", "phone"), ("Método de pagamento", "payment"), ("Parcelas", "installments"),
+        ("Valor total", "gross"), ("Taxas", "fee"), ("Comissão do afiliado", "commission"),
+        ("Valor líquido", "net"), ("Moeda", "currency"), ("Cupom", "coupon"), ("UTM Source", "utm_source"),
+        ("UTM Campaign", "utm_campaign"), ("Afiliado", "affiliate"),
+    ],
+    ("kiwify", "B"): [
+        ("Sale ID", "id"), ("Created at", "date"), ("Product", "product"), ("Customer", "customer"),
+        ("Customer email", "email"), ("Customer CPF", "document"), ("Phone", "phone"), ("Status", "status"),
+        ("Payment method", "payment"), ("Installments", "installments"), ("Total", "gross"), ("Fees", "fee"),
+        ("Net amount", "net"), ("Currency", "currency"), ("Coupon code", "coupon"), ("Affiliate", "affiliate"),
+        ("utm_campaign", "utm_campaign"),
+    ],
+    ("eduzz", "A"): [
+        ("Fatura", "id"), ("Status", "status"), ("Data de criação", "date"), ("Data de pagamento", "paid_at"),
+        ("Cód. produto", "product_id"), ("Produto", "product"), ("Cliente", "customer"), ("E-mail", "email"),
+        ("CPF/CNPJ", "document"), ("Celular", "phone"), ("Valor da venda", "gross"), ("Valor pago", "paid_total"),
+        ("Comissão do afiliado", "commission"), ("Valor líquido", "net"), ("Forma de pagamento", "payment"),
+        ("Parcelas", "installments"), ("Afiliado", "affiliate"), ("Moeda", "currency"),
+    ],
+    ("eduzz", "B"): [
+        ("Nº da fatura", "id"), ("Criada em", "date"), ("Nome do produto", "product"), ("Comprador", "customer"),
+        ("Email do comprador", "email"), ("Documento", "document"), ("Telefone", "phone"), ("Situação", "status"),
+        ("Total (R$)", "gross"), ("Total pago c/ juros (R$)", "paid_total"), ("Valor da parcela", "installment_value"),
+        ("Qtd. parcelas", "installments"), ("Meio de pagamento", "payment"), ("Meu faturamento (R$)", "net"),
+        ("Paga em", "paid_at"), ("utm_campaign", "utm_campaign"),
+    ],
+    ("monetizze", "A"): [
+        ("Código da Venda", "id"), ("Status", "status"), ("Data da Compra", "date"),
+        ("Data de Finalização", "paid_at"), ("Produto", "product"), ("Código do Produto", "product_id"),
+        ("Nome do Cliente", "customer"), ("E-mail do Cliente", "email"), ("CPF", "document"),
+        ("Telefone", "phone"), ("Valor da Compra", "gross"), ("Comissão", "commission"), ("Valor Líquido", "net"),
+        ("Forma de Pagamento", "payment"), ("Parcelas", "installments"), ("Afiliado", "affiliate"),
+        ("Cupom", "coupon"),
+    ],
+    ("monetizze", "B"): [
+        ("Dt. pedido", "date"), ("Transação", "id"), ("Situação da venda", "status"), ("Oferta", "offer"),
+        ("Produto", "product"), ("Comprador", "customer"), ("Email", "email"), ("Doc.", "document"),
+        ("Fone", "phone"), ("Preço (R$)", "gross"), ("Líquido (R$)", "net"), ("Pagamento", "payment"),
+        ("Nº parcelas", "installments"), ("src", "utm_source"), ("utm_campaign", "utm_campaign"),
+    ],
+    ("braip", "A"): [
+        ("Cód. Transação", "id"), ("Status", "status"), ("Data da venda", "date"), ("Data do pagamento", "paid_at"),
+        ("Produto", "product"), ("Plano", "offer"), ("Cliente", "customer"), ("E-mail", "email"), ("CPF", "document"),
+        ("Telefone", "phone"), ("Valor total", "gross"), ("Taxa", "fee"), ("Comissão", "commission"),
+        ("Valor líquido", "net"), ("Método de pagamento", "payment"), ("Parcelas", "installments"),
+        ("Afiliado", "affiliate"),
+    ],
+    ("braip", "B"): [
+        ("Código", "id"), ("Criado em", "date"), ("Status da transação", "status"), ("Nome do produto", "product"),
+        ("Nome do comprador", "customer"), ("E-mail do comprador", "email"), ("Documento do comprador", "document"),
+        ("Celular do comprador", "phone"), ("Valor bruto", "gross"), ("Valor recebido", "net"), ("Taxa Braip", "fee"),
+        ("Forma de pagamento", "payment"), ("Qtd. parcelas", "installments"), ("Chave do afiliado", "affiliate"),
+    ],
+    ("clickbank", "A"): [
+        ("Transaction Time", "date"), ("Receipt", "id"), ("Transaction Type", "status"), ("Vendor", "vendor"),
+        ("Item", "product_id"), ("Product Title", "product"), ("Customer Name", "customer"),
+        ("Customer Email", "email"), ("Country", "country"), ("Amount", "gross"), ("Currency", "currency"),
+        ("Payment Method", "payment"), ("Affiliate", "affiliate"), ("TID", "utm_campaign"),
+    ],
+    ("clickbank", "B"): [
+        ("Order Date", "date"), ("Receipt #", "id"), ("Txn Type", "status"), ("SKU", "product_id"),
+        ("Product", "product"), ("Buyer", "customer"), ("E-mail Address", "email"), ("Order Total (USD)", "gross"),
+        ("Your Earnings (USD)", "net"), ("Pmt Method", "payment"), ("Affiliate Nickname", "affiliate"),
+        ("Tracking ID", "utm_campaign"),
+    ],
+    ("digistore24", "A"): [
+        ("Bestell-ID", "id"), ("Datum", "date"), ("Produkt-ID", "product_id"), ("Produktname", "product"),
+        ("Vorname", "first_name"), ("Nachname", "last_name"), ("E-Mail", "email"), ("Telefon", "phone"),
+        ("Land", "country"), ("Währung", "currency"), ("Bruttobetrag", "gross"), ("Nettobetrag", "net"),
+        ("Affiliate-Provision", "commission"), ("Zahlungsart", "payment"), ("Status", "status"),
+        ("Affiliate", "affiliate"),
+    ],
+    ("digistore24", "B"): [
+        ("Order ID", "id"), ("Transaction ID", "event_id"), ("Date", "date"), ("Transaction type", "status"),
+        ("Product name", "product"), ("Product ID", "product_id"), ("Buyer name", "customer"),
+        ("Buyer email", "email"), ("Amount (gross)", "gross"), ("Amount (net)", "net"), ("Currency", "currency"),
+        ("Payment method", "payment"), ("Affiliate", "affiliate"),
+    ],
+    # the hand-kept workbook: abbreviations, units in parentheses, the phone as the messaging app
+    ("manual", "A"): [
+        ("Dt. venda", "date"), ("Cód. transação", "id"), ("Produto", "product"), ("Cliente", "customer"),
+        ("E-mail", "email"), ("Zap", "phone"), ("CPF", "document"), ("Vlr. (R$)", "gross"), ("Status", "status"),
+        ("Obs.", "notes"),
+    ],
+    ("manual", "B"): [
+        ("Data", "date"), ("Nº do pedido", "id"), ("Curso", "product"), ("Nome", "customer"), ("Email", "email"),
+        ("WhatsApp", "phone"), ("CPF/CNPJ", "document"), ("Valor (R$)", "gross"), ("Situação", "status"),
+        ("Anotações", "notes"),
+    ],
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One export: where it lands, what it holds and how it is written."""
+
+    cluster: str
+    platform: str  # "manual" for the hand-kept workbook
+    name: str
+    wave: int
+    window: str = "all"
+    sep: str = ";"
+    encoding: str = "utf-8"
+    money: str = "br"  # br 1.234,56 | br_rs R$ 1.234,56 | us 1,234.56 | plain 1234.56 (csv only)
+    dates: str = "br_s"  # br_s dd/mm/yyyy hh:mm:ss | br_m dd/mm/yyyy hh:mm | us | iso | de (csv only)
+    empty: str = ""
+    title: str | None = None  # a title line and a blank line above the header
+    totals: bool = False  # a totals row at the bottom
+    masked_cpf: bool = True
+    sheets: tuple[str, ...] = ()  # manual: the platforms with a sheet of their own
+    platform_column_sheet: tuple[str, ...] = ()  # manual: platforms kept together under a "Plataforma" column
+
+    @property
+    def fmt(self) -> str:
+        return "xlsx" if self.name.endswith(".xlsx") else "csv"
+
+
+def _f(cluster: str, platform: str, name: str, wave: int, **kw: Any) -> FileSpec:
+    return FileSpec(cluster, platform, name, wave, **kw)
+
+
+FILES: dict[str, list[FileSpec]] = {
+    "A": [
+        _f("diabetes", "hotmart", "hotmart_vendas_detalhado_ago-out.csv", 1, window="w1", encoding="utf-8-sig", empty="(none)"),
+        _f("diabetes", "hotmart", "hotmart_vendas_detalhado_set-nov.csv", 2, window="w2", encoding="utf-8-sig", empty="(none)"),
+        _f("diabetes", "clickbank", "clickbank_transactions_2026.csv", 2, sep=",", money="us", dates="us"),
+        _f("diabetes", "manual", "Controle de Vendas 2026.xlsx", 2, sheets=("hotmart", "clickbank")),
+        _f("emagrecimento", "kiwify", "kiwify_vendas_ago-out.xlsx", 1, window="w1"),
+        _f("emagrecimento", "kiwify", "kiwify_vendas_set-nov.csv", 2, window="w2", sep=",", money="plain", dates="iso",
+           masked_cpf=False),
+        _f("emagrecimento", "monetizze", "monetizze_relatorio_vendas.csv", 1, encoding="latin-1", money="br_rs",
+           dates="br_m", title="Relatório de Vendas - Monetizze", totals=True),
+        _f("emagrecimento", "braip", "braip_vendas.xlsx", 2),
+        _f("rejuvenescimento", "digistore24", "digistore24_bestellungen.csv", 2, dates="de"),
+        _f("rejuvenescimento", "eduzz", "eduzz_faturas_ago-out.xlsx", 1, window="w1"),
+        _f("rejuvenescimento", "eduzz", "eduzz_faturas_set-nov.csv", 2, window="w2", encoding="latin-1"),
+        _f("rejuvenescimento", "hotmart", "hotmart_vendas.xlsx", 2),
+        _f("relacionamento", "braip", "braip_vendas_ago-out.csv", 1, window="w1", dates="br_m"),
+        _f("relacionamento", "braip", "braip_vendas_set-nov.csv", 2, window="w2", dates="br_m"),
+        _f("relacionamento", "monetizze", "monetizze_vendas.xlsx", 2, title="Vendas - exportado em 21/11/2026"),
+        _f("relacionamento", "kiwify", "kiwify_export.csv", 1, sep=",", money="plain", dates="iso", masked_cpf=False),
+        _f("relacionamento", "manual", "planilha_vendas_relacionamento.xlsx", 2, sheets=("kiwify", "monetizze", "braip")),
+        _f("renda_extra", "eduzz", "eduzz_vendas.csv", 2, money="br_rs", masked_cpf=False),
+        _f("renda_extra", "hotmart", "hotmart_export_renda.csv", 1, encoding="utf-8-sig", empty="(none)"),
+        _f("renda_extra", "digistore24", "digistore24_orders.xlsx", 2),
+        _f("renda_extra", "clickbank", "clickbank_report.xlsx", 1),
+    ],
+    "B": [
+        _f("diabetes", "clickbank", "cb_orders_aug-oct.csv", 1, window="w1", sep=",", money="us", dates="iso"),
+        _f("diabetes", "clickbank", "cb_orders_sep-nov.csv", 2, window="w2", sep=",", money="us", dates="iso"),
+        _f("diabetes", "hotmart", "Vendas Hotmart.xlsx", 2, title="Relatório de vendas - Hotmart"),
+        _f("diabetes", "manual", "minhas vendas.xlsx", 2, sheets=("hotmart", "clickbank", "eduzz")),
+        _f("emagrecimento", "hotmart", "vendas_hotmart_1.csv", 1, window="w1", sep=",", encoding="latin-1",
+           money="br_rs", dates="br_m", masked_cpf=False),
+        _f("emagrecimento", "hotmart", "vendas_hotmart_2.csv", 2, window="w2", sep=",", encoding="latin-1",
+           money="br_rs", dates="br_m", masked_cpf=False),
+        _f("emagrecimento", "braip", "braip-relatorio.csv", 2, sep=",", money="br", totals=True),
+        _f("emagrecimento", "monetizze", "monetizze.xlsx", 1),
+        _f("rejuvenescimento", "kiwify", "Kiwify vendas setembro.xlsx", 1, window="w1"),
+        _f("rejuvenescimento", "kiwify", "Kiwify vendas novembro.csv", 2, window="w2", encoding="latin-1",
+           money="br", dates="br_m"),
+        _f("rejuvenescimento", "eduzz", "eduzz_relatorio.csv", 1, sep=",", encoding="latin-1", money="br_rs",
+           title="Eduzz - Relatório de Faturas"),
+        _f("rejuvenescimento", "digistore24", "ds24_transactions.xlsx", 2),
+        _f("relacionamento", "eduzz", "eduzz_ago-out.xlsx", 1, window="w1"),
+        _f("relacionamento", "eduzz", "eduzz_set-nov.csv", 2, window="w2", money="br", dates="br_m", masked_cpf=False),
+        _f("relacionamento", "hotmart", "hotmart.csv", 2, money="br", dates="br_m"),
+        _f("relacionamento", "manual", "Planilha de controle.xlsx", 2, sheets=("braip",),
+           platform_column_sheet=("monetizze", "kiwify")),
+        _f("renda_extra", "monetizze", "monetizze_vendas_1.csv", 1, window="w1", encoding="latin-1", money="br_rs",
+           totals=True),
+        _f("renda_extra", "monetizze", "monetizze_vendas_2.csv", 2, window="w2", encoding="latin-1", money="br_rs",
+           totals=True),
+        _f("renda_extra", "braip", "braip.xlsx", 1),
+        _f("renda_extra", "digistore24", "digistore24_export.csv", 2, sep=",", money="plain", dates="iso"),
+        _f("renda_extra", "kiwify", "kiwify.csv", 2, sep=",", money="plain", dates="iso", masked_cpf=False),
+    ],
+}  # fmt: skip
+
+FIRST = ("Ana", "Bruno", "Carla", "Daniel", "Eduarda", "Felipe", "Gabriela", "Henrique", "Isabela", "João",
+         "Juliana", "Lucas", "Mariana", "Nathalia", "Otávio", "Patrícia", "Rafael", "Sônia", "Thiago", "Vanessa",
+         "Wesley", "Yasmin", "Márcio", "Cláudia", "Zé")  # fmt: skip
+LAST = ("Silva", "Santos", "Oliveira", "Souza", "Lima", "Pereira", "Ferreira", "Costa", "Rodrigues", "Almeida",
+        "Nascimento", "Araújo", "Carvalho", "Gomes", "Martins", "Ribeiro", "Conceição", "Brandão")  # fmt: skip
+FOREIGN_FIRST = ("John", "Mary", "Peter", "Linda", "Klaus", "Petra", "Hans", "Sarah", "Michael", "Emma")
+FOREIGN_LAST = ("Smith", "Johnson", "Brown", "Müller", "Schmidt", "Weber", "Miller", "Davis", "Fischer")
+NOTES = ("", "", "", "pagou no pix", "cliente pediu NF", "pediu reembolso?", "parcelado", "indicação da Ana",
+         "veio do Instagram", "reenviar acesso")  # fmt: skip
+
+
+@dataclass
+class Sale:
+    """One purchase as the platform knows it; `status` is what each wave's export shows."""
+
+    cluster: str
+    platform: str
+    sale_id: str
+    product_id: str
+    product: str
+    currency: str
+    gross: Decimal
+    fee: Decimal
+    commission: Decimal
+    purchased_at: datetime
+    customer: str
+    email: str
+    cpf: str
+    phone: str
+    country: str
+    payment: str  # card | boleto | pix
+    installments: int
+    affiliate: str
+    coupon: str
+    utm_source: str
+    utm_campaign: str
+    status: dict[int, str] = field(default_factory=dict)
+    closed_at: datetime | None = None  # when a refund or chargeback happened
+
+    @property
+    def net(self) -> Decimal:
+        return self.gross - self.fee - self.commission
+
+
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def cpf_digits(rng: random.Random) -> str:
+    digits = [rng.randrange(10) for _ in range(9)]
+    for n in (10, 11):
+        total = sum(d * w for d, w in zip(digits, range(n, 1, -1), strict=False))
+        digits.append(total * 10 % 11 % 10)
+    return "".join(map(str, digits))
+
+
+class Generator:
+    """The records of one set, and the files written from them."""
+
+    def __init__(self, set_name: str, seed: int = 11) -> None:
+        self.set = set_name
+        self.rng = random.Random(f"lakectl-heldout-{set_name}-{seed}")
+        self.used_ids: set[str] = set()
+        self.event_seq = 30_118_400
+        self.sales: list[Sale] = []  # every sale some file shows
+        self.manual_rows: dict[str, list[tuple[str, Sale, str]]] = defaultdict(
+            list
+        )  # file -> (platform, sale, status)
+
+    # -- records ---------------------------------------------------------------------------------
+    def new_id(self, platform: str) -> str:
+        rng = self.rng
+        alnum = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+        while True:
+            value = {
+                "hotmart": lambda: "HP" + "".join(rng.choice("0123456789") for _ in range(11)),
+                "kiwify": lambda: "".join(
+                    rng.choice("abcdefghijkmnopqrstuvwxyz0123456789") for _ in range(10)
+                ),
+                "eduzz": lambda: str(rng.randrange(40_000_000, 89_999_999)),
+                "monetizze": lambda: str(rng.randrange(18_000_000, 29_999_999)),
+                "braip": lambda: (
+                    "ven" + "".join(rng.choice("abcdefghijkmnpqrstuvwxyz23456789") for _ in range(8))
+                ),
+                "clickbank": lambda: "".join(rng.choice(alnum) for _ in range(8)),
+                "digistore24": lambda: "".join(rng.choice(alnum) for _ in range(8)),
+            }[platform]()
+            if value not in self.used_ids:
+                self.used_ids.add(value)
+                return value
+
+    def currency_for(self, platform: str) -> str:
+        if platform == "clickbank":
+            return "USD"
+        if platform == "digistore24":
+            return "USD" if self.set == "B" and self.rng.random() < 0.2 else "EUR"
+        return "BRL"
+
+    def new_sale(self, cluster: str, platform: str, window: str, final: str) -> Sale:
+        rng = self.rng
+        currency = self.currency_for(platform)
+        catalogue = PRODUCTS[cluster]["EUR" if currency == "USD" and platform == "digistore24" else currency]
+        product_id, product, price = rng.choice(catalogue)
+        gross = Decimal(price)
+        coupon = ""
+        if currency == "BRL" and rng.random() < 0.15:
+            coupon = rng.choice(("BLACK10", "VOLTA20", "LIVE15"))
+            gross = _money(gross * (100 - int(coupon[-2:])) / 100)
+        start, end = WINDOWS[window]
+        purchased = start + timedelta(seconds=rng.randrange(int((end - start).total_seconds())))
+        foreign = currency != "BRL"
+        first = rng.choice(FOREIGN_FIRST if foreign else FIRST)
+        last = rng.choice(FOREIGN_LAST if foreign else LAST)
+        email_user = f"{first}.{last}{rng.randrange(1, 99)}".lower()
+        email_user = email_user.translate(str.maketrans("áâãéêíóôõúüçö", "aaaeeiooouuco"))
+        domain = rng.choice(("gmail.com", "hotmail.com", "yahoo.com.br", "outlook.com", "uol.com.br"))
+        affiliate = rng.choice(("", "", "", "Marcos Afiliado", "Top Ofertas", "canal_saude"))
+        commission = _money(gross * Decimal("0.40")) if affiliate else Decimal("0.00")
+        payment = rng.choices(("card", "boleto", "pix"), (6, 2, 3))[0]
+        return Sale(
+            cluster=cluster, platform=platform, sale_id=self.new_id(platform), product_id=product_id,
+            product=product, currency=currency, gross=gross, fee=_money(gross * Decimal("0.099") + 1),
+            commission=commission, purchased_at=purchased.replace(microsecond=0), customer=f"{first} {last}",
+            email=f"{email_user}@{domain}", cpf=cpf_digits(rng),
+            phone=f"{rng.choice((11, 21, 31, 41, 51, 61, 71, 81, 85, 92))}9{rng.randrange(10_000_000, 99_999_999)}",
+            country=rng.choice(("US", "CA", "GB", "AU")) if currency == "USD" else ("DE" if foreign else "BR"),
+            payment=payment, installments=rng.randrange(1, 13) if payment == "card" and not foreign else 1,
+            affiliate=affiliate, coupon=coupon, utm_source=rng.choice(("", "fb", "ig", "google", "yt")),
+            utm_campaign=rng.choice(("", "lancamento_nov", "remarketing", "black_friday")),
+            status={1: final, 2: final}, closed_at=None,
+        )  # fmt: skip
+
+    def pick_final(self, platform: str) -> str:
+        mix = STATUS_MIX[platform]
+        return self.rng.choices(list(mix), list(mix.values()))[0]
+
+    def earlier(self, platform: str, final: str) -> str:
+        """What the first of two overlapping exports showed for a sale that ends `final`."""
+        rng, labels = self.rng, STATUS_LABELS[platform][self.set]
+        if final == "approved" and "pending" in labels and rng.random() < 0.45:
+            return "pending"
+        if final in ("refunded", "chargeback", "refund_pending") and rng.random() < 0.7:
+            return (
+                "refund_pending"
+                if final == "refunded" and "refund_pending" in labels and rng.random() < 0.3
+                else "approved"
+            )
+        if final in ("expired", "refused", "cancelled") and "pending" in labels and rng.random() < 0.5:
+            return "pending"
+        return final
+
+    def build(self) -> None:
+        rng = self.rng
+        for cluster in CLUSTERS:
+            exports = [f for f in FILES[self.set] if f.cluster == cluster and f.platform != "manual"]
+            for platform in dict.fromkeys(f.platform for f in exports):
+                windows = {f.window for f in exports if f.platform == platform}
+                two_exports = windows == {"w1", "w2"}
+                window = "all" if two_exports or windows == {"all"} else windows.pop()
+                for _ in range(rng.randrange(22, 34)):
+                    sale = self.new_sale(cluster, platform, window, self.pick_final(platform))
+                    in_w1 = sale.purchased_at <= WINDOWS["w1"][1]
+                    in_w2 = sale.purchased_at >= WINDOWS["w2"][0]
+                    if (
+                        two_exports and in_w1 and in_w2
+                    ):  # in both exports: the first may show an earlier status
+                        sale.status[1] = self.earlier(platform, sale.status[2])
+                    if sale.status[2] in ("refunded", "chargeback"):
+                        sale.closed_at = min(
+                            sale.purchased_at + timedelta(days=rng.randrange(2, 25)), LAST_EVENT
+                        )
+                        if (
+                            two_exports
+                            and sale.status[1] == "approved"
+                            and sale.closed_at <= WINDOWS["w1"][1]
+                        ):
+                            sale.status[1] = sale.status[2]  # the refund was already in the first export
+                    self.sales.append(sale)
+        for spec in FILES[self.set]:
+            if spec.platform == "manual":
+                self.fill_manual(spec)
+
+    def fill_manual(self, spec: FileSpec) -> None:
+        """The seller's own sheets: some sales copied from the exports (with the status they knew then),
+        and older ones no export here holds."""
+        rng, labels = self.rng, STATUS_LABELS["manual"][self.set]
+        for platform in (*spec.sheets, *spec.platform_column_sheet):
+            rows = self.manual_rows[spec.name]
+            for sale in self.sales:
+                known = sale.status[1]
+                if (
+                    sale.cluster == spec.cluster
+                    and sale.platform == platform
+                    and known in labels
+                    and rng.random() < 0.4
+                ):
+                    rows.append((platform, sale, known))
+            for _ in range(rng.randrange(4, 9)):
+                sale = self.new_sale(spec.cluster, platform, "old", self.pick_final("manual"))
+                rows.append((platform, sale, sale.status[2]))
+            rows.sort(key=lambda r: r[1].purchased_at)
+
+    # -- which rows each file holds --------------------------------------------------------------
+    def rows_of(self, spec: FileSpec) -> list[tuple[Sale, str, datetime, int]]:
+        """(sale, status shown, row date, sign) per data row of a platform export, in date order."""
+        start, end = WINDOWS[spec.window]
+        rows: list[tuple[Sale, str, datetime, int]] = []
+        for sale in self.sales:
+            if sale.cluster != spec.cluster or sale.platform != spec.platform:
+                continue
+            status = sale.status[spec.wave] if spec.window != "all" else sale.status[2]
+            if (spec.platform, self.set) in EVENT_STYLE:
+                if start <= sale.purchased_at <= end:
+                    rows.append((sale, "approved", sale.purchased_at, 1))
+                closed = sale.closed_at
+                if status in ("refunded", "chargeback") and closed and start <= closed <= end:
+                    rows.append((sale, status, closed, -1))
+            elif start <= sale.purchased_at <= end:
+                rows.append((sale, status, sale.purchased_at, 1))
+        return sorted(rows, key=lambda r: r[2])
+
+    # -- ground truth ----------------------------------------------------------------------------
+    def expected(self) -> dict[str, Any]:
+        # Final status of a sale seen more than once (the README's upsert rule): a platform export always
+        # beats the hand-kept workbook; among exports of the same kind the later wave (the later bronze
+        # version) wins. ClickBank and Digistore24 refund/chargeback rows change their sale's status.
+        seen: dict[tuple[str, str, str], tuple[tuple[int, int], str, Sale]] = {}
+        for spec in FILES[self.set]:
+            if spec.platform == "manual":
+                shown: Iterable[tuple[str, Sale, str]] = self.manual_rows[spec.name]
+                priority = 0
+            else:
+                per_sale: dict[str, tuple[str, Sale, str]] = {}
+                for sale, status, _, _ in self.rows_of(spec):  # rows in date order: the last event wins
+                    per_sale[sale.sale_id] = (spec.platform, sale, status)
+                shown, priority = per_sale.values(), 1
+            for platform, sale, status in shown:
+                key = (spec.cluster, platform, sale.sale_id)
+                rank = (priority, spec.wave)
+                if key not in seen or rank >= seen[key][0]:
+                    seen[key] = (rank, status, sale)
+        clusters: dict[str, Any] = {}
+        for cluster in CLUSTERS:
+            finals = [(k, status, sale) for k, (_, status, sale) in seen.items() if k[0] == cluster]
+            revenue: dict[str, Decimal] = defaultdict(Decimal)
+            for _, status, sale in finals:
+                if status == "approved":
+                    revenue[sale.currency] += sale.gross
+            money = {c: str(v) for c, v in sorted(revenue.items())}
+            statuses = Counter(status for _, status, _ in finals)
+            platforms = Counter(
+                k[1] for k, _, _ in finals
+            )  # a hand-kept row counts under its sheet's platform
+            clusters[cluster] = {
+                "transactions": len(finals),
+                "statuses": dict(sorted(statuses.items())),
+                "platforms": dict(sorted(platforms.items())),
+                "approved": statuses["approved"],
+                "approved_revenue": money,
+                "gold_approved_revenue": money,  # gold daily_sales.gross_revenue counts approved sales only
+                "transaction_ids": sorted(k[2] for k, _, _ in finals),
+            }
+        return clusters
+
+    # -- writing ---------------------------------------------------------------------------------
+    def write(self, out: Path) -> dict[str, Any]:
+        self.build()
+        waves: dict[int, list[str]] = defaultdict(list)
+        files = []
+        for spec in FILES[self.set]:
+            path = out / spec.cluster / spec.name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if spec.platform == "manual":
+                rows = write_manual(self, spec, path)
+            else:
+                header, body = self.table(spec)
+                rows = len(body)
+                if spec.totals:
+                    body.append(totals_row(header, body, LAYOUTS[(spec.platform, self.set)]))
+                write_table(path, spec, header, body, sheet=sheet_name(spec.platform, self.set))
+            waves[spec.wave].append(f"{spec.cluster}/{spec.name}")
+            files.append({"path": f"{spec.cluster}/{spec.name}", "platform": spec.platform, "wave": spec.wave,
+                          "data_rows": rows})  # fmt: skip
+        clusters = self.expected()
+        return {
+            "set": self.set,
+            "final_status_rule": "a platform export beats the hand-kept workbook; among the same kind the later "
+            "wave (later bronze version) wins; a refund or chargeback row changes its sale's status",
+            "waves": [waves[w] for w in sorted(waves)],
+            "files": files,
+            "clusters": clusters,
+            "totals": {
+                "transactions": sum(c["transactions"] for c in clusters.values()),
+                "approved": sum(c["approved"] for c in clusters.values()),
+                "approved_revenue": sum_money(c["approved_revenue"] for c in clusters.values()),
+            },
+        }
+
+    def table(self, spec: FileSpec) -> tuple[list[str], list[list[Any]]]:
+        layout = LAYOUTS[(spec.platform, self.set)]
+        header = [label for label, _ in layout]
+        body = []
+        for n, (sale, status, when, sign) in enumerate(self.rows_of(spec)):
+            values = row_values(sale, status, when, sign, spec, self.set, n)
+            self.event_seq += (
+                1  # Digistore24: every payment, refund or chargeback is a transaction of its own
+            )
+            values["event_id"] = str(self.event_seq)
+            body.append([values.get(name) for _, name in layout])
+        return header, body
+
+
+def sum_money(parts: Iterable[dict[str, str]]) -> dict[str, str]:
+    total: dict[str, Decimal] = defaultdict(Decimal)
+    for part in parts:
+        for currency, value in part.items():
+            total[currency] += Decimal(value)
+    return {c: str(v) for c, v in sorted(total.items())}
+
+
+def sheet_name(platform: str, set_name: str) -> str:
+    return {"digistore24": "Bestellungen" if set_name == "A" else "Transactions", "clickbank": "Report"}.get(
+        platform, "Vendas"
+    )
+
+
+def payment_style(platform: str, set_name: str) -> str:
+    if platform == "clickbank":
+        return "clickbank"
+    if platform == "digistore24":
+        return "de" if set_name == "A" else "en"
+    return "kiwify_en" if (platform, set_name) == ("kiwify", "B") else "br"
+
+
+def row_values(
+    sale: Sale, status: str, when: datetime, sign: int, spec: FileSpec, set_name: str, n: int
+) -> dict[str, Any]:
+    """Every field of one row, as Python values (Decimal money, datetime dates); text where the export
+    writes text."""
+    paid = status in ("approved", "refunded", "refund_pending", "chargeback") and sign > 0
+    cpf = sale.cpf
+    if spec.masked_cpf:
+        cpf = f"{cpf[:3]}.{cpf[3:6]}.{cpf[6:9]}-{cpf[9:]}"
+    phone = sale.phone
+    phone = (f"+55 ({phone[:2]}) {phone[2:7]}-{phone[7:]}", f"({phone[:2]}) {phone[2:7]}-{phone[7:]}",
+             phone, "55" + phone)[n % 4]  # fmt: skip
+    first, _, last = sale.customer.partition(" ")
+    gross = sale.gross * sign
+    interest = Decimal("1") + Decimal("0.0349") * (sale.installments - 1)
+    paid_total = _money(sale.gross * interest) * sign
+    email = sale.email.upper() if n % 9 == 4 else (f" {sale.email}" if n % 11 == 7 else sale.email)
+    return {
+        "id": sale.sale_id,
+        "status": STATUS_LABELS[spec.platform][set_name][status],
+        "date": when,
+        "paid_at": sale.purchased_at
+        + timedelta(minutes=3 + n % 50, days=1 if sale.payment == "boleto" else 0)
+        if paid
+        else None,
+        "product": sale.product,
+        "product_id": sale.product_id,
+        "offer": "3 potes" if n % 5 == 0 else "Oferta principal",
+        "customer": sale.customer,
+        "first_name": first,
+        "last_name": last,
+        "email": email,
+        "document": cpf if sale.currency == "BRL" else None,
+        "phone": phone if sale.currency == "BRL" else None,
+        "country": sale.country,
+        "currency": sale.currency,
+        "gross": gross,
+        "fee": sale.fee * sign,
+        "commission": sale.commission * sign,
+        "net": sale.net * sign,
+        "paid_total": paid_total,
+        "installment_value": _money(paid_total / sale.installments),
+        "payment": PAYMENT_LABELS[payment_style(spec.platform, set_name)][sale.payment],
+        "installments": sale.installments,
+        "affiliate": sale.affiliate or None,
+        "coupon": sale.coupon or None,
+        "utm_source": sale.utm_source or None,
+        "utm_campaign": sale.utm_campaign or None,
+        "offer_type": "Produto principal" if n % 7 else "Produto order bump",
+        "charge_type": "Única",
+        "vendor": "healthvend",
+        "notes": None,
+    }
+
+
+def totals_row(header: list[str], body: list[list[Any]], layout: list[tuple[str, str]]) -> list[Any]:
+    """A 'Total' line under the data: the label in the first column, the sum under each money column."""
+    row: list[Any] = [None] * len(header)
+    row[0] = "Total"
+    for i, (_, name) in enumerate(layout):
+        if name in ("gross", "net"):
+            row[i] = sum((r[i] for r in body if isinstance(r[i], Decimal)), Decimal("0"))
+    return row
+
+
+# -- rendering -----------------------------------------------------------------------------------
+def fmt_money(value: Decimal, style: str) -> str:
+    text = f"{abs(value):,.2f}"
+    if style in ("br", "br_rs"):
+        text = text.replace(",", "_").replace(".", ",").replace("_", ".")
+    elif style == "plain":
+        text = text.replace(",", "")
+    if style == "br_rs":
+        text = "R$ " + text
+    return ("-" if value < 0 else "") + text
+
+
+def fmt_date(value: datetime, style: str) -> str:
+    return value.strftime(
+        {"br_s": "%d/%m/%Y %H:%M:%S", "br_m": "%d/%m/%Y %H:%M", "us": "%m/%d/%Y %H:%M", "iso": "%Y-%m-%d %H:%M:%S",
+         "de": "%d.%m.%Y %H:%M", "br_d": "%d/%m/%Y"}[style]
+    )  # fmt: skip
+
+
+def as_text(value: Any, spec: FileSpec) -> str:
+    if value is None:
+        return spec.empty
+    if isinstance(value, Decimal):
+        return fmt_money(value, spec.money)
+    if isinstance(value, datetime):
+        return fmt_date(value, spec.dates)
+    return str(value)
+
+
+def write_table(path: Path, spec: FileSpec, header: list[str], body: list[list[Any]], sheet: str) -> None:
+    if spec.fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=spec.sep, lineterminator="\r\n")
+        if spec.title:
+            writer.writerow([spec.title])
+            writer.writerow([])
+        writer.writerow(header)
+        writer.writerows([as_text(v, spec) for v in row] for row in body)
+        path.write_bytes(buffer.getvalue().encode(spec.encoding))  # strict: a set never loses a character
+        return
+    book = workbook(path)
+    write_sheet(book, book.add_worksheet(sheet), spec.title, header, body)
+    book.close()
+
+
+def workbook(path: Path) -> Any:
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path))
+    book.set_properties({"created": datetime(2026, 11, 21, 9, 30)})  # the same bytes on every build
+    return book
+
+
+def write_sheet(book: Any, sheet: Any, title: str | None, header: list[str], body: list[list[Any]],
+                date_format: str = "dd/mm/yyyy hh:mm") -> None:  # fmt: skip
+    """Native cells: numbers as numbers, dates as Excel dates."""
+    dates = book.add_format({"num_format": date_format})
+    money = book.add_format({"num_format": "#,##0.00"})
+    bold = book.add_format({"bold": True})
+    top = 0
+    if title:
+        sheet.write(0, 0, title, bold)
+        top = 2  # a blank line between the title and the header
+    sheet.write_row(top, 0, header, bold)
+    for r, row in enumerate(body, start=top + 1):
+        for c, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, datetime):
+                sheet.write_datetime(r, c, value, dates)
+            elif isinstance(value, Decimal):
+                sheet.write_number(r, c, float(value), money)
+            else:
+                sheet.write(r, c, value)
+
+
+def write_manual(gen: Generator, spec: FileSpec, path: Path) -> int:
+    """The hand-kept workbook: a summary sheet, one sheet per platform (or one with a platform column),
+    a title above each, a totals line below."""
+    layout = LAYOUTS[("manual", gen.set)]
+    labels = STATUS_LABELS["manual"][gen.set]
+    rows = gen.manual_rows[spec.name]
+    book = workbook(path)
+    summary = book.add_worksheet("Resumo" if gen.set == "A" else "Resumo geral")
+    per_sheet: dict[str, list[tuple[str, Sale, str]]] = defaultdict(list)
+    for row in rows:
+        together = row[0] in spec.platform_column_sheet
+        per_sheet["Outras plataformas" if together else sheet_title(row[0], gen.set)].append(row)
+    summary_rows: list[list[Any]] = []
+    for name, sheet_rows in per_sheet.items():
+        together = name == "Outras plataformas"
+        header = [label for label, _ in layout]
+        usd = any(s.currency == "USD" for _, s, _ in sheet_rows)
+        if usd:  # the seller notes dollar sales in dollars, the unit in the label
+            header = [h.replace("R$", "US$") for h in header]
+        if together:
+            header.insert(1, "Plataforma")
+        body = []
+        for n, (platform, sale, status) in enumerate(sheet_rows):
+            values = row_values(sale, status, sale.purchased_at, 1, spec, gen.set, n)
+            values["status"] = labels[status]
+            values["notes"] = NOTES[n % len(NOTES)] or None
+            # a hand-typed date: Excel dates in set A, text in set B
+            values["date"] = sale.purchased_at.replace(hour=0, minute=0, second=0)
+            if gen.set == "B":
+                values["date"] = fmt_date(values["date"], "br_d")
+            line = [values[f] for _, f in layout]
+            if together:
+                line.insert(1, platform.capitalize())
+            body.append(line)
+        amount_col = header.index(next(h for h in header if "$" in h))
+        total = sum((r[amount_col] for r in body), Decimal("0"))
+        body.append(["TOTAL", *[None] * (amount_col - 1), total, *[None] * (len(header) - amount_col - 1)])
+        title = f"Controle de vendas - {spec.cluster.replace('_', ' ').title()} ({name})"
+        write_sheet(book, book.add_worksheet(name), title, header, body, date_format="dd/mm/yyyy")
+        summary_rows.append([name, len(sheet_rows), total])
+    summary.write_row(0, 0, ["Plataforma", "Qtd. vendas", "Faturamento"])
+    for r, line in enumerate(summary_rows, start=1):
+        summary.write_row(r, 0, [line[0], line[1], float(line[2])])
+    summary.write_row(len(summary_rows) + 1, 0, ["Total geral", sum(x[1] for x in summary_rows)])
+    book.close()
+    return len(rows)
+
+
+def sheet_title(platform: str, set_name: str) -> str:
+    name = {"clickbank": "ClickBank", "digistore24": "Digistore24"}.get(platform, platform.capitalize())
+    return name if set_name == "A" else f"Vendas {name}"
+
+
+def build(out: Path, set_name: str) -> dict[str, Any]:
+    """Write set `set_name` into `out` (a landing zone) with `out/expected.json`; returns the latter."""
+    if set_name not in SETS:
+        raise ValueError(f"unknown set {set_name!r}: choose one of {', '.join(SETS)}")
+    out.mkdir(parents=True, exist_ok=True)
+    expected = Generator(set_name).write(out)
+    (out / "expected.json").write_text(json.dumps(expected, indent=1, ensure_ascii=False) + "\n")
+    return expected
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("out", type=Path, help="folder to write the landing zone into")
+    parser.add_argument("--set", default="A", choices=SETS, dest="set_name")
+    args = parser.parse_args(argv)
+    expected = build(args.out, args.set_name)
+    totals = expected["totals"]
+    print(f"set {args.set_name}: {len(expected['files'])} files, {totals['transactions']} transactions, "
+          f"{totals['approved']} approved, revenue {totals['approved_revenue']} -> {args.out}")  # fmt: skip
+    for n, wave in enumerate(expected["waves"], start=1):
+        print(f"wave {n}: " + ", ".join(wave))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
