@@ -159,9 +159,11 @@ KNOWN = {  # what lakectl gets wrong today on each set (issue 11); the mark goes
     "A": "issue 11: held-out set A: keeps 394 of 424 transactions, 72% of approved EUR revenue: Digistore24's "
     "German export (dd.mm.yyyy dates; a refunded order as one row with status Erstattet/Rückbuchung) loses "
     "30 sales; Braip's 'Em Análise' comes out pending, not blocked",
-    # set B is for measuring only: its reason gives the figures, not the causes
+    # sets B and C are for measuring only: their reasons give the figures, not the causes
     "B": "issue 11: held-out set B: keeps 374 of 430 transactions, 93% of approved BRL revenue, platforms and "
     "statuses off in four of five clusters",
+    "C": "issue 11: held-out set C: keeps 392 of 423 transactions, 98% of approved BRL revenue and 0% of EUR, "
+    "statuses off in every cluster",
 }
 
 
@@ -214,16 +216,20 @@ def test_each_set_is_a_landing_zone_over_every_platform_and_currency(built):
         assert 300 <= expected["totals"]["transactions"] <= 600, s
         assert set(expected["totals"]["approved_revenue"]) == {"BRL", "USD", "EUR"}
         raw = [(folder / f["path"]).read_bytes() for f in files if f["path"].endswith(".csv")]
-        assert any(b.startswith(b"\xef\xbb\xbf") for b in raw) or s == "B"
         assert any(b"\xe7\xe3o" in b or b"\xe3" in b for b in raw), "a Latin-1 file"  # ção in Latin-1
+
+
+def test_some_export_has_a_byte_order_mark(built):
+    csvs = [folder / f["path"] for folder, expected in built.values() for f in expected["files"]]
+    assert any(p.read_bytes().startswith(b"\xef\xbb\xbf") for p in csvs if p.suffix == ".csv")
 
 
 def test_the_sets_render_the_same_fields_with_other_labels():
     for platform in PLATFORMS | {"manual"}:
-        a = {f: label for label, f in build.LAYOUTS[(platform, "A")]}
-        b = {f: label for label, f in build.LAYOUTS[(platform, "B")]}
+        labels = {s: {f: label.casefold() for label, f in build.LAYOUTS[(platform, s)]} for s in build.SETS}
         for name in ("id", "gross", "date"):
-            assert a[name] != b[name], (platform, name, a[name])
+            seen = [labels[s][name] for s in build.SETS]
+            assert len(set(seen)) == len(seen), (platform, name, seen)
 
 
 def test_sales_recur_across_exports_with_a_changed_status():

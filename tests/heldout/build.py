@@ -34,7 +34,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-SETS = ("A", "B")
+SETS = ("A", "B", "C")
 CLUSTERS = ("diabetes", "emagrecimento", "rejuvenescimento", "relacionamento", "renda_extra")
 CENT = Decimal("0.01")
 
@@ -83,6 +83,39 @@ PRODUCTS: dict[str, dict[str, list[tuple[str, str, str]]]] = {
     },
 }  # fmt: skip
 
+# Set C sells other things at other prices.
+PRODUCTS_C: dict[str, dict[str, list[tuple[str, str, str]]]] = {
+    "diabetes": {
+        "BRL": [("6120001", "Receitas para Diabéticos", "27.00"), ("6120002", "Programa Glicose Estável 90 Dias", "397.00"),
+                ("6120003", "Consultoria Nutricional Individual", "2400.00")],
+        "USD": [("glucotrust3", "GlucoTrust - 3 Bottles", "177.00"), ("glucotrust1", "GlucoTrust - 1 Bottle", "69.00")],
+        "EUR": [("700101", "Zucker-Detox Programm", "79.00"), ("700102", "Zucker-Detox Coaching", "249.00")],
+    },
+    "emagrecimento": {
+        "BRL": [("6230010", "Emagreça Dormindo", "57.90"), ("6230011", "Método Barriga Zero Plus", "247.00")],
+        "USD": [("puravive", "Puravive 6 Bottles", "294.00"), ("ikaria", "Ikaria Lean Belly Juice", "69.00")],
+        "EUR": [("700201", "Fit mit 40", "39.00")],
+    },
+    "rejuvenescimento": {
+        "BRL": [("6340100", "Skincare Natural 60+", "89.90"), ("6340101", "Yoga Facial Rejuvenescedor", "177.00"),
+                ("6340102", "Kit Rotina Anti-idade Completa", "1297.00")],
+        "USD": [("prodentim", "ProDentim 3 Bottles", "147.00")],
+        "EUR": [("700301", "Jünger aussehen in 21 Tagen", "67.00")],
+    },
+    "relacionamento": {
+        "BRL": [("6450001", "Destrave Sua Vida Amorosa", "147.00"), ("6450002", "Mentoria Casais Felizes", "3500.00")],
+        "USD": [("textchem", "Text Chemistry", "47.00"), ("obsessmeth", "Obsession Method", "37.00")],
+        "EUR": [("700401", "Beziehungs-Neustart", "97.00"), ("700402", "Beziehungs-Neustart VIP", "397.00")],
+    },
+    "renda_extra": {
+        "BRL": [("6560001", "Renda Extra com Crochê", "67.00"), ("6560002", "Mestre do Tráfego Pago", "997.00"),
+                ("6560003", "Planilha de Finanças Pessoais", "19.90")],
+        "USD": [("cbuniv", "CB University", "47.00")],
+        "EUR": [("700501", "Passives Einkommen Masterclass", "497.00")],
+    },
+}  # fmt: skip
+CATALOGUES = {"A": PRODUCTS, "B": PRODUCTS, "C": PRODUCTS_C}
+
 # Final statuses (silver's vocabulary) and how often each platform ends a sale in them.
 STATUS_MIX: dict[str, dict[str, float]] = {
     "hotmart": {"approved": 62, "refunded": 8, "chargeback": 3, "cancelled": 5, "pending": 7, "refused": 5,
@@ -107,12 +140,16 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "B": {"approved": "Completo", "pending": "Processando transação", "refunded": "Reembolsado",
               "chargeback": "Chargeback", "cancelled": "Cancelada", "refused": "Recusada", "expired": "Expirada",
               "blocked": "Em análise"},
+        "C": {"approved": "Approved", "pending": "Waiting Payment", "refunded": "Refunded", "chargeback": "Chargeback",
+              "cancelled": "Canceled", "refused": "Declined", "expired": "Expired", "blocked": "Under Analysis"},
     },
     "kiwify": {
         "A": {"approved": "Pago", "pending": "Aguardando pagamento", "refunded": "Reembolsado",
               "refund_pending": "Reembolso solicitado", "chargeback": "Chargeback", "refused": "Recusado"},
         "B": {"approved": "paid", "pending": "waiting_payment", "refunded": "refunded",
               "refund_pending": "pending_refund", "chargeback": "chargedback", "refused": "refused"},
+        "C": {"approved": "Aprovado", "pending": "Pendente", "refunded": "Reembolsado",
+              "refund_pending": "Reembolso pendente", "chargeback": "Chargeback", "refused": "Recusado"},
     },
     "eduzz": {
         "A": {"approved": "Paga", "pending": "Aberta", "cancelled": "Cancelada", "refund_pending": "Aguardando Reembolso",
@@ -120,12 +157,17 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "B": {"approved": "Paga", "pending": "Aguardando Pagamento", "cancelled": "Cancelada",
               "refund_pending": "Aguardando Reembolso", "refunded": "Reembolsada", "duplicated": "Duplicada",
               "expired": "Vencida"},
+        "C": {"approved": "Pagada", "pending": "Abierta", "cancelled": "Cancelada",
+              "refund_pending": "Esperando reembolso", "refunded": "Reembolsada", "duplicated": "Duplicada",
+              "expired": "Vencida"},
     },
     "monetizze": {
         "A": {"approved": "Finalizada", "pending": "Aguardando pagamento", "cancelled": "Cancelada",
               "refunded": "Devolvida", "blocked": "Bloqueada"},
         "B": {"approved": "Completa", "pending": "Aguardando Pagamento", "cancelled": "Cancelada",
               "refunded": "Reembolsada", "blocked": "Bloqueada"},
+        "C": {"approved": "Completa", "pending": "Aguardando pagamento", "cancelled": "Cancelada",
+              "refunded": "Devolvida", "blocked": "Bloqueada"},
     },
     "braip": {
         "A": {"approved": "Pagamento Aprovado", "pending": "Aguardando Pagamento", "cancelled": "Cancelada",
@@ -134,23 +176,35 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "B": {"approved": "Aprovado", "pending": "Em Processamento", "cancelled": "Cancelado",
               "chargeback": "Chargeback", "refunded": "Devolvida", "blocked": "Em análise",
               "refund_pending": "Estorno pendente"},
+        "C": {"approved": "Pagamento Aprovado", "pending": "Aguardando Pagamento", "cancelled": "Cancelada",
+              "chargeback": "Chargeback", "refunded": "Devolvida", "blocked": "Em Análise",
+              "refund_pending": "Estorno Pendente"},
     },
     # ClickBank and Digistore24 (set B) write one row per event: the sale, then a refund or chargeback
     # row carrying the sale's receipt / order id.
     "clickbank": {
         "A": {"approved": "SALE", "refunded": "RFND", "chargeback": "CGBK"},
         "B": {"approved": "Sale", "refunded": "Refund", "chargeback": "Chargeback"},
+        "C": {"approved": "Sale", "refunded": "Refund", "chargeback": "Chargeback"},
     },
     "digistore24": {
         "A": {"approved": "Bezahlt", "refunded": "Erstattet", "chargeback": "Rückbuchung"},
         "B": {"approved": "Payment", "refunded": "Refund", "chargeback": "Chargeback"},
+        "C": {"approved": "Zahlung", "refunded": "Erstattung", "chargeback": "Rückbuchung"},
     },
     "manual": {
         "A": {"approved": "Pago", "refunded": "Reembolsado", "pending": "Pendente", "cancelled": "Cancelado"},
         "B": {"approved": "PAGO", "refunded": "Devolvido", "pending": "Aguardando pgto", "cancelled": "Cancelou"},
+        "C": {"approved": "Pago ✅", "refunded": "Reembolso feito", "pending": "Aguardando", "cancelled": "Cancelado"},
     },
 }  # fmt: skip
-EVENT_STYLE = {("clickbank", "A"), ("clickbank", "B"), ("digistore24", "B")}
+EVENT_STYLE = {
+    ("clickbank", "A"),
+    ("clickbank", "B"),
+    ("clickbank", "C"),
+    ("digistore24", "B"),
+    ("digistore24", "C"),
+}
 
 PAYMENT_LABELS: dict[str, dict[str, str]] = {
     "br": {"card": "Cartão de Crédito", "boleto": "Boleto", "pix": "Pix"},
@@ -158,6 +212,7 @@ PAYMENT_LABELS: dict[str, dict[str, str]] = {
     "clickbank": {"card": "VISA", "boleto": "MSTR", "pix": "PYPL"},
     "de": {"card": "Kreditkarte", "boleto": "SEPA-Lastschrift", "pix": "PayPal"},
     "en": {"card": "Credit card", "boleto": "Direct debit", "pix": "PayPal"},
+    "es": {"card": "Tarjeta de crédito", "boleto": "Boleto", "pix": "Pix"},
 }
 
 # Column layouts: (label, field) in the file's order. Set A follows the platforms' current exports
@@ -263,6 +318,59 @@ LAYOUTS: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("Buyer email", "email"), ("Amount (gross)", "gross"), ("Amount (net)", "net"), ("Currency", "currency"),
         ("Payment method", "payment"), ("Affiliate", "affiliate"),
     ],
+    # set C: Hotmart's English UI, Eduzz's Spanish one, Digistore24 in German with one row per event
+    ("hotmart", "C"): [
+        ("Transaction", "id"), ("Transaction Status", "status"), ("Purchase Date", "date"),
+        ("Approval Date", "paid_at"), ("Product", "product"), ("Product ID", "product_id"), ("Buyer Name", "customer"),
+        ("Buyer Email", "email"), ("Buyer Document", "document"), ("Buyer Phone", "phone"),
+        ("Purchase Currency", "currency"), ("Purchase Price (with taxes)", "gross"),
+        ("Producer Net Revenue", "net"), ("Affiliate Commission", "commission"), ("Payment Type", "payment"),
+        ("Installments", "installments"), ("Coupon Code", "coupon"), ("SCK", "utm_source"),
+    ],
+    ("kiwify", "C"): [
+        ("Código da venda", "id"), ("Data", "date"), ("Situação", "status"), ("Nome do produto", "product"),
+        ("Nome do cliente", "customer"), ("E-mail do cliente", "email"), ("Documento", "document"),
+        ("Telefone", "phone"), ("Forma de pagamento", "payment"), ("Nº de parcelas", "installments"),
+        ("Valor bruto (R$)", "gross"), ("Taxa Kiwify (R$)", "fee"), ("Valor líquido (R$)", "net"),
+        ("Cupom de desconto", "coupon"), ("Origem (utm_source)", "utm_source"),
+    ],
+    ("eduzz", "C"): [
+        ("Factura", "id"), ("Estado", "status"), ("Fecha de creación", "date"), ("Fecha de pago", "paid_at"),
+        ("Producto", "product"), ("Cliente", "customer"), ("Correo electrónico", "email"), ("Documento", "document"),
+        ("Teléfono", "phone"), ("Valor de la venta", "gross"), ("Valor pagado", "paid_total"),
+        ("Comisión del afiliado", "commission"), ("Moneda", "currency"), ("Método de pago", "payment"),
+        ("Cuotas", "installments"),
+    ],
+    ("monetizze", "C"): [
+        ("Cód. venda", "id"), ("Data", "date"), ("Status da venda", "status"), ("Nome do produto", "product"),
+        ("Cód. produto", "product_id"), ("Cliente", "customer"), ("E-mail do comprador", "email"),
+        ("CPF/CNPJ", "document"), ("Celular", "phone"), ("Valor (R$)", "gross"), ("Valor comissão (R$)", "commission"),
+        ("Valor a receber (R$)", "net"), ("Método", "payment"), ("Parcelamento", "installments"), ("Cupom", "coupon"),
+        ("utm_source", "utm_source"),
+    ],
+    ("braip", "C"): [
+        ("ID Transação", "id"), ("Data de criação", "date"), ("Situação", "status"), ("Produto", "product"),
+        ("Plano", "offer"), ("Comprador", "customer"), ("Email", "email"), ("CPF", "document"), ("Whatsapp", "phone"),
+        ("Preço", "gross"), ("Comissão afiliado", "commission"), ("Recebido", "net"), ("Meio de pagamento", "payment"),
+        ("Parcelas", "installments"), ("Cupom", "coupon"),
+    ],
+    ("clickbank", "C"): [
+        ("Date", "date"), ("Receipt No.", "id"), ("Type", "status"), ("Product Name", "product"),
+        ("Item No.", "product_id"), ("Customer", "customer"), ("Email", "email"), ("Country", "country"),
+        ("Gross Sale Amount", "gross"), ("Net Amount", "net"), ("Currency", "currency"), ("Payment Type", "payment"),
+        ("Affiliate ID", "affiliate"),
+    ],
+    ("digistore24", "C"): [
+        ("Bestellnummer", "id"), ("Transaktions-ID", "event_id"), ("Bestelldatum", "date"),
+        ("Transaktionsart", "status"), ("Produkt", "product"), ("Käufer", "customer"), ("E-Mail-Adresse", "email"),
+        ("Betrag (brutto)", "gross"), ("Betrag (netto)", "net"), ("Währung", "currency"), ("Zahlungsart", "payment"),
+        ("Partner", "affiliate"),
+    ],
+    ("manual", "C"): [
+        ("DATA COMPRA", "date"), ("ID VENDA", "id"), ("PRODUTO", "product"), ("CLIENTE", "customer"), ("E-MAIL", "email"),
+        ("CELULAR/ZAP", "phone"), ("DOC", "document"), ("TOTAL (R$)", "gross"), ("STATUS PGTO", "status"),
+        ("OBSERVAÇÕES", "notes"),
+    ],
     # the hand-kept workbook: abbreviations, units in parentheses, the phone as the messaging app
     ("manual", "A"): [
         ("Dt. venda", "date"), ("Cód. transação", "id"), ("Produto", "product"), ("Cliente", "customer"),
@@ -362,6 +470,30 @@ FILES: dict[str, list[FileSpec]] = {
         _f("renda_extra", "digistore24", "digistore24_export.csv", 2, sep=",", money="plain", dates="iso"),
         _f("renda_extra", "kiwify", "kiwify.csv", 2, sep=",", money="plain", dates="iso", masked_cpf=False),
     ],
+    "C": [
+        _f("diabetes", "digistore24", "Digistore24 Transaktionen Aug-Okt.csv", 1, window="w1", dates="de"),
+        _f("diabetes", "digistore24", "Digistore24 Transaktionen Sep-Nov.csv", 2, window="w2", dates="de"),
+        _f("diabetes", "kiwify", "vendas-kiwify.xlsx", 2, title="Kiwify - Vendas"),
+        _f("diabetes", "braip", "braip_transacoes.csv", 1, money="br_rs", dates="br_m", encoding="latin-1"),
+        _f("emagrecimento", "clickbank", "ClickBank_Transactions.xlsx", 2),
+        _f("emagrecimento", "eduzz", "eduzz_facturas.csv", 1, sep=",", money="plain", dates="iso"),
+        _f("emagrecimento", "hotmart", "Hotmart Sales Report.xlsx", 2),
+        _f("emagrecimento", "manual", "VENDAS EMAGRECIMENTO.xlsx", 2, sheets=("clickbank",),
+           platform_column_sheet=("hotmart", "kiwify")),
+        _f("rejuvenescimento", "monetizze", "monetizze_ago-out.xlsx", 1, window="w1"),
+        _f("rejuvenescimento", "monetizze", "monetizze_set-nov.csv", 2, window="w2", money="br_rs", dates="br_m",
+           title="Monetizze - Relatório de Vendas", totals=True),
+        _f("rejuvenescimento", "clickbank", "clickbank-orders.csv", 2, sep=",", money="plain", dates="isoT"),
+        _f("rejuvenescimento", "hotmart", "hotmart_sales.csv", 1, sep=",", money="plain", dates="iso", masked_cpf=False),
+        _f("relacionamento", "hotmart", "hotmart_sales_aug-oct.csv", 1, window="w1", sep=",", money="plain", dates="iso"),
+        _f("relacionamento", "hotmart", "hotmart_sales_sep-nov.csv", 2, window="w2", sep=",", money="plain", dates="iso"),
+        _f("relacionamento", "digistore24", "digistore24.xlsx", 2),
+        _f("relacionamento", "eduzz", "Eduzz facturas.xlsx", 1),
+        _f("renda_extra", "kiwify", "kiwify_1.csv", 1, window="w1", money="br", dates="br_s"),
+        _f("renda_extra", "kiwify", "kiwify_2.csv", 2, window="w2", money="br", dates="br_s", encoding="latin-1"),
+        _f("renda_extra", "braip", "Braip vendas.xlsx", 2),
+        _f("renda_extra", "manual", "controle renda extra.xlsx", 2, sheets=("braip", "kiwify", "monetizze")),
+    ],
 }  # fmt: skip
 
 FIRST = ("Ana", "Bruno", "Carla", "Daniel", "Eduarda", "Felipe", "Gabriela", "Henrique", "Isabela", "João",
@@ -427,7 +559,7 @@ class Generator:
         self.set = set_name
         self.rng = random.Random(f"lakectl-heldout-{set_name}-{seed}")
         self.used_ids: set[str] = set()
-        self.event_seq = 30_118_400
+        self.event_ids: dict[tuple[str, int], str] = {}
         self.sales: list[Sale] = []  # every sale some file shows
         self.manual_rows: dict[str, list[tuple[str, Sale, str]]] = defaultdict(
             list
@@ -465,7 +597,9 @@ class Generator:
     def new_sale(self, cluster: str, platform: str, window: str, final: str) -> Sale:
         rng = self.rng
         currency = self.currency_for(platform)
-        catalogue = PRODUCTS[cluster]["EUR" if currency == "USD" and platform == "digistore24" else currency]
+        catalogue = CATALOGUES[self.set][cluster][
+            "EUR" if currency == "USD" and platform == "digistore24" else currency
+        ]
         product_id, product, price = rng.choice(catalogue)
         gross = Decimal(price)
         coupon = ""
@@ -668,10 +802,12 @@ class Generator:
         body = []
         for n, (sale, status, when, sign) in enumerate(self.rows_of(spec)):
             values = row_values(sale, status, when, sign, spec, self.set, n)
-            self.event_seq += (
-                1  # Digistore24: every payment, refund or chargeback is a transaction of its own
-            )
-            values["event_id"] = str(self.event_seq)
+            # Digistore24: every payment, refund or chargeback is a transaction of its own, the same in
+            # every export that lists it
+            event = (sale.sale_id, sign)
+            if event not in self.event_ids:
+                self.event_ids[event] = str(30_118_400 + len(self.event_ids))
+            values["event_id"] = self.event_ids[event]
             body.append([values.get(name) for _, name in layout])
         return header, body
 
@@ -685,16 +821,22 @@ def sum_money(parts: Iterable[dict[str, str]]) -> dict[str, str]:
 
 
 def sheet_name(platform: str, set_name: str) -> str:
-    return {"digistore24": "Bestellungen" if set_name == "A" else "Transactions", "clickbank": "Report"}.get(
-        platform, "Vendas"
-    )
+    if platform == "digistore24":
+        return {"A": "Bestellungen", "B": "Transactions"}.get(set_name, "Transaktionen")
+    if platform == "clickbank":
+        return "Report"
+    return "Sales" if (platform, set_name) == ("hotmart", "C") else "Vendas"
 
 
 def payment_style(platform: str, set_name: str) -> str:
     if platform == "clickbank":
         return "clickbank"
     if platform == "digistore24":
-        return "de" if set_name == "A" else "en"
+        return "en" if set_name == "B" else "de"
+    if (platform, set_name) == ("hotmart", "C"):
+        return "en"
+    if (platform, set_name) == ("eduzz", "C"):
+        return "es"
     return "kiwify_en" if (platform, set_name) == ("kiwify", "B") else "br"
 
 
@@ -778,7 +920,7 @@ def fmt_money(value: Decimal, style: str) -> str:
 def fmt_date(value: datetime, style: str) -> str:
     return value.strftime(
         {"br_s": "%d/%m/%Y %H:%M:%S", "br_m": "%d/%m/%Y %H:%M", "us": "%m/%d/%Y %H:%M", "iso": "%Y-%m-%d %H:%M:%S",
-         "de": "%d.%m.%Y %H:%M", "br_d": "%d/%m/%Y"}[style]
+         "de": "%d.%m.%Y %H:%M", "br_d": "%d/%m/%Y", "isoT": "%Y-%m-%dT%H:%M:%S-03:00"}[style]
     )  # fmt: skip
 
 
@@ -846,29 +988,32 @@ def write_manual(gen: Generator, spec: FileSpec, path: Path) -> int:
     labels = STATUS_LABELS["manual"][gen.set]
     rows = gen.manual_rows[spec.name]
     book = workbook(path)
-    summary = book.add_worksheet("Resumo" if gen.set == "A" else "Resumo geral")
+    summary = book.add_worksheet({"A": "Resumo", "B": "Resumo geral"}.get(gen.set, "Resumo mensal"))
+    together_name = {"C": "Vendas 2026"}.get(gen.set, "Outras plataformas")
     per_sheet: dict[str, list[tuple[str, Sale, str]]] = defaultdict(list)
     for row in rows:
         together = row[0] in spec.platform_column_sheet
-        per_sheet["Outras plataformas" if together else sheet_title(row[0], gen.set)].append(row)
+        per_sheet[together_name if together else sheet_title(row[0], gen.set)].append(row)
     summary_rows: list[list[Any]] = []
     for name, sheet_rows in per_sheet.items():
-        together = name == "Outras plataformas"
+        together = name == together_name
         header = [label for label, _ in layout]
         usd = any(s.currency == "USD" for _, s, _ in sheet_rows)
         if usd:  # the seller notes dollar sales in dollars, the unit in the label
             header = [h.replace("R$", "US$") for h in header]
         if together:
-            header.insert(1, "Plataforma")
+            header.insert(1, "PLATAFORMA" if gen.set == "C" else "Plataforma")
         body = []
         for n, (platform, sale, status) in enumerate(sheet_rows):
             values = row_values(sale, status, sale.purchased_at, 1, spec, gen.set, n)
             values["status"] = labels[status]
             values["notes"] = NOTES[n % len(NOTES)] or None
-            # a hand-typed date: Excel dates in set A, text in set B
+            # a hand-typed date: Excel dates in set A, text in set B, serial numbers pasted as values in set C
             values["date"] = sale.purchased_at.replace(hour=0, minute=0, second=0)
             if gen.set == "B":
                 values["date"] = fmt_date(values["date"], "br_d")
+            elif gen.set == "C":
+                values["date"] = (values["date"] - datetime(1899, 12, 30)).days
             line = [values[f] for _, f in layout]
             if together:
                 line.insert(1, platform.capitalize())
