@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import polars as pl
@@ -42,13 +43,22 @@ def snapshot(root: Path | str) -> dict[str, tuple[int, list]]:
     return out
 
 
-@pytest.fixture()
-def lake(tmp_path):
-    settings = lake_settings(tmp_path)
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """The example diabetes exports ingested and promoted once for this module (never written to)."""
+    home = tmp_path_factory.mktemp("built")
+    settings = lake_settings(home)
     load_examples_module().generate(settings.landing_zone)
     runner.ingest_paths(runner.plan([settings.landing_zone / "diabetes"], None, settings), settings)
     promote_all(settings)
-    return settings
+    return home
+
+
+@pytest.fixture()
+def lake(built, tmp_path):
+    """A copy of the built lake (and its landing zone) that the test may change."""
+    shutil.copytree(built, tmp_path, dirs_exist_ok=True)
+    return lake_settings(tmp_path)
 
 
 def test_maintain_compacts_and_keeps_every_row(lake, tmp_path):
