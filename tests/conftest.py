@@ -4,7 +4,9 @@ import importlib.util
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -85,17 +87,32 @@ def env_for(settings: Settings) -> dict[str, str]:
             "LAKECTL_SILVER__CUSTOMER_SALT": "t", "LAKECTL_READER__ISOLATE": "false"}  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Demo:
+    settings: Settings
+    truth: list[Any]  # the generator's sales records
+    promoted: dict[str, Any]  # what promote_all returned
+
+
 @pytest.fixture(scope="session")
-def demo_lake(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The bundled example exports, ingested and promoted through gold (read-only for tests)."""
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """The bundled example exports, ingested and promoted through gold once per session (read-only
+    for tests: copy `settings.lake_root` with shutil.copytree before writing)."""
     from lakectl.promote import promote_all
     from lakectl.service import runner
 
     settings = lake_settings(tmp_path_factory.mktemp("demo"))
-    load_examples_module().generate(settings.landing_zone)
+    truth = load_examples_module().generate(settings.landing_zone)
     runner.ingest_paths(runner.plan([settings.landing_zone], None, settings), settings)
-    assert promote_all(settings)["gold"]["status"] == "promoted"
-    return settings
+    promoted = promote_all(settings)
+    assert promoted["gold"]["status"] == "promoted"
+    return Demo(settings, truth, promoted)
+
+
+@pytest.fixture(scope="session")
+def demo_lake(demo: Demo) -> Settings:
+    """The demo lake's settings (read-only for tests)."""
+    return demo.settings
 
 
 def write_far_cell_xlsx(path: Path) -> Path:

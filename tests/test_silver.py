@@ -23,7 +23,6 @@ from lakectl.errors import SchemaContractError
 from lakectl.lake import Lake
 from lakectl.pipeline import ingest_file
 from lakectl.promote import promote_silver
-from lakectl.service import runner
 from lakectl.transform import parse
 
 from .conftest import load_examples_module
@@ -96,14 +95,10 @@ def silver_frame(settings) -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def examples(tmp_path_factory):
-    """The 22 example exports ingested and promoted once, with the generator's truth."""
-    tmp_path = tmp_path_factory.mktemp("examples")
-    settings = lake_settings(tmp_path)
-    truth = load_examples_module().generate(settings.landing_zone)
-    runner.ingest_paths(runner.plan([settings.landing_zone], None, settings), settings)
-    results = promote_silver(settings)
-    return settings, truth, results
+def examples(demo):
+    """The 22 example exports ingested and promoted once (the session's demo lake), with the
+    generator's truth and the silver results."""
+    return demo.settings, demo.truth, demo.promoted["silver"]
 
 
 def test_examples_end_to_end_match_the_generator(examples):
@@ -132,7 +127,7 @@ def test_examples_end_to_end_match_the_generator(examples):
     assert {(c, cur): Decimal(str(v)) for c, cur, v in approved.iter_rows()} == revenue
     # nothing rejected in clean exports, and the rows add up
     for result in results:
-        report = result.report
+        report = result["report"]
         assert report["rejected"] == {}
         assert report["rows_in"] == report["transactions"] + report["status_updates"] + report["folded"] + report[
             "ignored_events"]  # fmt: skip
