@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench chaos clean image image-test
+.PHONY: demo test test-slow lint bench chaos clean image image-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests examples bench
 	$(BIN)/mypy
 
+# Two workers or more (pytest-xdist), a module per worker at a time: module fixtures are built once.
+PYTEST_WORKERS ?= auto
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+
+# The long-running checks `make test` leaves out (CI runs them after it).
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow -n $(PYTEST_WORKERS) --dist loadfile
 
 chaos: $(STAMP)
 	$(BIN)/python -m pytest -q -m chaos

@@ -11,6 +11,12 @@ from typing import Any
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+# pytest-xdist's workers start with COLUMNS=80 set: the CLI's consoles, made at import, would keep
+# that width, and tests that ask for a wider terminal through COLUMNS would not get it
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+
 from lakectl.config import Settings, load_settings
 
 # no timing thresholds in tests: on a loaded machine hypothesis' 200 ms deadline fails at random
