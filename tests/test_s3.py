@@ -102,6 +102,7 @@ def lakectl(
     return result
 
 
+@pytest.mark.slow  # a dozen commands against moto: `make test-slow` (CI runs it after `make test`)
 def test_every_command_works_unchanged_on_s3(endpoint, tmp_path):
     make_bucket(endpoint, "lake")
     make_bucket(endpoint, "copies")
