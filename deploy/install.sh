@@ -27,9 +27,7 @@ done
 CLUSTERS=(diabetes emagrecimento rejuvenescimento relacionamento renda_extra)
 
 say "== lakectl install (root: ${ROOT:-/}${DRY_RUN:+, dry run=$DRY_RUN})"
-if ! getent passwd lakectl >/dev/null 2>&1; then
-  system_step useradd --system --home-dir /srv/lakectl --shell /usr/sbin/nologin lakectl
-fi
+add_user lakectl /srv/lakectl
 # /srv/lakectl 0751: nginx (www-data) may pass through to reports/, and list or read nothing else.
 # reports/ is group www-data with setgid, so every report (UMask=0027: 0640) is readable by nginx.
 ensure_dir /srv/lakectl lakectl:lakectl 0751
@@ -58,7 +56,7 @@ salt_file = "/etc/lakectl/customer.salt"
 after_ingest = "archive"
 TOML
 keep_file /etc/lakectl/customer.salt 0640 < <(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-system_step chown root:lakectl /etc/lakectl/lakectl.toml /etc/lakectl/customer.salt
+own root:lakectl /etc/lakectl/lakectl.toml /etc/lakectl/customer.salt
 
 if [ ! -x "$ROOT/opt/lakectl/venv/bin/lakectl" ]; then
   system_step python3 -m venv /opt/lakectl/venv

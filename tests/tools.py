@@ -41,6 +41,15 @@ def require_module(name: str, why: str = "") -> None:
         pytest.skip(missing)
 
 
+def require_root(why: str) -> None:
+    """Skip (or, in CI, fail) the calling test unless it runs as root."""
+    if os.geteuid() != 0:
+        message = f"needs root: {why}"
+        if in_ci():
+            pytest.fail(f"{message}; .ci/run runs as root", pytrace=False)
+        pytest.skip(message)
+
+
 def stop(process: subprocess.Popen[Any], timeout: float = 30) -> None:
     """SIGTERM a process the test started, then SIGKILL it if it does not leave in time."""
     process.terminate()
