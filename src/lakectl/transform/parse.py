@@ -158,7 +158,15 @@ def timestamp(column: pl.Expr, timezone: str, day_first: bool = True) -> pl.Expr
         .str.replace(r"([+-]\d{2})(\d{2})$", "$1:$2")
         .str.strptime(pl.Datetime("us", "UTC"), "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False)
     )
-    localized = local.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+    # A repeated hour (clocks going back) is read as its first occurrence; an hour skipped by clocks going
+    # forward cannot be on a real clock but is typed by hand: read it as the clock before the change did
+    # (00:30 in a 00:00 -> 01:00 gap is 01:30 new time), as Python's zoneinfo does.
+    localized = pl.coalesce(
+        local.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null"),
+        (local + pl.duration(hours=1)).dt.replace_time_zone(
+            timezone, ambiguous="earliest", non_existent="null"
+        ),
+    )
     return (
         pl.when(text.str.contains(_OFFSET) & text.str.contains("T"))
         .then(with_offset)
