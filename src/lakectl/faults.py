@@ -17,6 +17,15 @@ WATCH_POINTS = ("before_move",)
 # its vacuum; between two tables.
 PROMOTE_POINTS = ("silver_after_rejects", "silver_after_commit", "gold_between_tables")
 MAINTAIN_POINTS = ("maintain_after_compact", "maintain_between_tables")
+# forget and restore of a bronze table: after the bronze commit that takes the rows out and before
+# the ledger forgets them. backup: after the first file is copied; after every file and before the
+# manifest. restore-backup: after the first file is copied back. upload (serve, ?ingest=now): after
+# the commit and its ledger row, before the file leaves the staging folder.
+FORGET_POINTS = ("forget_after_commit",)
+RESTORE_POINTS = ("restore_after_commit",)
+BACKUP_POINTS = ("backup_mid_copy", "backup_before_manifest")
+RESTORE_BACKUP_POINTS = ("restore_backup_mid_copy",)
+UPLOAD_POINTS = ("upload_before_move",)
 
 
 def fault(point: str) -> None:

@@ -70,20 +70,26 @@ def forget(lake: Lake, ingest_ids: list[str]) -> None:
 
 
 def reconcile(lake: Lake, clusters: list[str]) -> int:
-    """Add ledger rows for files whose bronze commit landed but whose ledger row did not."""
+    """Make the ledger agree with bronze after a crash: add the rows of files whose bronze commit
+    landed without its ledger row, and drop the rows of files a later bronze commit took out
+    (forget, restore) when the process died before the ledger forgot them."""
     known = read(lake).filter(pl.col("status") == "ingested")
     repaired: list[dict[str, Any]] = []
+    stale: list[str] = []
     for cluster in clusters:
         bronze = lake.bronze(cluster)
         if not bronze.exists():
             continue
-        versions = known.filter(pl.col("cluster") == cluster)["bronze_version"].drop_nulls()
+        mine = known.filter(pl.col("cluster") == cluster)
+        versions = mine["bronze_version"].drop_nulls()
         after = int(versions.max()) if len(versions) else -1  # type: ignore[arg-type]
         shas = set(known["sha256"].to_list())
         for version, commit in bronze.commits_since(after):
             for sha in json.loads(commit.get(FORGOTTEN_KEY, "[]")):
                 repaired = [r for r in repaired if r["sha256"] != sha]
                 shas.discard(sha)
+                older = mine.filter((pl.col("sha256") == sha) & ~(pl.col("bronze_version") >= version))
+                stale += older["ingest_id"].to_list()
             for record in json.loads(commit.get(FILES_KEY, "[]")):
                 if record["sha256"] not in shas:
                     # the commit metadata is written before the stream is counted: count from bronze
@@ -99,8 +105,9 @@ def reconcile(lake: Lake, clusters: list[str]) -> int:
                         record["started_at"] = datetime.fromisoformat(record["started_at"])
                     repaired.append(record)
                     shas.add(record["sha256"])
+    forget(lake, stale)
     append(lake, repaired)
-    return len(repaired)
+    return len(repaired) + len(stale)
 
 
 def commit_record(records: list[dict[str, Any]]) -> str:

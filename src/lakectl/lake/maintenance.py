@@ -110,6 +110,7 @@ def restore(settings: Settings, name: str, version: int | None, timestamp: str |
         )
         shas = gone["sha256"].unique().to_list()
         result = table.restore(target, _forgetting(shas, "restore"), [file_app_id(s) for s in shas])
+        fault("restore_after_commit")
         ledger.forget(table.lake, gone["ingest_id"].to_list())
         return {**result, "forgotten": sorted(gone["file_name"].to_list())}
 
@@ -142,6 +143,7 @@ def forget(settings: Settings, target: str, cluster: str | None = None) -> dict[
                                                      _forgetting([sha], "forget"), [file_app_id(sha)])  # fmt: skip
             done.append({"cluster": name, "rows": metrics.get("num_deleted_rows", 0),
                          "bronze_version": metrics.get("version")})  # fmt: skip
+        fault("forget_after_commit")
         ledger.forget(lake, rows["ingest_id"].to_list())
     return {"sha256": sha, "file": rows["file_name"][0], "clusters": done}
 
@@ -213,6 +215,8 @@ def backup(settings: Settings, dest: Path | str) -> dict[str, Any]:
                 size, digest = copy_file(source, relative, target)
                 manifest["files"][relative] = {"size": size, "sha256": digest}
                 copied += 1
+                fault("backup_mid_copy")
+        fault("backup_before_manifest")
     manifest["salt"] = _backup_salt(settings, dest, target)
     target.put(MANIFEST, json.dumps(manifest, indent=1).encode())
     return {"tables": manifest["tables"], "copied": copied, "already_there": reused, "dest": str(dest),
@@ -304,6 +308,7 @@ def restore_backup(settings: Settings, dest: Path | str, force: bool = False) ->
         )
     for relative in manifest["files"]:
         copy_file(source, relative, target)
+        fault("restore_backup_mid_copy")
     salt_restored = saved is not None and not salt_file.exists()
     if saved is not None and salt_restored:
         salt_file.parent.mkdir(parents=True, exist_ok=True)
