@@ -193,7 +193,9 @@ def promote_cluster(settings: Settings, cluster: str, full: bool = False, dry_ru
         full = full or _remap_needed(lake, cluster, silver, fingerprint)
         watermark = int(silver.latest_metadata(WATERMARK) or -1) if not full else -1
         rows, current = _new_bronze(lake, cluster, watermark)
-        if current <= watermark and not full:
+        # commits without new rows (compaction, forget, restore) leave silver as it is: moving the
+        # watermark alone would be a commit, and a gold rebuild, after every maintain
+        if not full and (current <= watermark or rows.is_empty()):
             return Promotion(cluster, "up_to_date", watermark, current)
         batch = transform(rows, cluster, salt(settings), settings.silver.expectations, user_profiles(settings, cluster)) \
             if rows.height else Batch(pl.DataFrame(schema=SILVER_SCHEMA), pl.DataFrame(), pl.DataFrame())  # fmt: skip
@@ -347,7 +349,7 @@ def promotion_slot(lake: Lake) -> Iterator[None]:
 
 def _silver_versions(settings: Settings) -> dict[str, int]:
     lake = Lake.from_settings(settings)
-    return {cluster: lake.silver(cluster).version() for cluster in settings.clusters}
+    return {cluster: lake.silver(cluster).data_version() for cluster in settings.clusters}
 
 
 def read_silver(settings: Settings, columns: list[str] | None = None) -> pl.DataFrame:

@@ -114,6 +114,10 @@ RUNS_SCHEMA = pa.schema(
 )
 
 
+# the operations of `maintain`: they keep every row as it was
+MAINTENANCE_OPERATIONS = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END", "SET TBLPROPERTIES"})
+
+
 def file_app_id(sha256: str) -> str:
     """The app transaction id that marks a source file as written into a table."""
     return f"lakectl:file:{sha256}"
@@ -450,6 +454,17 @@ class Table:
     def columns(self) -> list[str]:
         table = self._open()
         return [] if table is None else [f.name for f in table.schema().fields]
+
+    def data_version(self, search: int = 1000) -> int:
+        """The newest version whose commit changed what the table holds: compaction, vacuum and
+        property changes rewrite files or the log, never rows, so they do not count (-1: no table)."""
+        table = self._open()
+        if table is None:
+            return -1
+        for entry in table.history(search):
+            if entry.get("operation") not in MAINTENANCE_OPERATIONS:
+                return int(entry["version"])
+        return table.version()
 
     def committed_version(self, app_id: str) -> int | None:
         table = self._open()
