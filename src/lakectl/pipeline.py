@@ -152,13 +152,13 @@ def sweep_temp(settings: Settings) -> int:
     with contextlib.suppress(OSError):
         for folder in root.iterdir():
             pid = folder.name.split("-", 1)[0]
-            if pid.isdigit() and not _running(int(pid)):
+            if pid.isdigit() and not is_running(int(pid)):
                 shutil.rmtree(folder, ignore_errors=True)
                 swept += 1
     return swept
 
 
-def _running(pid: int) -> bool:
+def is_running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -643,5 +643,7 @@ def reconcile(settings: Settings) -> int:
     except OSError as exc:
         raise not_writable(settings, exc) from None
     if repaired:
-        log.warning("ledger repaired: %d file(s) were in bronze without a ledger row", repaired)
+        log.warning(
+            "ingest log repaired: %d file(s) where it disagreed with bronze (a run was cut short)", repaired
+        )
     return repaired

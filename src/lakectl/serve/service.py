@@ -6,8 +6,10 @@ Blocking work (Delta writes, parsing) runs here, off the event loop; the routes 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
+import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,12 +19,13 @@ import polars as pl
 
 from lakectl import pipeline
 from lakectl.config import Settings
-from lakectl.errors import SourceError
+from lakectl.errors import LakectlError, SourceError
 from lakectl.events import promote_events
+from lakectl.faults import fault
 from lakectl.lake import Lake, ledger
 from lakectl.models import IngestResult
 from lakectl.read import safety
-from lakectl.serve.uploads import Staged, discard, place, sniff_kind, stored_name
+from lakectl.serve.uploads import STAGING, Staged, discard, place, sniff_kind, stored_name
 from lakectl.service import runner
 from lakectl.service.watch import archive_file, quarantine_file
 from lakectl.service.worker import CappedChild
@@ -111,7 +114,35 @@ class Service:
         self.promoter = Promoter(self.settings)
 
     def start(self) -> None:
+        self.recover()
         self.promoter.start()
+
+    def recover(self) -> None:
+        """After a crash: the ingest log made to agree with bronze, and the staged uploads of dead
+        processes settled. One already in bronze (killed before its move) goes to the archive;
+        the rest were never answered, so the client sends them again: they are dropped."""
+        try:
+            pipeline.reconcile(self.settings)
+        except LakectlError as exc:  # the lake may be read-only here: uploads then fail clearly
+            log.warning("could not check the ingest log against bronze: %s", exc)
+        lake = Lake.from_settings(self.settings)
+        for folder in sorted((self.settings.landing_zone / STAGING).glob("*-*")):
+            pid = folder.name.split("-", 1)[0]
+            if not pid.isdigit() or pipeline.is_running(int(pid)):
+                continue
+            for path in [p for p in folder.iterdir() if p.is_file() and p.name != ".part"]:
+                with path.open("rb") as handle:
+                    sha = hashlib.file_digest(handle, "sha256").hexdigest()
+                first = ledger.first_ingests(lake, [sha]).get(sha)
+                if first is not None:
+                    result = IngestResult(file=path.name, path=str(path), cluster=first["cluster"],
+                                          status="ingested", sha256=sha)  # fmt: skip
+                    log.warning("upload %s was ingested before a crash; archived now", path.name)
+                    archive_file(self.settings.landing_zone, path, result)
+                else:
+                    log.warning("upload %s was cut short by a crash before it was ingested (never answered): "
+                                "dropped; the client must send it again", path.name)  # fmt: skip
+            shutil.rmtree(folder, ignore_errors=True)
 
     def stop(self) -> None:
         self.promoter.stop()
@@ -160,6 +191,7 @@ class Service:
             self.queued[item.sha256] = Queued(cluster, target.name, target)
             return {**outcome, "file": target.name, "status": "queued"}
         result = self._ingest(path, cluster)
+        fault("upload_before_move")
         if result.status == "rejected":
             quarantine_file(landing, path, result)
         elif self.settings.watch.after_ingest == "archive":

@@ -165,7 +165,7 @@ async def receive(
         filename = disposition.get(b"filename")
         part["name"] = name
         if filename is not None and name == "files":
-            folder = staging / uuid.uuid4().hex
+            folder = staging / f"{os.getpid()}-{uuid.uuid4().hex}"  # the pid: see Service.recover
             folder.mkdir(parents=True)
             target = Staged(filename.decode("utf-8", "replace"), folder / ".part")
             part["target"], part["handle"] = target, target.path.open("wb")
