@@ -140,3 +140,11 @@ def load_examples_module():  # the generator is a script, not part of the packag
     sys.modules["lakectl_examples"] = module
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def chaos_pool(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The chaos suite's files (examples and corpus) with what a clean ingest makes of each."""
+    from .chaos import build_pool
+
+    return build_pool(tmp_path_factory.mktemp("chaos_pool"))
