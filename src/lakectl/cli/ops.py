@@ -66,6 +66,8 @@ def restore(
     if result.get("forgotten"):
         out.print(f"no longer in bronze, so out of the ingest log (the next ingest takes them again): "
                   f"{', '.join(result['forgotten'])}")  # fmt: skip
+    if result.get("back"):
+        out.print(f"in bronze again, so back in the ingest log: {', '.join(result['back'])}")
 
 
 @app.command()

@@ -103,16 +103,46 @@ def restore(settings: Settings, name: str, version: int | None, timestamp: str |
         cluster = name.removeprefix("bronze/")
         if name != f"bronze/{cluster}" or cluster not in settings.clusters:
             return table.restore(target)
-        # files committed after the target version leave bronze: the ledger must let them in again
-        before = version if version is not None else table.version_at(str(timestamp))
-        gone = ledger.ingests(table.lake).filter(
-            (pl.col("cluster") == cluster) & (pl.col("bronze_version") > before)
+        return _restore_bronze(
+            settings, table, version if version is not None else table.version_at(str(timestamp))
         )
-        shas = gone["sha256"].unique().to_list()
-        result = table.restore(target, _forgetting(shas, "restore"), [file_app_id(s) for s in shas])
-        fault("restore_after_commit")
-        ledger.forget(table.lake, gone["ingest_id"].to_list())
-        return {**result, "forgotten": sorted(gone["file_name"].to_list())}
+
+
+def _restore_bronze(settings: Settings, table: Table, before: int) -> dict[str, Any]:
+    """Restore a bronze table and make the ledger list exactly the files it then holds: those
+    committed later leave the log (the next ingest takes them again), and those the target version
+    holds but the log no longer lists (forgotten since) come back to it. Both travel in the restore
+    commit's metadata, so ``reconcile`` finishes the job if the process dies right after it."""
+    lake = table.lake
+    if before == table.version():
+        return {"version": before, "forgotten": [], "back": []}
+    ledger.reconcile(lake, settings.clusters)  # a run killed earlier may have left the log behind
+    held = set(table.scan(version=before).select("_ingest_id").unique().collect()["_ingest_id"].to_list())
+    known = ledger.ingests(lake)
+    mine = known.filter(pl.col("cluster") == table.name.removeprefix("bronze/"))
+    gone = mine.filter(~pl.col("ingest_id").is_in(list(held)))
+    wanted = held - set(mine["ingest_id"].to_list())
+    back = [record for v, commit in table.commits_since(-1) if v <= before
+            for record in json.loads(commit.get(ledger.FILES_KEY, "[]")) if record["ingest_id"] in wanted]  # fmt: skip
+    staying = known.filter(~pl.col("ingest_id").is_in(gone["ingest_id"].to_list()))
+    elsewhere = staying.filter(pl.col("sha256").is_in([r["sha256"] for r in back]))
+    if not elsewhere.is_empty():
+        row = elsewhere.row(0, named=True)
+        raise ConfigError(
+            f"version {before} of {table.name} holds {row['file_name']}, which is now in {row['cluster']}: "
+            "forget it there first, or the same rows would be in two clusters",
+            hint=f"lakectl forget {row['sha256']} --cluster {row['cluster']}, then restore again",
+        )
+    shas = gone["sha256"].unique().to_list()
+    metadata = {**_forgetting(shas, "restore"), ledger.FILES_KEY: ledger.commit_record(back)}
+    result = table.restore(before, metadata, [file_app_id(s) for s in shas])
+    fault("restore_after_commit")
+    ledger.reconcile(lake, settings.clusters)
+    return {
+        **result,
+        "forgotten": sorted(gone["file_name"].to_list()),
+        "back": sorted(r["file_name"] for r in back),
+    }
 
 
 def _forgetting(shas: list[str], operation: str) -> dict[str, str]:
@@ -126,6 +156,7 @@ def forget(settings: Settings, target: str, cluster: str | None = None) -> dict[
         settings.check_cluster(cluster)
     lake = Lake.from_settings(settings)
     with lake.lock():
+        ledger.reconcile(lake, settings.clusters)  # a run killed earlier may have left the log behind
         sha = _sha_of(lake, target)
         rows = ledger.ingests(lake, sha)
         if cluster is not None:
