@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import random
 import shutil
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -51,21 +53,6 @@ from .test_promotion_crash import all_rows, contents
 ROUNDS = 20
 
 
-def rounds(points: tuple[str, ...]) -> list:  # type: ignore[type-arg]
-    """(point, seed): seed 0 in `make test`, seeds 1..ROUNDS under the chaos marker."""
-    params = []
-    for point in points:
-        for seed in range(ROUNDS + 1):
-            marks = [pytest.mark.chaos] if seed else []
-            params.append(pytest.param(point, seed, marks=marks, id=f"{point}-{seed}"))
-    return params
-
-
-def random_moments(commands: list[str]) -> list:  # type: ignore[type-arg]
-    return [pytest.param(c, seed, marks=pytest.mark.chaos, id=f"{c}-{seed}") for c in commands
-            for seed in range(ROUNDS)]  # fmt: skip
-
-
 def crashed(run: Run, fault: str | None) -> None:
     """A fault point reached kills the process with FAULT_EXIT; a random kill may land anywhere,
     even after the end. Neither prints a traceback."""
@@ -93,45 +80,18 @@ def kill_moment(round_: Round, seed: int, *args: str) -> float:
 # ----------------------------------------------------------------------------------------- ingest
 
 
-def ingest_scenario(pool: Pool, tmp_path: Path, seed: int, fault: str | None, moment: bool) -> None:
+def landing_scenario(
+    pool: Pool, tmp_path: Path, seed: int, fault: str | None, moment: bool, watch: bool
+) -> None:
+    """`ingest` (files stay in place) or `watch --once` (files go to the archive or quarantine)."""
     round_ = new_round(tmp_path, pool, seed, count=3 if seed == 0 else 6)
-    zone = str(round_.settings.landing_zone)
-    after = kill_moment(round_, seed, "ingest", zone) if moment else None
-    crashed(lakectl(round_, "ingest", zone, fault=fault, kill_after=after), fault)
-    ok(lakectl(round_, "ingest", zone))
-    assert_exactly_once(round_)
-    assert_second_run_changes_nothing(round_, "ingest", zone)
-    assert temp_leftovers(round_.settings) == []
-
-
-@pytest.mark.parametrize(("point", "seed"), rounds(INGEST_POINTS))
-def test_ingest_killed_at_a_fault_point(chaos_pool, tmp_path, point, seed):
-    ingest_scenario(chaos_pool, tmp_path, seed, point, moment=False)
-
-
-@pytest.mark.parametrize(("command", "seed"), random_moments(["ingest"]))
-def test_ingest_killed_at_a_random_moment(chaos_pool, tmp_path, command, seed):
-    ingest_scenario(chaos_pool, tmp_path, seed, None, moment=True)
-
-
-def watch_scenario(pool: Pool, tmp_path: Path, seed: int, fault: str | None, moment: bool) -> None:
-    round_ = new_round(tmp_path, pool, seed, count=3 if seed == 0 else 6)
-    args = ("watch", "--once")
+    args = ("watch", "--once") if watch else ("ingest", str(round_.settings.landing_zone))
     after = kill_moment(round_, seed, *args) if moment else None
     crashed(lakectl(round_, *args, fault=fault, kill_after=after), fault)
-    ok(lakectl(round_, *args), 0)
-    assert_exactly_once(round_, moved=True)
+    ok(lakectl(round_, *args), *((0,) if watch else (0, 4)))
+    assert_exactly_once(round_, moved=watch)
     assert_second_run_changes_nothing(round_, *args)
-
-
-@pytest.mark.parametrize(("point", "seed"), rounds(INGEST_POINTS + WATCH_POINTS))
-def test_watch_killed_at_a_fault_point(chaos_pool, tmp_path, point, seed):
-    watch_scenario(chaos_pool, tmp_path, seed, point, moment=False)
-
-
-@pytest.mark.parametrize(("command", "seed"), random_moments(["watch"]))
-def test_watch_killed_at_a_random_moment(chaos_pool, tmp_path, command, seed):
-    watch_scenario(chaos_pool, tmp_path, seed, None, moment=True)
+    assert temp_leftovers(round_.settings) == []
 
 
 # ---------------------------------------------------------------------------- forget and restore
@@ -143,17 +103,19 @@ def forget_scenario(pool: Pool, tmp_path: Path, seed: int, fault: str | None, mo
     round_ = new_round(tmp_path, pool, seed, count=3 if seed == 0 else 6)
     round_.ingest_in_process()
     target = str(round_.placed[0].path)  # the pick puts an ingestable file first
-    after = kill_moment(round_, seed, "forget", target) if moment else None
-    crashed(lakectl(round_, "forget", target, fault=fault, kill_after=after), fault)
+    killed_then_ingested(round_, seed, ("forget", target), fault, moment)
+
+
+def killed_then_ingested(
+    round_: Round, seed: int, args: tuple[str, ...], fault: str | None, moment: bool
+) -> None:
+    """``lakectl ARGS`` killed, then the next ingest: every file once, whatever the kill left."""
+    after = kill_moment(round_, seed, *args) if moment else None
+    crashed(lakectl(round_, *args, fault=fault, kill_after=after), fault)
     zone = str(round_.settings.landing_zone)
     ok(lakectl(round_, "ingest", zone))
     assert_exactly_once(round_)
     assert_second_run_changes_nothing(round_, "ingest", zone)
-
-
-@pytest.mark.parametrize(("point", "seed"), rounds(FORGET_POINTS))
-def test_forget_killed_at_a_fault_point(chaos_pool, tmp_path, point, seed):
-    forget_scenario(chaos_pool, tmp_path, seed, point, moment=False)
 
 
 def restore_scenario(pool: Pool, tmp_path: Path, seed: int, fault: str | None, moment: bool) -> None:
@@ -168,24 +130,9 @@ def restore_scenario(pool: Pool, tmp_path: Path, seed: int, fault: str | None, m
     fresh = [s for s in pool.ingestable() if s.sha256 not in taken]
     round_.place(rng.sample(fresh, 1 if seed == 0 else 2), rng, [cluster])
     round_.ingest_in_process()
-    args = ("restore", f"bronze/{cluster}", "--version", str(first))
-    after = kill_moment(round_, seed, *args) if moment else None
-    crashed(lakectl(round_, *args, fault=fault, kill_after=after), fault)
-    zone = str(round_.settings.landing_zone)
-    ok(lakectl(round_, "ingest", zone))
-    assert_exactly_once(round_)
-    assert_second_run_changes_nothing(round_, "ingest", zone)
-
-
-@pytest.mark.parametrize(("point", "seed"), rounds(RESTORE_POINTS))
-def test_restore_killed_at_a_fault_point(chaos_pool, tmp_path, point, seed):
-    restore_scenario(chaos_pool, tmp_path, seed, point, moment=False)
-
-
-@pytest.mark.parametrize(("command", "seed"), random_moments(["forget", "restore"]))
-def test_forget_and_restore_killed_at_a_random_moment(chaos_pool, tmp_path, command, seed):
-    scenario = forget_scenario if command == "forget" else restore_scenario
-    scenario(chaos_pool, tmp_path, seed, None, moment=True)
+    killed_then_ingested(
+        round_, seed, ("restore", f"bronze/{cluster}", "--version", str(first)), fault, moment
+    )
 
 
 # --------------------------------------------------------------------------- promote and maintain
@@ -216,11 +163,6 @@ def promote_scenario(pool: Pool, tmp_path: Path, seed: int, fault: str | None, m
     assert_second_run_changes_nothing(round_, "promote", "all")
 
 
-@pytest.mark.parametrize(("point", "seed"), rounds(PROMOTE_POINTS))
-def test_promote_killed_at_a_fault_point(chaos_pool, tmp_path, point, seed):
-    promote_scenario(chaos_pool, tmp_path, seed, point, moment=False)
-
-
 def maintain_scenario(pool: Pool, tmp_path: Path, seed: int, fault: str | None, moment: bool) -> None:
     round_ = promoted_round(pool, tmp_path, seed)
     promote_all(round_.settings)
@@ -234,17 +176,6 @@ def maintain_scenario(pool: Pool, tmp_path: Path, seed: int, fault: str | None, 
     # the exactly-once state and the watermarks survive: nothing is ingested or promoted again
     assert_second_run_changes_nothing(round_, "ingest", str(round_.settings.landing_zone))
     assert_second_run_changes_nothing(round_, "promote", "all")
-
-
-@pytest.mark.parametrize(("point", "seed"), rounds(MAINTAIN_POINTS))
-def test_maintain_killed_at_a_fault_point(chaos_pool, tmp_path, point, seed):
-    maintain_scenario(chaos_pool, tmp_path, seed, point, moment=False)
-
-
-@pytest.mark.parametrize(("command", "seed"), random_moments(["promote", "maintain"]))
-def test_promote_and_maintain_killed_at_a_random_moment(chaos_pool, tmp_path, command, seed):
-    scenario = promote_scenario if command == "promote" else maintain_scenario
-    scenario(chaos_pool, tmp_path, seed, None, moment=True)
 
 
 # ------------------------------------------------------------------------------ backup and restore
@@ -266,11 +197,6 @@ def backup_scenario(pool: Pool, tmp_path: Path, seed: int, fault: str | None, mo
     assert ": 0 file(s) copied" in " ".join(again.stdout.split()), again.stdout
 
 
-@pytest.mark.parametrize(("point", "seed"), rounds(BACKUP_POINTS))
-def test_backup_killed_at_a_fault_point(chaos_pool, tmp_path, point, seed):
-    backup_scenario(chaos_pool, tmp_path, seed, point, moment=False)
-
-
 def restore_backup_scenario(pool: Pool, tmp_path: Path, seed: int, fault: str | None, moment: bool) -> None:
     """A restore from a backup killed half-way: run again with --force, the lake is whole."""
     round_ = promoted_round(pool, tmp_path, seed)
@@ -285,21 +211,10 @@ def restore_backup_scenario(pool: Pool, tmp_path: Path, seed: int, fault: str | 
     assert versions(copy.settings) == versions(round_.settings)
 
 
-@pytest.mark.parametrize(("point", "seed"), rounds(RESTORE_BACKUP_POINTS))
-def test_restore_backup_killed_at_a_fault_point(chaos_pool, tmp_path, point, seed):
-    restore_backup_scenario(chaos_pool, tmp_path, seed, point, moment=False)
-
-
-@pytest.mark.parametrize(("command", "seed"), random_moments(["backup", "restore-backup"]))
-def test_backup_and_restore_killed_at_a_random_moment(chaos_pool, tmp_path, command, seed):
-    scenario = backup_scenario if command == "backup" else restore_backup_scenario
-    scenario(chaos_pool, tmp_path, seed, None, moment=True)
-
-
 # ------------------------------------------------------------------------------------ HTTP upload
 
 
-def upload_scenario(pool: Pool, tmp_path: Path, seed: int, fault: str) -> None:
+def upload_scenario(pool: Pool, tmp_path: Path, seed: int, fault: str | None, moment: bool) -> None:
     """`lakectl serve` killed while it takes an upload (?ingest=now); restarted, the client sends
     the same files again (it never got an answer): each is in bronze and the ledger once, in the
     archive once, and nothing is left in the staging folder."""
@@ -308,6 +223,7 @@ def upload_scenario(pool: Pool, tmp_path: Path, seed: int, fault: str) -> None:
     files = [(f"f{i:02d}-{s.path.name}", s.path.read_bytes()) for i, s in enumerate(sources)]
     cluster = rng.choice(settings_for(tmp_path).clusters)
     env = {"LAKECTL_SILVER__CUSTOMER_SALT": "chaos"}
+    assert fault is not None and not moment  # a kill at a random moment is the other tests' job
     with serve_client.running(tmp_path, LAKECTL_FAULT=fault, **env) as server:
         with pytest.raises(OSError):  # the server dies with the request
             server.upload(files, cluster=cluster, query="?ingest=now")
@@ -329,6 +245,42 @@ def upload_scenario(pool: Pool, tmp_path: Path, seed: int, fault: str) -> None:
     no_traceback(Run(0, "", server.log.read_text(), 0))
 
 
-@pytest.mark.parametrize(("point", "seed"), rounds(INGEST_POINTS + UPLOAD_POINTS))
-def test_upload_killed_at_a_fault_point(chaos_pool, tmp_path, point, seed):
-    upload_scenario(chaos_pool, tmp_path, seed, point)
+# --------------------------------------------------------------------------------------- the runs
+
+Scenario = Callable[[Pool, Path, int, "str | None", bool], None]
+SCENARIOS: dict[str, tuple[Scenario, tuple[str, ...], bool]] = {
+    # command: (scenario, its fault points, also killed at random moments)
+    "ingest": (partial(landing_scenario, watch=False), INGEST_POINTS, True),
+    "watch": (partial(landing_scenario, watch=True), INGEST_POINTS + WATCH_POINTS, True),
+    "forget": (forget_scenario, FORGET_POINTS, True),
+    "restore": (restore_scenario, RESTORE_POINTS, True),
+    "promote": (promote_scenario, PROMOTE_POINTS, True),
+    "maintain": (maintain_scenario, MAINTAIN_POINTS, True),
+    "backup": (backup_scenario, BACKUP_POINTS, True),
+    "restore-backup": (restore_backup_scenario, RESTORE_BACKUP_POINTS, True),
+    "upload": (upload_scenario, INGEST_POINTS + UPLOAD_POINTS, False),
+}
+AT_FAULT_POINTS = [
+    pytest.param(
+        command, point, seed, marks=[pytest.mark.chaos] if seed else [], id=f"{command}-{point}-{seed}"
+    )
+    for command, (_, points, _) in SCENARIOS.items()
+    for point in points
+    for seed in range(ROUNDS + 1)  # seed 0 in `make test`, 1..ROUNDS under the chaos marker
+]
+AT_RANDOM_MOMENTS = [
+    pytest.param(command, seed, marks=pytest.mark.chaos, id=f"{command}-{seed}")
+    for command, (_, _, random_too) in SCENARIOS.items()
+    if random_too
+    for seed in range(ROUNDS)
+]
+
+
+@pytest.mark.parametrize(("command", "point", "seed"), AT_FAULT_POINTS)
+def test_killed_at_a_fault_point(chaos_pool, tmp_path, command, point, seed):
+    SCENARIOS[command][0](chaos_pool, tmp_path, seed, point, False)
+
+
+@pytest.mark.parametrize(("command", "seed"), AT_RANDOM_MOMENTS)
+def test_killed_at_a_random_moment(chaos_pool, tmp_path, command, seed):
+    SCENARIOS[command][0](chaos_pool, tmp_path, seed, None, True)

@@ -210,6 +210,7 @@ def test_exactly_once_against_the_model(chaos_pool, tmp_path):
 
 
 @pytest.mark.chaos
+@pytest.mark.timeout(5400)  # a thousand steps of real commits and killed processes
 def test_exactly_once_against_the_model_long(chaos_pool, tmp_path):
     machine(chaos_pool, tmp_path, "chaos")
 
