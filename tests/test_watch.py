@@ -24,7 +24,8 @@ from lakectl.config import load_settings
 from lakectl.faults import INGEST_POINTS, WATCH_POINTS
 from lakectl.lake import Lake, ledger
 from lakectl.models import IngestResult
-from lakectl.service.watch import Watcher, health
+from lakectl.service.heartbeat import health
+from lakectl.service.watch import Watcher
 
 from .conftest import SUBPROCESS_TIMEOUT_S, write_far_cell_xlsx
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import sys
 import types
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -39,10 +38,8 @@ if TYPE_CHECKING:
     from lakectl.lake import Lake
     from lakectl.models import IngestResult
 
-try:
-    __version__ = version("lakectl")
-except PackageNotFoundError:  # running from a source tree without install
-    __version__ = "0.0.0"
+if TYPE_CHECKING:
+    __version__: str
 
 __all__ = [
     "AlreadyRunning",
@@ -63,7 +60,17 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # Lake and Settings pull in deltalake and pydantic: load them when first asked for
+    # Lake and Settings pull in deltalake and pydantic, the version importlib.metadata: load them
+    # when first asked for
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("lakectl")
+        except PackageNotFoundError:  # running from a source tree without install
+            found = "0.0.0"
+        globals()["__version__"] = found
+        return found
     if name == "Lake":
         from lakectl.lake import Lake
 

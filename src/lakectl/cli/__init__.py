@@ -12,18 +12,20 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.logging import RichHandler
-from rich.markup import escape
 from typer.core import TyperGroup
 
-from lakectl import __version__, alerts
-from lakectl.config import SAMPLE_TOML, Settings, config_file_from, load_settings
 from lakectl.errors import LakectlError, one_line, storage_error
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from lakectl.config import Settings
+
+# Start-up is a cost of every command (a Docker health check runs every 30 s): this module and the
+# command modules import only typer; rich, pydantic and the engines load where a command uses them.
 F = TypeVar("F", bound=Callable[..., Any])
 DEBUG = "--debug"
 
@@ -34,6 +36,8 @@ class State:
     _settings: Settings | None = None
 
     def settings(self, **overrides: Any) -> Settings:
+        from lakectl.config import config_file_from, load_settings
+
         if self._settings is None or overrides:
             self._settings = load_settings(config_file_from(self.config), **overrides)
         return self._settings
@@ -80,12 +84,58 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
-out = Console()
-err = Console(stderr=True)
+
+
+class LazyConsole:
+    """A rich Console made on first use, so that commands which print nothing rich never load rich."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self.stderr = stderr
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self.stderr)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
+
+out = LazyConsole()
+err = LazyConsole(stderr=True)
+
+
+class LazyRichHandler(logging.Handler):
+    """rich's log handler, built for the first record: most runs log nothing."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__()
+        self.options = options
+        self._handler: logging.Handler | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._handler is None:
+            from rich.logging import RichHandler
+
+            self._handler = RichHandler(console=err.console, **self.options)
+        self._handler.emit(record)
+
+
+def escape(text: str) -> str:
+    """Text shown as it is inside rich markup (rich.markup.escape, loaded when first needed)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def _version(value: bool) -> None:
     if value:
+        from lakectl import __version__
+
         out.print(f"lakectl {__version__}")
         raise typer.Exit()
 
@@ -109,7 +159,7 @@ def main_callback(
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(message)s",
-        handlers=[RichHandler(console=err, show_path=False, show_time=False)],
+        handlers=[LazyRichHandler(show_path=False, show_time=False)],
         force=True,
     )
 
@@ -134,6 +184,8 @@ def init(
     path: Annotated[Path, typer.Argument(help="folder to initialise")] = Path("."),
 ) -> None:
     """Create the landing-zone folders, the lake root and a commented lakectl.toml."""
+    from lakectl.config import SAMPLE_TOML
+
     try:
         settings = state.settings()
     except LakectlError as exc:
@@ -187,7 +239,7 @@ def ingest(
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=err,
+            console=err.console,
             transient=True,
             disable=len(jobs) < 2 or not err.is_terminal,
         ) as progress:
@@ -200,7 +252,7 @@ def ingest(
     if as_json:
         out.print_json(render.ingest_json(results))
     else:
-        render.ingest_table(out, results, dry_run)
+        render.ingest_table(out.console, results, dry_run)
     if any(r.status == "rejected" for r in results):
         raise typer.Exit(code=4)
 
@@ -227,11 +279,13 @@ def promote_silver(
     except LakectlError as exc:
         raise fail(exc) from None
     if not dry_run:
+        from lakectl import alerts
+
         alerts.after_promotion(state.settings(), [r.to_dict() for r in results], gold=False)
     if as_json:
         out.print_json(json.dumps([r.to_dict() for r in results], default=str, ensure_ascii=False))
     else:
-        render.promotion_table(out, results)
+        render.promotion_table(out.console, results)
 
 
 @promote_app.command("gold")
@@ -246,6 +300,8 @@ def promote_gold(
         result = run(state.settings(), full=full)
     except LakectlError as exc:
         raise fail(exc) from None
+    from lakectl import alerts
+
     alerts.after_promotion(state.settings(), [], gold=True)
     _print_gold(result, as_json)
 
@@ -264,11 +320,13 @@ def promote_all(
         result = run(state.settings(), full=full)
     except LakectlError as exc:
         raise fail(exc) from None
+    from lakectl import alerts
+
     alerts.after_promotion(state.settings(), result["silver"], gold=True)
     if as_json:
         out.print_json(json.dumps(result, default=str, ensure_ascii=False))
         return
-    render.promotion_table(out, [Promotion(**r) for r in result["silver"]])
+    render.promotion_table(out.console, [Promotion(**r) for r in result["silver"]])
     _print_gold(result["gold"], False)
 
 
@@ -326,7 +384,7 @@ def report(
     if locale:
         data["locale"] = locale
     if format_ == "terminal":
-        render_report.terminal(out, data)
+        render_report.terminal(out.console, data)
         return
     text = formats[format_](data)
     if out_file is None:
@@ -358,7 +416,7 @@ def _service_logging(log_format: str, level: str) -> None:
         handler: logging.Handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonLogFormatter())
     elif err.is_terminal:
-        handler = RichHandler(console=err, show_path=False, omit_repeated_times=False)
+        handler = LazyRichHandler(show_path=False, omit_repeated_times=False)
     else:  # journald, Docker: one plain line per event, never wrapped
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -415,15 +473,17 @@ def health(
     ] = False,
 ) -> None:
     """Exit 0 when the watcher's heartbeat is fresh (Docker HEALTHCHECK), 1 with the reason if not."""
-    from lakectl.service.watch import health as check
+    from lakectl.service.heartbeat import health as check
 
     try:
         healthy, message = check(state.settings(), max_age)
     except LakectlError as exc:
         raise fail(exc) from None
     if alert and not healthy:
+        from lakectl import alerts
+
         alerts.deliver(state.settings(), [alerts.heartbeat_stale(message)])
-    (out if healthy else err).print(message, highlight=False)
+    typer.echo(message, err=not healthy)  # plain text: no rich to load, no markup to misread
     raise typer.Exit(code=0 if healthy else 1)
 
 

@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from lakectl.cli import app, out, state
-from lakectl.config import DEFAULT_CONFIG_FILE, config_file_from
 
 
 @app.command("map")
@@ -50,6 +48,8 @@ def map_command(
     if toml:
         out.print(text, markup=False, highlight=False)
     if save:
+        from lakectl.config import DEFAULT_CONFIG_FILE, config_file_from
+
         target = config_file_from(state.config) or Path(DEFAULT_CONFIG_FILE)
         save_profile(target, text)
         out.print(f"saved {sum(r['kind'] == 'sales' for r in records)} profile(s) in {target}; "
@@ -57,6 +57,8 @@ def map_command(
 
 
 def _show(record: dict[str, Any]) -> None:
+    from rich.table import Table
+
     where = ", ".join(record["files"][:3]) + (
         f" [{', '.join(record['sheets'][:3])}]" if record["sheets"] else ""
     )

@@ -8,10 +8,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from lakectl.cli import app, err, fail, out, state
+from lakectl.cli import app, err, escape, fail, out, state
 from lakectl.errors import LakectlError
 
 TERMINAL_ROWS = 200  # a terminal table past this is unreadable: use csv/json/parquet
@@ -28,6 +26,8 @@ def query(
 ) -> None:
     """SQL over every table (bronze.<cluster>, silver.<cluster>, silver._rejects, gold.<table>,
     lakectl.ingest_log, lakectl.runs); read-only: a statement that writes is refused."""
+    from rich.table import Table
+
     from lakectl.query import describe_tables, run_query, write_result
 
     if format_ not in ("table", "csv", "json", "parquet"):
@@ -61,6 +61,8 @@ def query(
 
 
 def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    from rich.table import Table
+
     grid = Table(title_justify="left")
     for name in columns:
         grid.add_column(name, overflow="fold")
@@ -133,6 +135,8 @@ def log_(
     if frame.is_empty():
         err.print("no entries match")
         return
+    from rich.table import Table
+
     grid = Table(title="ingest log (newest first)", title_justify="left")
     for name in ("time (UTC)", "cluster", "file", "status", "rows", "detail"):
         grid.add_column(name, overflow="fold", no_wrap=name == "time (UTC)")

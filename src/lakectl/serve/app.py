@@ -33,7 +33,8 @@ from lakectl.serve.auth import SESSION_COOKIE, SESSION_TTL_S, Guard, load_tokens
 from lakectl.serve.metrics import Metrics
 from lakectl.serve.service import Service, scrub
 from lakectl.serve.uploads import STAGING, UploadError, discard, receive
-from lakectl.service.watch import health, quarantined
+from lakectl.service.heartbeat import health
+from lakectl.service.watch import quarantined
 from lakectl.transform import webhooks
 
 log = logging.getLogger(__name__)

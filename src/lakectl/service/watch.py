@@ -33,9 +33,10 @@ from lakectl import __version__, pipeline
 from lakectl.config import Settings
 from lakectl.errors import AlreadyRunning, LakectlError
 from lakectl.faults import fault
-from lakectl.lake import Lake, ledger
+from lakectl.lake import ledger
 from lakectl.models import IngestResult
 from lakectl.service import runner
+from lakectl.service.heartbeat import heartbeat_path
 from lakectl.service.worker import Abandoned, CappedChild
 
 log = logging.getLogger(__name__)
@@ -45,14 +46,6 @@ QUARANTINE = "_quarantine"
 ERROR_SUFFIX = ".error.json"
 MAX_BACKOFF_S = 300.0
 NAME_MAX = 255  # bytes in one file name on Linux filesystems
-
-
-def heartbeat_path(settings: Settings) -> Path:
-    """A local file: next to the lake's tables, or in the landing zone when the lake is remote."""
-    if settings.watch.heartbeat_file:
-        return settings.watch.heartbeat_file
-    lake = Lake.from_settings(settings)
-    return (lake.local_root if lake.is_local else settings.landing_zone) / "_lakectl" / "heartbeat.json"
 
 
 @contextmanager
@@ -534,27 +527,6 @@ def _utf8(raw: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
-
-
-def health(settings: Settings, max_age_s: float) -> tuple[bool, str]:
-    """Whether the watcher's heartbeat is fresh, and a sentence saying why."""
-    path = heartbeat_path(settings)
-    try:
-        data: dict[str, Any] = json.loads(path.read_text())
-    except FileNotFoundError:
-        return False, f"no heartbeat at {path}: is 'lakectl watch' running?"
-    except (OSError, ValueError) as exc:
-        return False, f"unreadable heartbeat {path}: {exc}"
-    age = time.time() - float(data.get("updated_at", 0))
-    if data.get("status") == "stopped":
-        return False, f"the watcher stopped {age:.0f} s ago"
-    if age > max_age_s:
-        return False, f"heartbeat is {age:.0f} s old (limit {max_age_s:g} s): the watcher is stuck or gone"
-    return True, (
-        f"ok: heartbeat {age:.0f} s old, {data.get('pending', 0)} pending, "
-        f"{data.get('processed', 0)} processed"
-        + (f"; last error: {data['last_error']}" if data.get("last_error") else "")
-    )
 
 
 def quarantined(settings: Settings) -> list[dict[str, Any]]:
