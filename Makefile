@@ -46,9 +46,9 @@ image:
 image-test: image $(STAMP)
 	LAKECTL_IMAGE=$(IMAGE) $(BIN)/python -m pytest -q -m image tests/test_image.py
 
+# Every benchmark, one table (bench/run.py; --quick for tiny sizes)
 bench: $(STAMP)
-	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/watch.py
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) delta_lake/* landing_zone/*

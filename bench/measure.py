@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -73,15 +76,57 @@ def _sample_tree(pid: int, peak: list[int]) -> None:
         time.sleep(0.02)
 
 
-def summary_row(bench: str, case: str, variant: str, value: float, unit: str, baseline: float | None = None,
-                target: str | None = None, met: bool | None = None) -> dict[str, object]:  # fmt: skip
-    """One row of a benchmark's ``--summary-json`` (the contract of the runner that prints them all)."""
+# ------------------------------------------------------------------ summaries (bench/run.py merges them)
+
+
+def summary_row(
+    bench: str,
+    case: str,
+    variant: str,
+    value: float,
+    unit: str,
+    baseline: float | None = None,
+    target: str | None = None,
+    met: bool | None = None,
+    *,
+    max_ratio: float | None = None,
+    max_value: float | None = None,
+) -> dict[str, Any]:
+    """One row of a benchmark's ``--summary-json`` (the contract of the runner that prints them all):
+    a figure, what it is compared with, the target and whether it is met. ``max_ratio`` (to the
+    baseline) or ``max_value`` state the target and judge it."""
     ratio = round(value / baseline, 4) if baseline else None
+    if max_ratio is not None and ratio is not None:
+        target, met = f"≤ {max_ratio:g}×", value / (baseline or 1) <= max_ratio
+    elif max_value is not None:
+        target, met = f"≤ {max_value:g} {unit}", value <= max_value
     return {"bench": bench, "case": case, "variant": variant, "value": round(value, 4), "unit": unit,
             "baseline": None if baseline is None else round(baseline, 4), "ratio": ratio, "target": target,
             "met": met}  # fmt: skip
 
 
-def write_summary(path: Path | None, rows: list[dict[str, object]]) -> None:
-    if path is not None:
-        path.write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+def write_summary(path: str | Path | None, rows: list[dict[str, Any]]) -> None:
+    if path:
+        Path(path).write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load, to be stated with every figure measured on a shared machine."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def alternated(runs: dict[str, Callable[[], Measurement]], repeat: int) -> dict[str, list[Measurement]]:
+    """Each variant ``repeat`` times, in turns (A B C A B C ...), so that load hits them alike."""
+    results: dict[str, list[Measurement]] = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, run in runs.items():
+            results[name].append(run())
+    return results
+
+
+def median_of(measurements: list[Measurement]) -> Measurement:
+    """The run with the median wall time (its own peak RSS) and, as its peak, the median of peaks."""
+    ok = [m for m in measurements if m.ok] or measurements
+    wall = statistics.median(m.wall_s for m in ok)
+    peak = statistics.median(m.peak_rss_mib for m in ok)
+    return Measurement(wall, peak, ok[0].exit_code, "" if any(m.ok for m in measurements) else ok[0].error)

@@ -1,6 +1,6 @@
 """Watch-service benchmark: drop-to-commit latency and a burst of many small files.
 
-    python bench/watch.py [--singles 20] [--burst 500] [--window 2.0]
+    python bench/watch.py [--singles 20] [--burst 500] [--window 2.0] [--summary-json PATH] [--quick]
 
 Runs a real `lakectl watch` on a temporary landing zone with the default settings (stability
 window 2 s). Latency is measured from the moment a file is complete in the landing zone to the
@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from measure import load_average, summary_row, write_summary
 
 
 def lakectl_command() -> list[str]:
@@ -68,8 +70,13 @@ def main() -> None:
     parser.add_argument("--singles", type=int, default=20)
     parser.add_argument("--burst", type=int, default=500)
     parser.add_argument("--window", type=float, default=2.0)
+    parser.add_argument("--summary-json", help="write the figures as JSON rows (bench/run.py)")
+    parser.add_argument("--quick", action="store_true", help="a few files, a short window: a smoke test")
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    if args.quick:
+        args.singles, args.burst, args.window = 3, 20, 0.5
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"load {load_average()}")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="lakectl-watch-bench-") as tmp:
         landing, lake = Path(tmp) / "landing_zone", Path(tmp) / "delta_lake"
         env = {
@@ -93,9 +100,9 @@ def main() -> None:
                 if not wait_until(lambda n=name: n in archived(landing), 60):
                     raise SystemExit(f"{name} was not ingested")
                 latencies.append(time.monotonic() - dropped)
-            q = statistics.quantiles(latencies, n=20)
+            p95 = statistics.quantiles(latencies, n=20)[18] if len(latencies) > 1 else latencies[0]
             print(f"\nsingle files ({args.singles}, window {args.window:g} s): "
-                  f"p50 {statistics.median(latencies):.2f} s, p95 {q[18]:.2f} s "
+                  f"p50 {statistics.median(latencies):.2f} s, p95 {p95:.2f} s "
                   f"(target <= {args.window + 1:.1f} s), max {max(latencies):.2f} s")  # fmt: skip
             # A burst: many small files at once, as a sync tool drops them.
             from deltalake import DeltaTable
@@ -110,8 +117,18 @@ def main() -> None:
             elapsed = time.monotonic() - started
             history = DeltaTable(str(lake / "bronze" / "diabetes")).history()
             commits = sum(1 for h in history[: len(history) - before] if h["operation"] == "WRITE")
+            peak = peak_rss_mib(service.pid)
             print(f"burst of {args.burst} files: all archived in {elapsed:.1f} s, {commits} bronze commits "
-                  f"(target <= 10), peak RSS {peak_rss_mib(service.pid):.0f} MiB (service + parser)")  # fmt: skip
+                  f"(target <= 10), peak RSS {peak:.0f} MiB (service + parser)")  # fmt: skip
+            singles = f"{args.singles} single files, window {args.window:g} s"
+            burst = f"{args.burst} small files at once"
+            write_summary(args.summary_json, [
+                summary_row("watch", singles, "drop-to-commit p50", statistics.median(latencies), "s"),
+                summary_row("watch", singles, "drop-to-commit p95", p95, "s", max_value=args.window + 1),
+                summary_row("watch", burst, "all archived", elapsed, "s"),
+                summary_row("watch", burst, "bronze commits", commits, "commits", max_value=10),
+                summary_row("watch", burst, "peak RSS, service + parser", peak, "MiB"),
+            ])  # fmt: skip
         finally:
             service.terminate()
             service.wait(timeout=30)
