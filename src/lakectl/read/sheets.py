@@ -51,6 +51,9 @@ class ReadOptions:
     limits: safety.Limits = field(default_factory=safety.Limits)
     max_columns: int = 512  # beyond this, a sheet's columns are kept as one JSON column (spool.py)
     temp_dir: Path | None = None  # where repaired copies of text files go (the lake's temp folder)
+    # Only in the capped child: skip the used-range scan and bound the range calamine loaded instead
+    # (safety.py); a far cell kills the child, and the full check then names the cause.
+    optimistic: bool = False
 
 
 def read_file(
@@ -62,7 +65,7 @@ def read_file(
     runs it in the parent process while the parser process starts).
     """
     if checked is None:
-        checked = safety.check_file(path, options.limits)
+        checked = safety.check_file(path, options.limits, full=not options.optimistic)
     kind, facts = checked
     if kind == "csv":
         from lakectl.read.delimited import read_csv  # local import keeps the module graph flat
@@ -152,6 +155,9 @@ def _read_sheet(
     if sheet.visible != "visible" and not options.include_hidden:
         skipped.append(f"sheet {name!r} is hidden (set reader.include_hidden_sheets to read it)")
         return None
+    if options.optimistic:  # the range calamine loaded (header row + data), as the full check bounds it
+        loaded_range = safety.SheetExtent(first_row, (first_row or 1) + sheet.total_height, sheet.width)
+        safety.bounded(path, name, loaded_range, options.limits)
     # Optimistic first load takes row 0 as the header; look at the first rows to find the real one.
     infos = sheet.available_columns()
     header_cells = [None if info.column_name_from == "generated" else info.name for info in infos]

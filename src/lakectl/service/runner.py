@@ -7,6 +7,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from lakectl import pipeline
@@ -20,6 +21,7 @@ from lakectl.service.worker import CappedChild, ChildDied
 log = logging.getLogger(__name__)
 
 SPECIAL_DIRS = {"_archive", "_quarantine"}
+PARSER_MODULES = ("lakectl.read.spool",)  # what the parser child imports as it starts
 TEMP_SUFFIXES = (".tmp", ".part", ".crdownload", ".partial", ".download", ".swp")
 
 
@@ -119,15 +121,20 @@ def batches(jobs: list[tuple[Path, str]], settings: Settings) -> Iterator[tuple[
 def isolated(child: CappedChild, timeout_s: float) -> pipeline.Parse:
     """A parser that runs spool.parse_file in the capped child, with a deadline per file.
 
-    When the child dies or runs out of memory, the file is tried once more in a fresh child: the
-    warm one may have been worn out by the files before, and only a second failure is the file's.
+    The child reads optimistically (ReadOptions.optimistic: no used-range scan before calamine, which
+    a far cell can only make kill the child). When the child dies or runs out of memory, the file is
+    tried once more in a fresh child with the full preflight: that names the cause of a hostile
+    file, and the warm child may only have been worn out by the files before; a second failure is
+    the file's.
     """
 
     def parse(path: Path, options: ReadOptions, spool_dir: Path | None) -> ParsedFile:
         try:
-            return child.call(parse_file, path, options, spool_dir, timeout=timeout_s)
+            return child.call(
+                parse_file, path, replace(options, optimistic=True), spool_dir, timeout=timeout_s
+            )
         except (ChildDied, MemoryError) as exc:
-            log.info("%s: the parser failed (%s); trying once more in a fresh process", path.name, exc)
+            log.info("%s: the parser failed (%s); checking it fully in a fresh process", path.name, exc)
             child.close()
             return child.call(parse_file, path, options, spool_dir, timeout=timeout_s)
 
@@ -181,22 +188,26 @@ def ingest_paths(
         if on_result is not None:
             on_result(result)
 
-    window = settings.watch.stability_window_s
-    changing = wait_until_stable([path for path, _ in jobs], window, max(30.0, 10 * window))
-    for path, cluster in jobs:
-        if path in changing:
-            emit(_still_changing(path, cluster))
-    jobs = [(path, cluster) for path, cluster in jobs if path not in changing]
     with contextlib.ExitStack() as stack:
         if dry_run:  # nothing under the lake: the parser's stderr goes to a private temp folder
             work, stderr_dir = None, Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lakectl-")))
         else:
             work = stderr_dir = stack.enter_context(pipeline.workspace(settings))
-            pipeline.reconcile(settings)
         parse = None
         if settings.reader.isolate:
-            child = stack.enter_context(CappedChild(settings.reader.memory_limit_mb, stderr_dir))
+            child = stack.enter_context(CappedChild(settings.reader.memory_limit_mb, stderr_dir,
+                                                    preload=PARSER_MODULES))  # fmt: skip
+            if jobs:  # its start-up overlaps the stability wait, the ledger repair and the hashing
+                child.start()
             parse = isolated(child, settings.reader.timeout_s)
+        window = settings.watch.stability_window_s
+        changing = wait_until_stable([path for path, _ in jobs], window, max(30.0, 10 * window))
+        for path, cluster in jobs:
+            if path in changing:
+                emit(_still_changing(path, cluster))
+        jobs = [(path, cluster) for path, cluster in jobs if path not in changing]
+        if not dry_run:
+            pipeline.reconcile(settings)
         for paths, cluster in batches(jobs, settings):
             pipeline.ingest_batch(paths, cluster, settings, dry_run, parse, work, emit)
     return results

@@ -134,7 +134,9 @@ class Watcher:
         self.kept: dict[Path, tuple[int, int]] = {}  # after_ingest=keep: files already done
         self.warned: set[Path] = set()
         self.notifier = SystemdNotifier()
-        self.worker = CappedChild(settings.reader.memory_limit_mb, stop=self.stop)
+        self.worker = CappedChild(
+            settings.reader.memory_limit_mb, stop=self.stop, preload=runner.PARSER_MODULES
+        )
         self.work: Path | None = None  # this process's temp folder under the lake, while running
         self.lake_failures = 0  # consecutive failures of the lake itself: the retry back-off
         self.last_scan = 0.0

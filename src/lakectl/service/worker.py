@@ -60,7 +60,10 @@ def _die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _child_main(conn: Connection, parent_pid: int, memory_limit_mb: int, stderr_path: str | None) -> None:
+def _child_main(
+    conn: Connection, parent_pid: int, memory_limit_mb: int, stderr_path: str | None, preload: tuple[str, ...]
+) -> None:
+    import importlib
     import resource
 
     _die_with_parent(parent_pid)
@@ -73,6 +76,9 @@ def _child_main(conn: Connection, parent_pid: int, memory_limit_mb: int, stderr_
     with contextlib.suppress(ValueError, OSError):  # some sandboxes refuse; the deadline still holds
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    for module in preload:  # while the parent is busy elsewhere; a failure shows again in the call
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
     while True:
         try:
             message = conn.recv()
@@ -107,15 +113,23 @@ class CappedChild:
         stderr_dir: Path | None = None,
         stop: threading.Event | None = None,
         grace_s: float = 5.0,
+        preload: tuple[str, ...] = (),
     ) -> None:
         self.memory_limit_mb = memory_limit_mb
         self.stderr_dir = stderr_dir
         self.stop = stop
         self.grace_s = grace_s
+        self.preload = preload  # modules the child imports as soon as it starts
         self.context = multiprocessing.get_context("spawn")
         self.process: Any = None
         self.conn: Connection | None = None
         self.stderr_path: Path | None = None
+        self.answered = False  # the running child has answered a call (it is past its start-up)
+
+    def start(self) -> None:
+        """Start the child now, so that its start-up and imports overlap the caller's own work."""
+        if self.process is None or not self.process.is_alive():
+            self._start()
 
     def _start(self) -> None:
         parent, child = self.context.Pipe()
@@ -128,6 +142,7 @@ class CappedChild:
                 os.getpid(),
                 self.memory_limit_mb,
                 str(self.stderr_path) if self.stderr_path else None,
+                self.preload,
             ),
             daemon=True,
             name="lakectl-parser",
@@ -135,22 +150,22 @@ class CappedChild:
         self.process.start()
         child.close()
         self.conn = parent
+        self.answered = False
 
     def call(self, function: Callable[..., T], *args: Any, timeout: float) -> T:
         """``function(*args)`` in the child: its result, or the exception it raised (its own type).
 
         Raises ChildDied (with the child's last stderr line), ChildTimeout or Abandoned otherwise.
         """
-        starting = self.process is None or not self.process.is_alive()
-        if starting:
-            self._start()
+        self.start()
         assert self.conn is not None
         try:
             self.conn.send((function, args))
-            if not self._wait(timeout + (START_TIMEOUT_S if starting else 0.0)):
+            if not self._wait(timeout + (0.0 if self.answered else START_TIMEOUT_S)):
                 self._kill()
                 raise ChildTimeout(f"took longer than {timeout:g} s and was stopped")
             ok, value = self.conn.recv()
+            self.answered = True
         except (EOFError, BrokenPipeError, ConnectionResetError):
             raise ChildDied(self._death()) from None
         if ok:
