@@ -53,6 +53,20 @@ def test_a_file_that_kills_the_parser_is_rejected_and_the_run_goes_on(tmp_path):
     assert sorted(log["status"].to_list()) == ["ingested", "rejected"]
 
 
+def test_a_far_cell_that_kills_the_optimistic_child_is_rejected_with_its_cause(tmp_path):
+    """The child reads without the range scan; when the far cell kills it, the fresh child's full
+    preflight names the cause, and the run goes on."""
+    settings = load_settings(landing_zone=tmp_path / "lz", lake_root=tmp_path / "lake")
+    folder = tmp_path / "lz" / "diabetes"
+    folder.mkdir(parents=True)
+    write_far_cell_xlsx(folder / "a_far.xlsx")
+    (folder / "b_ok.csv").write_text("id,valor\n1,2\n")
+    results = runner.ingest_paths(runner.plan([folder], None, settings), settings)
+    assert [r.status for r in results] == ["rejected", "ingested"]
+    assert "spans 1,048,576 rows x 16,384 columns" in (results[0].reason or "")
+    assert results[0].error_class == "SourceError"
+
+
 def test_the_in_process_path_writes_the_same_bronze_as_the_isolated_one(settings, inproc_settings):
     """reader.isolate = false (no child process) is an option, not another reader: same rows, same
     values, same lineage, same outcomes."""

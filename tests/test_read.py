@@ -140,6 +140,23 @@ def test_far_cell_xlsx_is_refused_before_parsing(tmp_path):
         read_file(write_far_cell_xlsx(tmp_path / "far.xlsx"))
 
 
+def test_optimistic_read_skips_the_range_scan_but_bounds_what_calamine_loaded(tmp_path):
+    """In the capped child (ReadOptions.optimistic) the used range is not scanned first: a far cell
+    only kills the child (runner.isolated then checks fully), and a range that does load is
+    bounded by the same limit."""
+    from lakectl.read.safety import check_file
+
+    far = write_far_cell_xlsx(tmp_path / "far.xlsx")
+    kind, facts = check_file(far, Limits(), full=False)  # the cheap checks pass: nothing was scanned
+    assert kind == "xlsx" and facts is not None and facts.extents["Sheet1"].first_row == 1
+    wide = make_xlsx(tmp_path / "wide.xlsx", [["a", "b"], [1, 2]] + [[None]] * 1997 + [[None] * 25 + ["z"]])
+    small = Limits(max_cells=10_000)  # 2,000 rows x 26 columns = 52,000 cells
+    for optimistic in (False, True):
+        with pytest.raises(SourceError, match="spans 2,000 rows x 26 columns"):
+            read_file(wide, ReadOptions(limits=small, optimistic=optimistic))
+    assert read_file(wide, ReadOptions(optimistic=True))[0].columns[:2] == ["a", "b"]
+
+
 def test_wrong_dimension_element_does_not_refuse_a_small_sheet(tmp_path):
     path = make_xlsx(tmp_path / "dim.xlsx", [["a", "b"], [1, 2]])
     patched = tmp_path / "dim2.xlsx"
