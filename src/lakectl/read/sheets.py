@@ -155,8 +155,10 @@ def _read_sheet(
     if sheet.visible != "visible" and not options.include_hidden:
         skipped.append(f"sheet {name!r} is hidden (set reader.include_hidden_sheets to read it)")
         return None
-    if options.optimistic:  # the range calamine loaded (header row + data), as the full check bounds it
-        loaded_range = safety.SheetExtent(first_row, (first_row or 1) + sheet.total_height, sheet.width)
+    # An xlsx sheet (first_row known) read without the range scan: bound the range calamine loaded
+    # (header row + data) as the full check would have (.xls/.ods have no such check).
+    if options.optimistic and first_row is not None and sheet.width > 0:
+        loaded_range = safety.SheetExtent(first_row, first_row + sheet.total_height, sheet.width)
         safety.bounded(path, name, loaded_range, options.limits)
     # Optimistic first load takes row 0 as the header; look at the first rows to find the real one.
     infos = sheet.available_columns()
