@@ -14,13 +14,14 @@ from typer.testing import CliRunner
 from lakectl.cli import app
 from lakectl.config import load_settings
 from lakectl.errors import ConfigError
+from lakectl.faults import FAULT_EXIT
 from lakectl.lake import Lake, file_app_id
 from lakectl.lake.maintenance import MANIFEST, backup, maintain, restore_backup, verify_backup
 from lakectl.pipeline import ingest_file
 from lakectl.promote import promote_all
 from lakectl.service import runner
 
-from .conftest import load_examples_module
+from .conftest import load_examples_module, run_lakectl
 
 
 def lake_settings(tmp_path: Path, lake: str = "lake"):
@@ -146,3 +147,24 @@ def test_backup_and_restore_from_a_relative_lake_root(tmp_path, monkeypatch):
     maintain(settings)
     restore_backup(settings.model_copy(update={"lake_root": Path("restored")}), Path("backups"))
     assert snapshot(Path("restored")) == before
+
+
+def test_a_restore_killed_while_writing_the_salt_is_completed_by_the_rerun(tmp_path):
+    """The salt file is written beside and renamed: a kill mid-write leaves no empty salt that would
+    make the rerun refuse ('holds another customer_key salt')."""
+    settings = load_settings(landing_zone=tmp_path / "landing_zone", lake_root=tmp_path / "lake",
+                             reader={"isolate": False}, silver={"salt_file": tmp_path / "salt"})  # fmt: skip
+    (tmp_path / "salt").write_text("the-original-salt\n")
+    path = tmp_path / "landing_zone" / "diabetes" / "v.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("Código da transação;Valor\nA1;1,00\n")
+    ingest_file(path, "diabetes", settings)
+    assert backup(settings, tmp_path / "backups")["salt"]
+    restored = settings.model_copy(update={"lake_root": tmp_path / "restored"})
+    env = {"LAKECTL_SILVER__SALT_FILE": str(tmp_path / "new-salt")}
+    killed = run_lakectl(restored, "restore-backup", str(tmp_path / "backups"),
+                         env={**env, "LAKECTL_FAULT": "restore_backup_mid_salt"})  # fmt: skip
+    assert killed.returncode == FAULT_EXIT, killed.stderr
+    again = run_lakectl(restored, "restore-backup", str(tmp_path / "backups"), "--force", env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (tmp_path / "new-salt").read_text() == "the-original-salt\n"

@@ -19,7 +19,8 @@ PROMOTE_POINTS = ("silver_after_rejects", "silver_after_commit", "gold_between_t
 MAINTAIN_POINTS = ("maintain_after_compact", "maintain_between_tables")
 # forget and restore of a bronze table: after the bronze commit that takes the rows out and before
 # the ledger forgets them. backup: after the first file is copied; after every file and before the
-# manifest. restore-backup: after the first file is copied back. upload (serve, ?ingest=now): after
+# manifest. restore-backup: after the first file is copied back (and restore_backup_mid_salt, with the
+# salt written but not in place, tested on its own: the chaos rounds' lakes carry no salt file). upload (serve, ?ingest=now): after
 # the commit and its ledger row, before the file leaves the staging folder.
 FORGET_POINTS = ("forget_after_commit",)
 RESTORE_POINTS = ("restore_after_commit",)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -343,6 +344,10 @@ def restore_backup(settings: Settings, dest: Path | str, force: bool = False) ->
     salt_restored = saved is not None and not salt_file.exists()
     if saved is not None and salt_restored:
         salt_file.parent.mkdir(parents=True, exist_ok=True)
-        salt_file.touch(mode=0o600)
-        salt_file.write_bytes(saved)
+        # written beside and renamed: a kill mid-write must not leave an empty salt that refuses the rerun
+        partial = salt_file.with_name(salt_file.name + ".partial")
+        partial.touch(mode=0o600)
+        partial.write_bytes(saved)
+        fault("restore_backup_mid_salt")
+        os.replace(partial, salt_file)
     return {"lake": lake.root, "tables": manifest["tables"], "salt_restored": salt_restored}
