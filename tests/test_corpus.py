@@ -112,10 +112,10 @@ def test_empty_and_unreadable_files_are_among_the_rejected(corpus_lake):
     assert sorted(n for n in expected if results[n].status == "rejected") == expected
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: a copy of a file rejected earlier in the same batch is "
-                   "reported 'skipped: duplicate' (as if it were in bronze) instead of rejected")  # fmt: skip
 def test_a_copy_of_a_rejected_file_is_rejected(corpus_lake):
     results, _ = corpus_lake
     twins = [n for n in FILES if SHA_COUNTS[MANIFEST["files"][n]["sha256"]] > 1]
     assert twins  # frictionless/empty.csv and openpyxl/null_file.xlsx: both 0 bytes
     assert {results[n].status for n in twins} == {"rejected"}
+    for name in twins:  # each with the reason, naming itself
+        assert "empty" in (results[name].reason or "") and Path(name).name in (results[name].reason or "")

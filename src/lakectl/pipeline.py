@@ -194,6 +194,7 @@ class _Job:
     result: IngestResult | None = None
     verdict_known: bool = False  # rejected from the remembered verdict: not recorded again
     parse_failed: bool = False  # rejected for what its bytes hold: remembered by hash
+    twin_of: _Job | None = None  # the same bytes earlier in this batch: its outcome decides this one's
 
     def outcome(self, **fields: Any) -> IngestResult:
         return IngestResult(
@@ -374,6 +375,7 @@ class _Batch:
         self.target = self.lake.bronze(cluster)
         self.known = set(self.target.columns())
         self.settled: list[_Job] = []  # outcome known, ledger row not written yet
+        self.twins: list[_Job] = []  # copies waiting for the outcome of the file they copy
         self.settings_id = settings_id(settings)
 
     def run(self, jobs: list[_Job]) -> None:
@@ -382,8 +384,9 @@ class _Batch:
         self._skip_duplicates([job for job in jobs if job.result is None])
         self._remembered([job for job in jobs if job.result is None])
         self.settled = [job for job in jobs if job.result is not None]
+        self.twins = [job for job in jobs if job.result is None and job.twin_of is not None]
         group: list[_Job] = []
-        for job in [job for job in jobs if job.result is None]:
+        for job in [job for job in jobs if job.result is None and job.twin_of is None]:
             if group and (job.size or 0) >= FLUSH_BEFORE_BYTES:
                 self._commit(group)
                 group = []
@@ -456,7 +459,7 @@ class _Batch:
             rows=job.parsed.rows,
             reason="dry run: nothing written",
         )
-        self._emit([job])
+        self._emit([job, *self._settle_twins([job])])
 
     def _skip_duplicates(self, jobs: list[_Job]) -> None:
         """Same bytes ingested before (under any name, into any cluster), or twice in this batch."""
@@ -472,19 +475,42 @@ class _Batch:
                     f"at {first['finished_at']:%Y-%m-%d %H:%M:%S} UTC (same bytes)",
                 )
             elif twin := in_batch.get(job.sha):
-                job.finish(
-                    status="skipped",
-                    duplicate_of=twin.ingest_id,
-                    reason=f"duplicate of {twin.path.name} in the same batch (same bytes)",
-                )
+                job.twin_of = twin  # settled with it: rejected like it, or a duplicate of it
             else:
                 in_batch[job.sha] = job
+
+    def _settle_twins(self, done: list[_Job]) -> list[_Job]:
+        """Copies of files just settled get their outcome: the same rejection (the original's verdict
+        is remembered by the bytes' hash, so it holds for the copy too), or skipped as a duplicate."""
+        ids = {id(job) for job in done}
+        settled = [twin for twin in self.twins if id(twin.twin_of) in ids]
+        for twin in settled:
+            original = twin.twin_of
+            assert original is not None and original.result is not None
+            first, name = original.result, original.path.name
+            if first.status == "rejected":
+                said = first.reason or ""  # it names the original first: name the copy instead
+                said = (
+                    twin.path.name + said[len(name) :]
+                    if said.startswith(name)
+                    else f"{twin.path.name}: {said}"
+                )
+                twin.fail(f"{said} (same bytes as {name})", first.hint, first.error_class or "SourceError",
+                          first.transient)  # fmt: skip
+            else:
+                twin.finish(
+                    status="skipped",
+                    duplicate_of=first.duplicate_of if first.status == "skipped" else first.ingest_id,
+                    reason=f"duplicate of {name} in the same batch (same bytes)",
+                )
+        self.twins = [twin for twin in self.twins if twin.result is None]
+        return settled
 
     def _commit(self, group: list[_Job]) -> None:
         """Under the lake lock: re-check duplicates, drop files that changed, append the rest in one
         commit, then write every settled file's ledger row."""
         if self.dry_run:  # nothing is written, not even a lock file
-            self._emit(self.settled)
+            self._emit(self.settled + self._settle_twins(self.settled))
             self.settled = []
             return
         if not (group or self.settled):
@@ -505,6 +531,7 @@ class _Batch:
                     self._append([job for job in live if job.result is None], empty)
                 fault("after_commit")
                 done = self.settled + group
+                done += self._settle_twins(done)
                 records = [_record(j.result, j.started) for j in done if j.result and not j.verdict_known]
                 try:
                     ledger.append(lake, records)
