@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from lakectl.errors import SourceError, StorageError, storage_error
+from lakectl.read.safety import SEPARATORS, utf16_encoding
 from lakectl.read.schema import HEADER_SCAN_ROWS, detect_header, unique_names
 from lakectl.read.sheets import BATCH_ROWS, ROW, SheetFrame, above_header, drop_blank_rows, trim_footer
 
@@ -35,7 +36,6 @@ CHUNK = 1 << 20
 BLOCK_BYTES = (
     1 << 20
 )  # Arrow CSV block: larger blocks make the Delta writer hold more (8 MiB: +400 MiB at 2 GB)
-SEPARATORS = (",", ";", "\t", "|")
 
 
 class RaggedRows(SourceError):
@@ -56,20 +56,8 @@ def detect_encoding(path: Path) -> tuple[str, bool, int, bool]:
         head = handle.read(HEAD_BYTES)
     if head.startswith(codecs.BOM_UTF8):
         encoding = "utf-8-sig"
-    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16", False, 0, False
-    elif (
-        len(head) >= 4
-        and head[1::2].count(0) > 0.4 * len(head[1::2])
-        and head[0::2].count(0) < 0.1 * len(head)
-    ):
-        return "utf-16-le", False, 0, False
-    elif (
-        len(head) >= 4
-        and head[0::2].count(0) > 0.4 * len(head[0::2])
-        and head[1::2].count(0) < 0.1 * len(head)
-    ):
-        return "utf-16-be", False, 0, False
+    elif utf16 := utf16_encoding(head):
+        return utf16, False, 0, False
     else:
         encoding = "utf-8"
     cr_only = b"\r" in head and b"\n" not in head

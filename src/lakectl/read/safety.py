@@ -13,9 +13,14 @@ full check runs when the child dies, to name the cause (runner.isolated).
 
 from __future__ import annotations
 
+import codecs
+import contextlib
+import csv
+import io
 import re
 import struct
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree
@@ -32,6 +37,8 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_ZIP_ENTRIES = 10_000
 CHUNK = 1 << 22
 EXCEL_MAX_ROWS = 1_048_576
+TEXT_HEAD_BYTES = 1 << 16  # what the shape of a text file is judged on
+SEPARATORS = (",", ";", "\t", "|")
 
 _DTD = re.compile(rb"<!DOCTYPE|<!ENTITY", re.IGNORECASE)
 # Cell references are the only ' r="<letters><digits>"' attributes; literal prefixes keep these fast.
@@ -156,6 +163,11 @@ def _sheet_parts(archive: zipfile.ZipFile, path: Path) -> list[tuple[str, str, b
     """(sheet name, part name, hidden) from workbook.xml and its relationships."""
     names = set(archive.namelist())
     if "xl/workbook.xml" not in names:
+        if path.suffix.lower() in TEXT_SUFFIXES:
+            raise SourceError(
+                f"{path.name} looks like a zip archive, not delimited text (nor a workbook: no xl/workbook.xml)",
+                hint="unzip it and ingest the export inside, or export the sheet again as CSV or xlsx",
+            )
         raise SourceError(f"{path.name}: not an Excel workbook (no xl/workbook.xml in the zip)")
     try:
         workbook = ElementTree.fromstring(_read_small_xml(archive, "xl/workbook.xml", path))
@@ -325,4 +337,178 @@ def check_file(path: Path, limits: Limits, full: bool = True) -> Checked:
         return kind, preflight_xlsx(path, limits, full)
     if kind == "ods":
         preflight_ods(path, limits)
+    if kind == "csv":
+        check_text(path)
     return kind, None
+
+
+# ------------------------------------------------------------------ is it delimited text at all?
+# A PDF, an image or a prose note saved as .csv would otherwise be "ingested" as garbage columns or as
+# zero rows. The verdict comes from the shape of the first 64 KiB, never from the name.
+
+# Formats known by their first bytes. A zip or OLE file is a workbook candidate and is judged as one.
+SIGNATURES = (
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"{\\rtf", "an RTF document"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"\x7fELF", "a program (ELF executable)"),
+)
+# Markup and JSON are text, but not a table of values.
+_MARKUP = (
+    (re.compile(r"<!doctype html|<html|<head>|<body", re.IGNORECASE), "a web page (HTML)"),
+    (re.compile(r"<\?xml"), "an XML document (an Excel 2003 XML spreadsheet, perhaps)"),
+    (re.compile(r"[{\[]\s*[\"{\[]"), "a JSON document"),
+)
+_WHITESPACE_CONTROLS = frozenset("\t\n\r\f\v\x1a")  # \x1a: the DOS end-of-file mark
+_WORD = re.compile(r"[^\W\d_]+")  # a run of letters: numbers, dates and codes are no words
+# a word ends a sentence ("Cód." and "Vlr." are abbreviations, not ends), or a clause goes on
+_SENTENCE = re.compile(r"[a-zß-öø-ÿ]{3,}[.!?\u2026](?:\s|$)|\w,\s")
+SHAPE_RECORDS = 200
+
+
+def check_text(path: Path) -> None:
+    """Refuse a file named as text whose bytes are not delimited text, saying what they look like."""
+    with path.open("rb") as handle:
+        head = handle.read(TEXT_HEAD_BYTES)
+    problem = text_problem(head, complete=len(head) < TEXT_HEAD_BYTES)
+    if problem is not None:
+        raise SourceError(
+            f"{path.name} looks like {problem}, not delimited text",
+            hint="export the sheet from the platform as CSV (comma, semicolon, tab or pipe separated) "
+            "or as xlsx, and ingest that file",
+        )
+
+
+def utf16_encoding(head: bytes) -> str | None:
+    """'utf-16' (with a BOM), 'utf-16-le' or 'utf-16-be' (a NUL in every other byte, on one side
+    only), or None."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if len(head) >= 4:
+        odd, even = head[1::2].count(0), head[0::2].count(0)
+        if odd > 0.4 * len(head[1::2]) and even < 0.1 * len(head):
+            return "utf-16-le"
+        if even > 0.4 * len(head[0::2]) and odd < 0.1 * len(head):
+            return "utf-16-be"
+    return None
+
+
+def _decode(head: bytes, complete: bool) -> tuple[str, int]:
+    """The head as text, and how many of its characters no text encoding explains."""
+    encoding = utf16_encoding(head)
+    if encoding is not None:
+        text = head[: len(head) // 2 * 2].decode(encoding, errors="replace")
+    else:
+        try:
+            text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=complete)
+        except UnicodeDecodeError:
+            text = head.decode("cp1252", errors="replace")  # its five undefined bytes become U+FFFD
+    text = text.rstrip("\x00")  # NUL padding after the data is repaired by the reader
+    odd = sum(
+        1
+        for ch in text
+        if (ch < " " and ch not in _WHITESPACE_CONTROLS and ch != "\x00")
+        or "\x80" <= ch <= "\x9f"
+        or ch == "\ufffd"
+    )
+    return text, odd + max(0, text.count("\x00") - len(text) // 10)  # a few NULs are repaired too
+
+
+def text_problem(head: bytes, complete: bool = True) -> str | None:
+    """What the first bytes of a file named as text look like when they are not delimited text — a
+    known binary format, binary data, markup, running prose, or lines no separator splits alike —
+    or None when they can be a table (one column of values is a table too). Pure.
+
+    ``complete``: ``head`` is the whole file (else its last, maybe cut, line is not judged)."""
+    for magic, what in SIGNATURES:
+        if head.startswith(magic):
+            return what
+    text, odd = _decode(head, complete)
+    if odd >= 3 and odd > len(text) / 100:
+        return f"binary data ({odd:,} control bytes in its first {len(head):,} bytes)"
+    if not complete and "\n" in text:
+        text = text[: text.rfind("\n")]
+    start = text.lstrip("\ufeff \t\r\n")[:200]
+    for pattern, what in _MARKUP:
+        if pattern.match(start):
+            return what
+    lines = [line for line in text.splitlines() if line.strip()][:SHAPE_RECORDS]
+    if not lines:
+        return None  # blank: the reader says "no data"
+    sentences = sum(1 for line in lines if len(_WORD.findall(line)) >= 6 and _SENTENCE.search(line))
+    prose = sentences > len(lines) / 2
+    shape = _best_split(text)
+    if shape.table(prose):
+        return None
+    if prose:
+        return f"running text ({sentences} of {len(lines)} lines are sentences)"
+    if shape.records >= 3 and shape.split >= shape.records / 2:
+        widths = ", ".join(str(w) for w in shape.widths[:6])
+        return (
+            f"text with no consistent separator (no one of , ; tab | splits its lines into the same "
+            f"number of fields: {widths}…)"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class _Split:
+    """How one separator splits the first records of a text."""
+
+    widths: list[int]  # fields per non-blank record
+    width: int  # the commonest width above 1 (0: the separator splits nothing)
+    agree: int  # records of that width
+    split: int  # records of more than one field
+    short_column: bool  # some field position mostly holds values (at most 3 words), not phrases
+    header_like: bool  # the first record of that width is short labels, not a sentence
+
+    @property
+    def records(self) -> int:
+        return len(self.widths)
+
+    def table(self, prose: bool) -> bool:
+        if self.width < 2:
+            return False
+        consistent = self.agree >= min(2, self.records) and self.agree >= self.records / 2
+        if consistent and (not prose or self.short_column or self.header_like):
+            return True
+        return self.split >= 0.8 * self.records and self.short_column and not prose  # ragged, yet columns
+
+
+def _best_split(text: str) -> _Split:
+    splits = [_split(text, sep) for sep in SEPARATORS]
+    return max(splits, key=lambda s: (s.agree, s.width))
+
+
+def _split(text: str, sep: str) -> _Split:
+    records: list[list[str]] = []
+    with contextlib.suppress(csv.Error):
+        for record in csv.reader(io.StringIO(text), delimiter=sep):
+            if any(field.strip() for field in record):
+                records.append(record)
+                if len(records) >= SHAPE_RECORDS:
+                    break
+    widths = [len(r) for r in records]
+    above_one = Counter(w for w in widths if w > 1)
+    width, agree = above_one.most_common(1)[0] if above_one else (0, 0)
+    multi = [r for r in records if len(r) > 1]
+    short_column = False
+    for position in range(max(widths, default=0)):
+        cells = [r[position] for r in multi if len(r) > position]
+        if len(cells) >= 2 and len(cells) >= len(multi) / 2:
+            short = sum(1 for cell in cells if len(_WORD.findall(cell)) <= 3)
+            short_column = short_column or short >= 0.6 * len(cells)
+    first = next((r for r in records if len(r) == width), [])
+    header_like = (
+        bool(first)
+        and all(len(_WORD.findall(cell)) <= 6 for cell in first)
+        and not _SENTENCE.search(sep.join(first))
+    )
+    return _Split(widths, width, agree, len(multi), short_column, header_like)
