@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
 import ssl
 import subprocess
@@ -229,3 +230,50 @@ def test_alert_mail_over_starttls_with_login(tmp_path, smtp_server, caplog):
     # not delivered, and said so; a refused login is final, not retried
     assert "login refused (535)" in caplog.text and "attempt 1/3" not in caplog.text
     assert PASSWORD not in caplog.text
+
+
+def test_watch_alerts_on_a_quarantined_file_and_a_changed_layout_without_holding_up_ingest(tmp_path):
+    """A real `lakectl watch`: the receiver holds the first alert while the next file is ingested and
+    archived; a copy of the quarantined bytes raises no second alert; a new column raises `layout`."""
+    from .test_watch import wait_for
+
+    receiver = Receiver()
+    receiver.release.clear()  # every request waits until released
+    settings = lake_settings(tmp_path)
+    folder = settings.landing_zone / "diabetes"
+    folder.mkdir(parents=True)
+    env = {**os.environ, **alert_env(settings, receiver, LAKECTL_WATCH__STABILITY_WINDOW_S="0.3",
+                                     LAKECTL_WATCH__RECONCILE_INTERVAL_S="1")}  # fmt: skip
+    log_file = tmp_path / "watch.log"
+    pdf = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
+    archive, quarantine = settings.landing_zone / "_archive", settings.landing_zone / "_quarantine"
+    with log_file.open("w") as log_out:
+        service = subprocess.Popen([sys.executable, "-m", "lakectl", "watch", "--log-format", "json"], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=log_out)  # fmt: skip
+    try:
+        (folder / "relatorio.csv").write_bytes(pdf)
+        wait_for(receiver.holding.is_set, what="the quarantine alert reaching the receiver")
+        (folder / "hotmart.csv").write_text(HOTMART + "HP1;Aprovado;01/10/2026 10:00:00;Chá;10,00\n")
+        wait_for(lambda: list(archive.rglob("hotmart.csv")), what="the next file archived")
+        assert receiver.bodies == []  # ingested and archived while the alert was still held
+        receiver.release.set()
+        wait_for(lambda: len(receiver.bodies) == 1, what="the quarantine alert")
+        (folder / "relatorio_copia.csv").write_bytes(pdf)  # same bytes, same cause: no second alert
+        wait_for(lambda: list(quarantine.rglob("relatorio_copia.csv")), what="the copy quarantined")
+        (folder / "hotmart_nova.csv").write_text(
+            HOTMART.rstrip("\n") + ";Cupom\nHP2;Aprovado;02/10/2026 10:00:00;Chá;12,00;BLACK10\n"
+        )
+        wait_for(lambda: len(receiver.bodies) == 2, what="the layout alert")
+        service.send_signal(signal.SIGTERM)
+        assert service.wait(timeout=60) == 0
+    finally:
+        if service.poll() is None:
+            service.kill()
+        receiver.close()
+    assert receiver.kinds() == ["layout", "quarantined"]
+    by_kind = {b["kind"]: b for b in receiver.bodies}
+    assert by_kind["quarantined"]["details"]["file"] == "relatorio.csv"
+    assert "looks like a PDF document" in by_kind["quarantined"]["text"]
+    assert "lakectl quarantine retry relatorio.csv" in by_kind["quarantined"]["text"]
+    assert by_kind["layout"]["details"] == {"file": "hotmart_nova.csv", "new_columns": ["cupom"]}
+    assert TOKEN not in log_file.read_text()  # the webhook URL carries the token: never logged

@@ -29,7 +29,7 @@ from typing import Any
 
 from watchfiles import Change, watch
 
-from lakectl import __version__, pipeline
+from lakectl import __version__, alerts, pipeline
 from lakectl.config import Settings
 from lakectl.errors import AlreadyRunning, LakectlError
 from lakectl.faults import fault
@@ -46,6 +46,7 @@ QUARANTINE = "_quarantine"
 ERROR_SUFFIX = ".error.json"
 MAX_BACKOFF_S = 300.0
 NAME_MAX = 255  # bytes in one file name on Linux filesystems
+ALERTS_GRACE_S = 10.0  # on stop, queued alerts get this long to go out (the unit allows 60 s)
 
 
 @contextmanager
@@ -143,6 +144,7 @@ class Watcher:
         self.last_maintenance = self.clock()  # not at start: a restart loop must not vacuum each time
         self.processed = 0
         self.last_error: str | None = None
+        self.alerts = alerts.Sender(settings)  # its own thread: a slow receiver never holds up ingest
 
     # ------------------------------------------------------------------ discovery
 
@@ -287,6 +289,7 @@ class Watcher:
             log.error("promote silver %s failed: %s", ", ".join(clusters), exc.message)
             return
         for promotion in (p.to_dict() for p in promotions):
+            self.alerts.submit(alerts.from_promotion(promotion, self.settings.alerts.rejects_share))
             report = promotion.get("report", {})
             log.info(
                 "promote silver %s: %s, %d inserted, %d updated, %d rejected",
@@ -318,7 +321,9 @@ class Watcher:
                 target = self.quarantine(path, result)
                 self.last_error = result.reason
                 self._log(result, f"quarantined to {target}")
+                self.alerts.submit([alerts.quarantined(result.to_dict(), str(target))])
                 return
+            self.alerts.submit(alerts.new_layout(result.to_dict()))
             fault("before_move")
             action = self.settings.watch.after_ingest
             if action == "archive":
@@ -462,6 +467,7 @@ class Watcher:
             self.notifier.send("STOPPING=1")
             self.heartbeat("stopped")
             self.worker.close()
+            self.alerts.close(ALERTS_GRACE_S)
 
 
 def archive_file(root: Path, path: Path, result: IngestResult) -> Path:
