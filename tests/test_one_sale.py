@@ -118,3 +118,14 @@ def test_a_refund_row_in_a_later_export_of_a_platform_refunds_the_sale_in_silver
     assert report["rejected"] == {"amount_not_negative": 1}  # HP9 refunds nothing: a bad amount
     rejects = pl.read_delta(Lake.from_settings(settings).rejects().uri)
     assert rejects.select("rule", "raw_value").rows() == [("amount_not_negative", "-5,00")]
+
+
+def test_a_platform_refund_of_a_sale_known_only_from_a_hand_kept_sheet_refunds_it(tmp_path):
+    settings = lake_settings(tmp_path)
+    drop(settings, "diabetes", "controle.csv", SHEET + "02/09/2026;CB1;97,00;Pago;a@x.com\n")
+    promote_silver(settings, ["diabetes"])
+    header = "Receipt,Transaction Type,Transaction Time,Item,Product Title,Amount,Currency,Customer Email\n"
+    drop(settings, "diabetes", "cb.csv", header + "CB1,RFND,2026-10-09T10:00:00,1,Sugar,-97.00,USD,a@x.com\n")
+    report = promote_silver(settings, ["diabetes"])[0].report
+    assert keys(settings) == [("unknown", "CB1", "refunded", Decimal("97.00"))]
+    assert report["rejected"] == {} and report["status_updates"] == 1

@@ -478,7 +478,8 @@ def settle_unknown(batch: Batch, existing: pl.DataFrame) -> None:
     """The batch against the sales already in silver (``existing``: platform, transaction_id,
     customer_email of the ids the batch names): its 'unknown' rows that are a silver sale of a
     recognised platform take that platform; silver's 'unknown' rows that are a recognised sale of
-    this batch are retired (the platform's row replaces them)."""
+    this batch are retired (the platform's row replaces them), and a platform's refund of a sale
+    silver holds only under 'unknown' changes that sale."""
     if existing.is_empty():
         return
     sales, claimed = claim_unknown(batch.sales, existing)
@@ -489,6 +490,18 @@ def settle_unknown(batch: Batch, existing: pl.DataFrame) -> None:
         before = sales.height
         sales = sales.sort(list(ORDER)).unique(list(KEY), keep="last", maintain_order=True)
         batch.folded += before - sales.height
+    if events.height:  # a platform's refund of a sale silver holds only under 'unknown' refunds that sale
+        stray = events.join(existing.select(KEY), on=list(KEY), how="anti").join(
+            existing.filter(pl.col("platform") == UNKNOWN).select("transaction_id"),
+            on="transaction_id",
+            how="semi",
+        )
+        if stray.height:
+            mine = pl.struct(KEY).is_in(stray.select(pl.struct(KEY)).to_series().implode())
+            events = events.with_columns(
+                pl.when(mine).then(pl.lit(UNKNOWN)).otherwise("platform").alias("platform")
+            )
+            claimed_events += stray.height
     batch.sales, batch.events = sales, events
     recognised = batch.sales.filter(pl.col("platform") != UNKNOWN).select(*KEY, "customer_email")
     stale, retired = claim_unknown(existing.filter(pl.col("platform") == UNKNOWN), recognised)
