@@ -129,3 +129,22 @@ def test_a_platform_refund_of_a_sale_known_only_from_a_hand_kept_sheet_refunds_i
     report = promote_silver(settings, ["diabetes"])[0].report
     assert keys(settings) == [("unknown", "CB1", "refunded", Decimal("97.00"))]
     assert report["rejected"] == {} and report["status_updates"] == 1
+
+
+def test_an_order_list_of_an_events_platform_without_a_type_column_is_a_list_of_sales(tmp_path):
+    settings = lake_settings(tmp_path)
+    drop(settings, "diabetes", "digistore24_bestellungen.csv", "Bestell-ID;Datum;Produktname;E-Mail;Währung;"
+         "Bruttobetrag;Status\nD1;26.08.2026 21:30;Kurs;a@x.de;EUR;119,00;Bezahlt\n"
+         "D2;27.08.2026 10:21;Kurs;b@x.de;EUR;59,00;Erstattet\nD3;03.09.2026 09:29;Kurs;c@x.de;EUR;59,00;Rückbuchung\n")  # fmt: skip
+    report = promote_silver(settings, ["diabetes"])[0].report
+    assert keys(settings) == [
+        ("digistore24", "D1", "approved", Decimal("119.00")),
+        ("digistore24", "D2", "refunded", Decimal("59.00")),  # the order's own status, not an event
+        ("digistore24", "D3", "chargeback", Decimal("59.00")),
+    ]
+    assert report["rejected"] == {}
+    assert silver(settings)["purchased_at"].dt.hour().to_list() == [
+        0,
+        13,
+        12,
+    ]  # 21:30 in Sao Paulo is 00:30 UTC

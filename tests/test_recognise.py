@@ -4,11 +4,15 @@ accuracy, and a test for each mistake a matcher can make."""
 from __future__ import annotations
 
 import random
+from datetime import datetime
 
 import polars as pl
 import pytest
 
+from lakectl.transform import parse
+from lakectl.transform.profiles import BUILT_IN
 from lakectl.transform.recognise import classify_status, tokens, understand
+from lakectl.transform.silver import status_lookup
 
 from .variations import STATUS_WORDS, accuracy, variation
 
@@ -147,3 +151,19 @@ def test_a_totals_sheet_whose_counts_look_like_ids_is_still_a_summary():
 )  # fmt: skip
 def test_platform_api_status_codes(label, status):
     assert classify_status(label) == status
+
+
+def test_under_review_is_blocked_for_every_platform_too():
+    for profile in BUILT_IN:
+        assert status_lookup(["em analise"], profile) == {"em analise": "blocked"}, profile.name
+
+
+@pytest.mark.parametrize(
+    "text,when",
+    [("26.08.2026 21:30", datetime(2026, 8, 26, 21, 30)), ("26.08.2026, 21:30", datetime(2026, 8, 26, 21, 30)),
+     ("01/10/2026 às 14:03", datetime(2026, 10, 1, 14, 3)), ("13-10-2026 08:00:05", datetime(2026, 10, 13, 8, 0, 5)),
+     ("05/10/26", datetime(2026, 10, 5)), ("5.10.2026", datetime(2026, 10, 5)), ("2026-10-05", datetime(2026, 10, 5))],
+)  # fmt: skip
+def test_dates_with_dots_dashes_a_word_before_the_time_or_two_digit_years(text, when):
+    parsed = pl.select(parse.timestamp(pl.lit(text), "UTC", True)).item()
+    assert parsed is not None and parsed.replace(tzinfo=None) == when

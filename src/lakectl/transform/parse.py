@@ -61,14 +61,10 @@ CURRENCIES = frozenset(
     ]
 )
 # Ordered: the first format that parses a value wins.
-DAY_FIRST_FORMATS = (
-    "%d/%m/%Y %H:%M:%S",
-    "%d/%m/%Y %H:%M",
-    "%d/%m/%Y",
-    "%d-%m-%Y %H:%M:%S",
-    "%d-%m-%Y",
-    "%d.%m.%Y",
-)
+# Dates are written with / . or - and a time after a space, a comma or a word ("às", "um", "at"):
+# ``_DATE_PARTS`` rewrites them all as d/m/Y H:M[:S] before these formats are tried.
+# (a two-digit year is this century's)
+DAY_FIRST_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y")
 MONTH_FIRST_FORMATS = (
     "%m/%d/%Y %H:%M:%S",
     "%m/%d/%Y %H:%M",
@@ -76,6 +72,7 @@ MONTH_FIRST_FORMATS = (
     "%m/%d/%Y %I:%M:%S %p",
     "%m/%d/%Y %I:%M %p",
 )
+_DATE_PARTS = r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4}|\d{2})\b,?\s*(?:(?i:às|as|um|at|a las|-)\s+)?"
 ISO_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M:%S",
                "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d")  # fmt: skip
 _OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
@@ -148,11 +145,18 @@ def timestamp(column: pl.Expr, timezone: str, day_first: bool = True) -> pl.Expr
     """Date text -> UTC Datetime. Local times are read in ``timezone``; explicit offsets are kept;
     Excel serial numbers (days since 1899-12-30) are understood."""
     text = column.str.strip_chars()
-    formats = ISO_FORMATS + (DAY_FIRST_FORMATS if day_first else MONTH_FIRST_FORMATS)
-    local = pl.coalesce(
-        [text.str.strptime(pl.Datetime("us"), fmt, strict=False, exact=True) for fmt in formats]
-        + [_excel_serial(text)]
+    written = (
+        text.str.replace(_DATE_PARTS, "$1/$2/$3 ")
+        .str.replace(r"^(\d{1,2}/\d{1,2}/)(\d{2}) ", "${1}20$2 ")
+        .str.replace(r"(?i)\s*h\s*$", "")
+        .str.strip_chars()
     )
+    local = pl.coalesce(
+        [text.str.strptime(pl.Datetime("us"), fmt, strict=False, exact=True) for fmt in ISO_FORMATS]
+        + [written.str.strptime(pl.Datetime("us"), fmt, strict=False, exact=True)
+           for fmt in (DAY_FIRST_FORMATS if day_first else MONTH_FIRST_FORMATS)]
+        + [_excel_serial(text)]
+    )  # fmt: skip
     with_offset = (
         text.str.replace(r"Z$", "+00:00")
         .str.replace(r"([+-]\d{2})(\d{2})$", "$1:$2")

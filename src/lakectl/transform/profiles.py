@@ -56,7 +56,6 @@ _MULTI = {
         "em recuperacao",
         "boleto impresso",
         "boleto gerado",
-        "em analise",
         "waiting payment",
     ],
     "refunded": ["reembolso efetuado"],

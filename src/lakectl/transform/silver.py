@@ -209,7 +209,10 @@ def canonical(rows: pl.DataFrame, profile: Profile, layout: Layout, cluster: str
     mapping = layout.mapping
     present = layout.columns
     src = lambda name: _source(mapping, name)  # noqa: E731
-    by_event = profile.events or "status" not in mapping  # the type column is the only status there is
+    # an events layout (ClickBank, Digistore24 IPN lists) says refunds in a type column; without one
+    # (an order list with a status per order) its rows are sales like any other layout's
+    events = profile.events and "event" in mapping
+    by_event = events or "status" not in mapping  # the type column is the only status there is
     status_text = src("event") if by_event and "event" in mapping else src("status")
     folded = fold_text(status_text)
 
@@ -220,7 +223,7 @@ def canonical(rows: pl.DataFrame, profile: Profile, layout: Layout, cluster: str
     status = classified(folded)
     # a type column next to the status column ("Tipo": Venda / Reembolso) says which rows are refunds
     type_status = classified(fold_text(src("event"))) if not by_event else pl.lit(None, pl.String)
-    if profile.events:
+    if events:
         kind = (
             pl.when(folded.is_in(list(IGNORED_EVENTS)))
             .then(pl.lit("ignored"))
@@ -281,7 +284,7 @@ def canonical(rows: pl.DataFrame, profile: Profile, layout: Layout, cluster: str
     frame = _by_distinct(
         frame, ["_raw_customer_phone"], parse.phone(pl.col("_raw_customer_phone")), "customer_phone"
     )
-    return frame if profile.events else refund_rows(frame)
+    return frame if events else refund_rows(frame)
 
 
 REFUNDS = ("refunded", "refund_pending", "chargeback")
