@@ -156,14 +156,12 @@ def run_set(set_name: str, home: Path) -> tuple[dict[str, Any], dict[str, dict[s
 
 
 KNOWN = {  # what lakectl gets wrong today on each set (issue 11); the mark goes when the set is exact
-    "A": "issue 11: held-out set A: keeps 394 of 424 transactions, 72% of approved EUR revenue: Digistore24's "
-    "German export (dd.mm.yyyy dates; a refunded order as one row with status Erstattet/Rückbuchung) loses "
-    "30 sales; Braip's 'Em Análise' comes out pending, not blocked",
+    # set A is exact (it was: 394 of 424 transactions, 72% of approved EUR revenue)
     # sets B and C are for measuring only: their reasons give the figures, not the causes
-    "B": "issue 11: held-out set B: keeps 374 of 430 transactions, 93% of approved BRL revenue, platforms and "
-    "statuses off in four of five clusters",
-    "C": "issue 11: held-out set C: keeps 392 of 423 transactions, 98% of approved BRL revenue and 0% of EUR, "
-    "statuses off in every cluster",
+    "B": "issue 11: held-out set B: keeps 374 of 430 transactions, 93.1% of approved BRL revenue "
+    "(EUR and USD 100%)",
+    "C": "issue 11: held-out set C: keeps 423 of 423 transactions, 98.4% of approved BRL revenue, "
+    "0% of EUR (USD 100%)",
 }
 
 
