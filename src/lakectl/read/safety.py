@@ -34,6 +34,9 @@ _ZIP_MAGIC = b"PK\x03\x04"
 # the fields of a zip local file header we compare with the central directory
 _LOCAL = struct.Struct("<4x2xHH4x4xII4x")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# The BOF record (type, then a length of 4 or 6) that opens an Excel 2.x, 3.0 or 4.0 file, which has no
+# OLE container
+_BIFF_BOF = {b"\x09\x00", b"\x09\x02", b"\x09\x04"}
 MAX_ZIP_ENTRIES = 10_000
 CHUNK = 1 << 22
 EXCEL_MAX_ROWS = 1_048_576
@@ -101,10 +104,7 @@ def check_zip(path: Path, limits: Limits) -> zipfile.ZipFile:
     total = 0
     for info in entries:
         if info.flag_bits & 0x1:
-            raise SourceError(
-                f"{path.name}: the workbook is encrypted or password-protected",
-                hint="remove the password in Excel (File > Info > Protect Workbook) and export again",
-            )
+            raise encrypted(path)
         total += info.file_size
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > 1 << 20 and ratio > limits.max_ratio:
@@ -120,6 +120,13 @@ def check_zip(path: Path, limits: Limits) -> zipfile.ZipFile:
             hint="split the export, or raise reader.max_uncompressed_mb",
         )
     return archive
+
+
+def encrypted(path: Path) -> SourceError:
+    return SourceError(
+        f"{path.name}: the workbook is encrypted or password-protected",
+        hint="remove the password in Excel (File > Info > Protect Workbook) and export again",
+    )
 
 
 def _check_local_headers(path: Path, entries: list[zipfile.ZipInfo]) -> None:
@@ -153,10 +160,16 @@ def _lying(path: Path, info: zipfile.ZipInfo, detail: str) -> SourceError:
 def _read_small_xml(archive: zipfile.ZipFile, name: str, path: Path) -> bytes:
     data = archive.read(name)
     if _DTD.search(data):
-        raise SourceError(
-            f"{path.name}: {name} declares a DTD, which spreadsheets never need (refused for safety)"
-        )
+        raise dtd_refused(path, name)
     return data
+
+
+def dtd_refused(path: Path, part: str) -> SourceError:
+    """No entity is ever expanded (no XXE, no billion laughs): a DTD refuses the whole file."""
+    return SourceError(
+        f"{path.name}: {part} declares a DTD, which spreadsheets never need (refused for safety)",
+        hint="export the file again from the platform; spreadsheet programs never write a DTD",
+    )
 
 
 def _sheet_parts(archive: zipfile.ZipFile, path: Path) -> list[tuple[str, str, bool]]:
@@ -211,7 +224,7 @@ def scan_sheet(archive: zipfile.ZipFile, part: str, path: Path, full: bool = Tru
             body, tail = (buffer[:cut], buffer[cut:]) if cut > 0 else (buffer, b"")
             if first_chunk:
                 if _DTD.search(body):
-                    raise SourceError(f"{path.name}: {part} declares a DTD (refused for safety)")
+                    raise dtd_refused(path, part)
                 if prefixed := re.search(rb"<(\w+:)sheetData", body):
                     row_tag = b"<" + prefixed.group(1) + b"row"
                 first_chunk = False
@@ -267,7 +280,20 @@ def preflight_xlsx(path: Path, limits: Limits, full: bool = True) -> WorkbookFac
         for part in archive.namelist():
             if part.startswith("xl/worksheets/") and part.endswith(".xml") and part not in listed:
                 bounded(path, name=part, extent=scan_sheet(archive, part, path), limits=limits)
+            elif part not in listed and part.endswith((".xml", ".rels")):
+                _refuse_dtd(archive, part, path)  # shared strings, styles...: a reader loads them too
     return facts
+
+
+def _refuse_dtd(archive: zipfile.ZipFile, part: str, path: Path) -> None:
+    """Stream a part and refuse it if it declares a DTD anywhere (its size is bounded by check_zip).
+    Well-formed XML can only hold a literal '<!DOCTYPE' in its prolog (text escapes the '<')."""
+    tail = b""
+    with archive.open(part) as stream:
+        while chunk := stream.read(CHUNK):
+            if _DTD.search(tail + chunk):
+                raise dtd_refused(path, part)
+            tail = chunk[-16:]
 
 
 def bounded(path: Path, name: str, extent: SheetExtent, limits: Limits) -> None:
@@ -288,7 +314,7 @@ def preflight_ods(path: Path, limits: Limits) -> None:
             raise SourceError(f"{path.name}: not an OpenDocument spreadsheet (no content.xml)")
         with archive.open("content.xml") as stream:
             if _DTD.search(stream.read(1 << 16)):
-                raise SourceError(f"{path.name}: content.xml declares a DTD (refused for safety)")
+                raise dtd_refused(path, "content.xml")
 
 
 def sniff_format(path: Path) -> str:
@@ -310,6 +336,12 @@ def sniff_format(path: Path) -> str:
         return "ods" if suffix == ".ods" else "xlsx"
     if magic == _OLE_MAGIC:
         return "xls"
+    if suffix in EXCEL_SUFFIXES and magic[:2] in _BIFF_BOF and magic[2:4] in (b"\x04\x00", b"\x06\x00"):
+        # a bare BOF record; its type byte 0x09 is a tab, so the tab rule below would read it as text
+        raise SourceError(
+            f"{path.name}: an Excel 2.x-4.0 worksheet (BIFF2-4, before 1993), a format no reader here opens",
+            hint="open it in Excel or LibreOffice and save it as .xlsx",
+        )
     if suffix in EXCEL_SUFFIXES:
         if suffix == ".xls" and magic.lstrip().startswith((b"<", b"\xef\xbb\xbf<")):
             raise SourceError(

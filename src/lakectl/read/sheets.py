@@ -82,6 +82,8 @@ def read_workbook(path: Path, facts: safety.WorkbookFacts, options: ReadOptions)
         reader = fastexcel.read_excel(path)
         names = reader.sheet_names
     except Exception as exc:  # fastexcel raises its own tree; all mean "cannot open"
+        if "password protected" in str(exc).lower():  # an encrypted .xlsx is an OLE container
+            raise safety.encrypted(path) from None
         raise SourceError(
             f"{path.name}: cannot open the workbook ({short_error(exc)})", hint=_REEXPORT
         ) from None

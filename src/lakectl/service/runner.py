@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 SPECIAL_DIRS = {"_archive", "_quarantine"}
 PARSER_MODULES = ("lakectl.read.spool",)  # what the parser child imports as it starts
+LEFT_ALONE = "a link or not a regular file (a FIFO, socket or device), never read"
 TEMP_SUFFIXES = (".tmp", ".part", ".crdownload", ".partial", ".download", ".swp")
 
 
@@ -44,8 +45,12 @@ def discover(paths: list[Path]) -> Iterator[Path]:
                     for part in child.relative_to(path).parts[:-1]
                 ):
                     continue
-                if child.is_file() and not child.is_symlink() and is_candidate(child):
-                    yield child
+                if not is_candidate(child) or (child.is_dir() and not child.is_symlink()):
+                    continue
+                if child.is_symlink() or not child.is_file():  # never followed out of the zone
+                    log.warning("%s: %s: left in place", pipeline.printable(str(child)), LEFT_ALONE)
+                    continue
+                yield child
         else:
             yield path
 

@@ -153,6 +153,8 @@ class Watcher:
         start = folder or self.root
         for dirpath, dirnames, filenames in os.walk(start, followlinks=False):
             here = Path(dirpath)
+            for link in [d for d in dirnames if (here / d).is_symlink()]:
+                self._warn_once(here / link, f"is {runner.LEFT_ALONE}: left in place")
             dirnames[:] = [d for d in dirnames if not self._ignored_dir(here / d)]
             for name in filenames:
                 self.observe(here / name)
@@ -174,7 +176,7 @@ class Watcher:
             self.pending.pop(path, None)
             return
         if not path.is_file() or path.is_symlink():
-            self._warn_once(path, "is a link or not a regular file: left in place")
+            self._warn_once(path, f"is {runner.LEFT_ALONE}: left in place")
             return
         if runner.cluster_of(path, self.settings) is None:
             why = runner.why_no_cluster(path, self.settings)
