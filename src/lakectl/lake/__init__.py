@@ -13,6 +13,7 @@ checks ``transaction_version`` before writing and again after a commit conflict.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import hashlib
@@ -319,8 +320,9 @@ def _file_lock(path: Path, name: str, timeout_s: float) -> Iterator[None]:
                 if time.monotonic() >= deadline:
                     raise _busy(name) from None
                 time.sleep(0.05)
-        os.ftruncate(handle, 0)
-        os.write(handle, json.dumps({"pid": os.getpid(), "since": time.time()}).encode())
+        with contextlib.suppress(OSError):  # who holds it, for people; a full disk must not fail a read
+            os.ftruncate(handle, 0)
+            os.write(handle, json.dumps({"pid": os.getpid(), "since": time.time()}).encode())
         yield
     finally:
         os.close(handle)  # closing releases the flock

@@ -68,10 +68,15 @@ def single_watcher(settings: Settings) -> Iterator[None]:
                 f"another 'lakectl watch' (PID {pid}) is already watching {settings.landing_zone}",
                 hint=f"stop it first (kill {pid}) or give this one its own landing zone; the lock is {path}",
             ) from None
-        os.ftruncate(handle, 0)
-        os.pwrite(
-            handle, json.dumps({"pid": os.getpid(), "landing_zone": str(settings.landing_zone)}).encode(), 0
-        )
+        try:  # who holds the lock, for a second watcher's message; a full disk must not stop us here
+            os.ftruncate(handle, 0)
+            os.pwrite(
+                handle,
+                json.dumps({"pid": os.getpid(), "landing_zone": str(settings.landing_zone)}).encode(),
+                0,
+            )
+        except OSError as exc:
+            log.warning("cannot write the watcher's PID to %s: %s", path, exc)
         yield
     finally:
         os.close(handle)  # closing releases the flock

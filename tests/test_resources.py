@@ -1,0 +1,262 @@
+"""What lakectl holds while it runs: disk, memory, file descriptors, child processes.
+
+A full disk is a real one (a small tmpfs the test mounts, as root), a read-only lake a real one;
+every process a test starts carries a marker in its environment, and none may outlive the test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from bench.measure import tree_rss_kib
+
+from .hostile import left_alive, write_xlsx
+from .tools import in_ci
+
+CLUSTER = "diabetes"
+
+
+def text(tag: str, rows: int = 50) -> str:
+    return "id;valor\n" + "".join(f"{tag}-{i};{i},50\n" for i in range(rows))
+
+
+def env_of(root: Path, marker: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKECTL_")}
+    env.update(LAKECTL_LANDING_ZONE=str(root / "lz"), LAKECTL_LAKE_ROOT=str(root / "lake"),
+               LAKECTL_WATCH__STABILITY_WINDOW_S="0.3", LAKECTL_WATCH__RECONCILE_INTERVAL_S="1",
+               LAKECTL_TEST_TAG=marker, COLUMNS="300", **extra)  # fmt: skip
+    return env
+
+
+def lakectl(root: Path, marker: str, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lakectl", *args], env=env_of(root, marker, **extra),
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+
+
+@contextlib.contextmanager
+def watching(root: Path, marker: str, **extra: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A running `lakectl watch` (JSON log in root/watch.log), stopped with SIGTERM at the end."""
+    heartbeat = Path(
+        extra.get("LAKECTL_WATCH__HEARTBEAT_FILE", root / "lake" / "_lakectl" / "heartbeat.json")
+    )
+    with (root / "watch.log").open("ab") as log:
+        service = subprocess.Popen([sys.executable, "-m", "lakectl", "watch", "--log-format", "json"],
+                                   env=env_of(root, marker, **extra), stdout=log, stderr=log)  # fmt: skip
+    try:
+        wait_until(heartbeat.exists, 120, "the watcher to start", service)
+        yield service
+    finally:
+        service.send_signal(signal.SIGTERM)
+        try:
+            assert service.wait(timeout=60) == 0, (root / "watch.log").read_text()[-2000:]
+        finally:
+            service.kill()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str, service: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert service.poll() is None, f"the watcher exited ({service.returncode}) waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def archived(root: Path) -> set[str]:
+    folder = root / "lz" / "_archive"
+    return {p.name for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
+
+
+def bronze_rows(root: Path) -> dict[str, int]:
+    frame = pl.read_delta(str(root / "lake" / "bronze" / CLUSTER))
+    return dict(frame.group_by("_source_file").len().iter_rows())
+
+
+def heartbeat(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+# ------------------------------------------------------------------ a full disk
+
+
+@pytest.fixture()
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 16 MiB tmpfs at tmp_path/lake (root and a working `mount` needed: skipped, or failed in CI)."""
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(lake)], capture_output=True, timeout=30
+    ).returncode == 0  # fmt: skip
+    if not mounted:
+        if in_ci():
+            pytest.fail("cannot mount a tmpfs for the disk-full test; CI runs as root", pytrace=False)
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        yield lake
+    finally:
+        subprocess.run(["umount", "-l", str(lake)], capture_output=True, timeout=30)
+
+
+def fill(disk: Path) -> Path:
+    """Fill the disk to the last byte with one file."""
+    filler = disk / "enchimento"
+    with filler.open("wb") as handle, contextlib.suppress(OSError):
+        while True:
+            handle.write(b"\0" * (1 << 16))
+            handle.flush()
+    return filler
+
+
+def test_a_full_disk_fails_the_run_clearly_blames_no_file_and_watch_waits_for_space(tmp_path, small_disk):
+    marker = uuid.uuid4().hex
+    folder = tmp_path / "lz" / CLUSTER
+    folder.mkdir(parents=True)
+    names = [f"cheio_{i}.csv" for i in range(3)]
+    for name in names:
+        (folder / name).write_text(text(name, 2000))
+    assert lakectl(tmp_path, marker, "ingest", str(tmp_path / "lz")).returncode == 0  # a lake to fill
+    assert sorted(bronze_rows(tmp_path)) == names
+    filler = fill(small_disk)
+    late = [f"depois_{i}.csv" for i in range(3)]
+    for name in late:
+        (folder / name).write_text(text(name, 2000))
+    done = lakectl(tmp_path, marker, "ingest", str(tmp_path / "lz"))
+    assert done.returncode == 6, done.stderr
+    assert done.stderr.startswith("Error: disk full") and "free disk space" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and "panicked" not in done.stderr, done.stderr
+    assert sorted(bronze_rows(tmp_path)) == names, "the table changed on a full disk"
+    beat = tmp_path / "heartbeat.json"  # off the full disk, so that the test can read it
+    with watching(tmp_path, marker, LAKECTL_WATCH__HEARTBEAT_FILE=str(beat)) as service:
+        wait_until(lambda: "disk full" in (heartbeat(beat).get("last_error") or ""), 120,
+                   "the watcher to report the full disk", service)  # fmt: skip
+        assert all((folder / name).exists() for name in late), "a file left the zone on a full disk"
+        filler.unlink()
+        wait_until(lambda: archived(tmp_path) >= set(late), 180, "the files once there is space", service)
+    log = (tmp_path / "watch.log").read_text()
+    assert "Traceback" not in log and "panicked" not in log and '"rejected"' not in log, log[-3000:]
+    assert bronze_rows(tmp_path) == dict.fromkeys(names + late, 2000)
+    assert left_alive(marker) == []
+
+
+# ------------------------------------------------------------------ a read-only lake under watch
+
+
+def test_watch_over_a_read_only_lake_exits_6_naming_the_path(tmp_path):
+    from .test_hostile_inputs import unprivileged
+
+    marker = uuid.uuid4().hex
+    (tmp_path / "lz" / CLUSTER).mkdir(parents=True)
+    (tmp_path / "lz" / CLUSTER / "v.csv").write_text(text("v"))
+    assert lakectl(tmp_path, marker, "ingest", str(tmp_path / "lz")).returncode == 0
+    (tmp_path / "lz" / CLUSTER / "w.csv").write_text(text("w"))
+    lake = tmp_path / "lake"
+    for path in [lake, *lake.rglob("*")]:
+        path.chmod(path.stat().st_mode & ~0o222)
+    try:
+        done = subprocess.run([*unprivileged(), sys.executable, "-m", "lakectl", "watch", "--once"],
+                              env=env_of(tmp_path, marker), capture_output=True, text=True, timeout=300)  # fmt: skip
+    finally:
+        for path in [lake, *lake.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o200)
+    assert done.returncode == 6, done.stderr
+    assert "permission denied" in done.stderr and str(lake) in done.stderr and "Traceback" not in done.stderr
+    assert (tmp_path / "lz" / CLUSTER / "w.csv").exists(), "the file must stay for the next start"
+    assert left_alive(marker) == []
+
+
+# ------------------------------------------------------------------ descriptors and memory of watch
+
+
+def drop_round(folder: Path, round_no: int, files: int) -> set[str]:
+    names = set()
+    for i in range(files):
+        name = f"r{round_no:02d}_{i:02d}.csv"
+        staged = folder.parent.parent / name
+        staged.write_text(text(name, 30))
+        staged.rename(folder / name)  # whole at once
+        names.add(name)
+    return names
+
+
+def test_open_file_descriptors_of_watch_stay_flat(tmp_path):
+    """After a warm-up round, every round of files leaves the watcher with the descriptors it had."""
+    marker = uuid.uuid4().hex
+    folder = tmp_path / "lz" / CLUSTER
+    folder.mkdir(parents=True)
+    counts = []
+    with watching(tmp_path, marker) as service:
+        expected: set[str] = set()
+        for round_no in range(5):
+            expected |= drop_round(folder, round_no, 8)
+            wait_until(lambda: archived(tmp_path) >= expected, 180, f"round {round_no}", service)
+            time.sleep(1.0)  # the heartbeat and the commit's files are closed by now
+            counts.append(open_fds(service.pid))
+    assert max(counts[1:]) <= counts[1], f"descriptors grew round after round: {counts}"
+    assert left_alive(marker) == []
+
+
+@pytest.mark.chaos
+def test_memory_of_watch_stays_bounded_under_100_files_with_the_largest_real_shaped_ones(tmp_path):
+    """100 files at once: a 9,000-column CSV, a 150,000-row sparse xlsx, a 40,000-row .xls and 97 small
+    ones. The tree's RSS (watcher + parser child) is sampled throughout; figures go to the README."""
+    import xlwt
+
+    marker = uuid.uuid4().hex
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    wide = ",".join(f"col {i}" for i in range(9000))
+    (staging / "wide.csv").write_text(wide + "\n" + "\n".join(",".join(f"v{r}.{i}" for i in range(9000)) for r in range(3)) + "\n")  # fmt: skip
+    write_xlsx(staging / "sparse.xlsx", rows=150_000, sparse=True)
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("vendas")
+    for col, name in enumerate(["pedido", "produto", "valor", "cliente"]):
+        sheet.write(0, col, name)
+    for row in range(1, 40_001):
+        for col, value in enumerate([f"P{row}", f"produto {row % 97}", row * 2.5, f"c{row}@x.com"]):
+            sheet.write(row, col, value)
+    book.save(str(staging / "legacy.xls"))
+    for i in range(97):
+        (staging / f"small_{i:02d}.csv").write_text(text(f"s{i}", 20))
+    folder = tmp_path / "lz" / CLUSTER
+    folder.mkdir(parents=True)
+    samples: list[int] = []
+    started = time.monotonic()
+    with watching(tmp_path, marker, LAKECTL_READER__MEMORY_LIMIT_MB="2048") as service:
+        idle = tree_rss_kib(service.pid)
+        fds_before = open_fds(service.pid)
+        names = {p.name for p in staging.iterdir()}
+        for path in sorted(staging.iterdir()):
+            path.rename(folder / path.name)
+        deadline = time.monotonic() + 1200
+        while not archived(tmp_path) >= names:
+            assert service.poll() is None and time.monotonic() < deadline, "the batch did not settle"
+            samples.append(tree_rss_kib(service.pid))
+            time.sleep(0.05)
+        elapsed = time.monotonic() - started
+        time.sleep(1.0)
+        fds_after = open_fds(service.pid)
+        settled = tree_rss_kib(service.pid)
+    peak = max(samples) / 1024
+    print(f"\nwatch, 100 files: {elapsed:.0f} s, tree RSS idle {idle / 1024:.0f} MiB, peak {peak:.0f} MiB, "
+          f"after {settled / 1024:.0f} MiB; fds {fds_before} -> {fds_after}")  # fmt: skip
+    assert peak < 2048 + 512, "the tree outgrew the parser's cap plus the watcher"
+    assert fds_after <= fds_before + 2
+    rows = bronze_rows(tmp_path)
+    assert rows["sparse.xlsx"] == 150_000 and rows["legacy.xls"] == 40_000 and rows["wide.csv"] == 3
+    assert len(rows) == 100
+    assert left_alive(marker) == []
