@@ -203,7 +203,9 @@ def test_open_file_descriptors_of_watch_stay_flat(tmp_path):
         expected: set[str] = set()
         for round_no in range(5):
             expected |= drop_round(folder, round_no, 8)
-            wait_until(lambda: archived(tmp_path) >= expected, 180, f"round {round_no}", service)
+            wait_until(
+                lambda want=frozenset(expected): archived(tmp_path) >= want, 180, f"round {round_no}", service
+            )
             time.sleep(1.0)  # the heartbeat and the commit's files are closed by now
             counts.append(open_fds(service.pid))
     assert max(counts[1:]) <= counts[1], f"descriptors grew round after round: {counts}"
