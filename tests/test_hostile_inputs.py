@@ -363,3 +363,22 @@ def test_nothing_lost_nothing_doubled_no_secret_no_survivor(
     ingested = ledger.filter(pl.col("status") == "ingested")
     assert ingested["rows"].sum() == sum(rows.values()), "bronze rows differ from the ledger's"
     assert ingested["sha256"].n_unique() == ingested.height, "a file ingested twice"
+
+
+@pytest.mark.chaos
+def test_a_workbook_of_1048575_rows_ingests_with_its_time_and_memory_recorded(tmp_path):
+    """Excel's last row but one: the preflight must not mistake it for a far cell. Wall time and the
+    process tree's peak RSS (command + parser child) go to the README."""
+    from bench.measure import measure
+
+    folder = tmp_path / "lz" / CLUSTER
+    folder.mkdir(parents=True)
+    path = write_xlsx(folder / "um_milhao.xlsx", rows=1_048_574)  # plus the header: 1,048,575 rows
+    marker = uuid.uuid4().hex
+    env = door_env(tmp_path, marker, LAKECTL_READER__MEMORY_LIMIT_MB="4096")
+    taken = measure([sys.executable, "-m", "lakectl", "ingest", str(path)], env=env)
+    assert taken.ok, taken.error
+    print(f"\n1,048,575-row xlsx ({path.stat().st_size / 2**20:.1f} MiB): {taken.wall_s:.1f} s, "
+          f"tree peak RSS {taken.peak_rss_mib:.0f} MiB")  # fmt: skip
+    assert bronze_rows(tmp_path)["um_milhao.xlsx"] == 1_048_574
+    assert left_alive(marker) == []
