@@ -262,3 +262,71 @@ def test_memory_of_watch_stays_bounded_under_100_files_with_the_largest_real_sha
     assert rows["sparse.xlsx"] == 150_000 and rows["legacy.xls"] == 40_000 and rows["wide.csv"] == 3
     assert len(rows) == 100
     assert left_alive(marker) == []
+
+
+# ------------------------------------------------------------------ first-attack regressions
+
+
+def test_a_native_abort_stays_off_the_console_and_in_the_files_reason(tmp_path):
+    """A far cell that reaches calamine (the preflight bypassed) aborts the parser with Rust's
+    'memory allocation of N bytes failed': that line belongs in the rejection, not on the console."""
+    from .conftest import write_far_cell_xlsx
+
+    marker = uuid.uuid4().hex
+    folder = tmp_path / "lz" / CLUSTER
+    folder.mkdir(parents=True)
+    write_far_cell_xlsx(folder / "longe.xlsx")
+    done = lakectl(tmp_path, marker, "ingest", str(folder), "--json", LAKECTL_READER__MAX_CELLS=str(10**18))
+    assert done.returncode == 4, done.stderr
+    (result,) = json.loads(done.stdout)["files"]
+    assert "parser process died" in result["reason"] and "memory allocation" in result["reason"], result
+    assert "memory allocation" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert left_alive(marker) == []
+
+
+def test_a_kill_mid_ingest_leaves_no_temporary_copy_outside_the_lakes_temp_folder(tmp_path):
+    """A UTF-16 file is re-encoded into a temporary copy: it lives under the lake's temp folder (swept
+    at the next start), never in the system's, where a kill -9 would leak it for good."""
+    marker = uuid.uuid4().hex
+    folder = tmp_path / "lz" / CLUSTER
+    folder.mkdir(parents=True)
+    (folder / "utf16.csv").write_bytes("\ufeff".encode("utf-16-le") + text("u", 20_000).encode("utf-16-le"))
+    system_temp = tmp_path / "system_temp"
+    system_temp.mkdir()
+    crashed = lakectl(tmp_path, marker, "ingest", str(folder), LAKECTL_FAULT="before_commit",
+                      TMPDIR=str(system_temp), LAKECTL_READER__ISOLATE="false")  # fmt: skip
+    assert crashed.returncode == 137, crashed.stderr
+    assert list(system_temp.iterdir()) == [], "a temporary copy outside the lake"
+    again = lakectl(tmp_path, marker, "ingest", str(folder), TMPDIR=str(system_temp))
+    assert again.returncode == 0, again.stderr
+    assert list((tmp_path / "lake" / "_lakectl" / "tmp").iterdir()) == [], "the dead run's folder stayed"
+    assert bronze_rows(tmp_path) == {"utf16.csv": 20_000}
+
+
+def test_a_large_file_never_holds_its_batch_mates_hostage(tmp_path):
+    """The files before a large (slow) one are committed and reported before it is parsed, so watch
+    archives them meanwhile instead of after it."""
+    from lakectl import pipeline
+    from lakectl.config import load_settings
+    from lakectl.read.spool import parse_file
+
+    settings = load_settings(
+        landing_zone=tmp_path / "lz", lake_root=tmp_path / "lake", reader={"isolate": False}
+    )
+    folder = tmp_path / "lz" / CLUSTER
+    folder.mkdir(parents=True)
+    small = [folder / f"a_{i}.csv" for i in range(3)]
+    for path in small:
+        path.write_text(text(path.name, 10))
+    large = folder / "z_largo.csv"
+    large.write_text(";".join(f"c{i}" for i in range(2000)) + "\n" + (";".join("v" * 2000) + "\n") * 400)  # 1.6 MB
+    events: list[str] = []
+
+    def parse(path: Path, options, spool_dir):  # the real parser, with a note of when it starts
+        events.append(f"parse {path.name}")
+        return parse_file(path, options, spool_dir)
+
+    pipeline.ingest_batch([*small, large], CLUSTER, settings, parse=parse,
+                          on_result=lambda r: events.append(f"done {r.file}"))  # fmt: skip
+    assert events.index("parse z_largo.csv") > max(events.index(f"done {p.name}") for p in small), events
+    assert bronze_rows(tmp_path) == {**{p.name: 10 for p in small}, "z_largo.csv": 400}
