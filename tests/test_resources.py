@@ -286,21 +286,32 @@ def test_a_native_abort_stays_off_the_console_and_in_the_files_reason(tmp_path):
 
 def test_a_kill_mid_ingest_leaves_no_temporary_copy_outside_the_lakes_temp_folder(tmp_path):
     """A UTF-16 file is re-encoded into a temporary copy: it lives under the lake's temp folder (swept
-    at the next start), never in the system's, where a kill -9 would leak it for good."""
+    at the next start), never in the system's, where a kill -9 during the copy would leak it for good."""
     marker = uuid.uuid4().hex
     folder = tmp_path / "lz" / CLUSTER
     folder.mkdir(parents=True)
-    (folder / "utf16.csv").write_bytes("\ufeff".encode("utf-16-le") + text("u", 20_000).encode("utf-16-le"))
+    (folder / "utf16.csv").write_bytes("\ufeff".encode("utf-16-le") + text("u", 400_000).encode("utf-16-le"))
     system_temp = tmp_path / "system_temp"
     system_temp.mkdir()
-    crashed = lakectl(tmp_path, marker, "ingest", str(folder), LAKECTL_FAULT="before_commit",
-                      TMPDIR=str(system_temp), LAKECTL_READER__ISOLATE="false")  # fmt: skip
-    assert crashed.returncode == 137, crashed.stderr
-    assert list(system_temp.iterdir()) == [], "a temporary copy outside the lake"
+    lake_temp = tmp_path / "lake" / "_lakectl" / "tmp"
+    command = [sys.executable, "-m", "lakectl", "ingest", str(folder)]
+    env = env_of(tmp_path, marker, TMPDIR=str(system_temp), LAKECTL_READER__ISOLATE="false")
+    run = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while not (copies := [*system_temp.rglob("lakectl-*"), *lake_temp.rglob("lakectl-*")]):
+            assert run.poll() is None and time.monotonic() < deadline, "never saw the re-encoded copy"
+            time.sleep(0.005)
+        run.kill()  # kill -9 while the copy exists
+        run.wait(timeout=60)
+    finally:
+        run.kill()
+    assert all(lake_temp in c.parents for c in copies) and list(system_temp.iterdir()) == [], copies
     again = lakectl(tmp_path, marker, "ingest", str(folder), TMPDIR=str(system_temp))
     assert again.returncode == 0, again.stderr
-    assert list((tmp_path / "lake" / "_lakectl" / "tmp").iterdir()) == [], "the dead run's folder stayed"
-    assert bronze_rows(tmp_path) == {"utf16.csv": 20_000}
+    assert list(lake_temp.iterdir()) == [], "the dead run's folder stayed"
+    assert bronze_rows(tmp_path) == {"utf16.csv": 400_000}
+    assert left_alive(marker) == []
 
 
 def test_a_large_file_never_holds_its_batch_mates_hostage(tmp_path):
@@ -319,7 +330,9 @@ def test_a_large_file_never_holds_its_batch_mates_hostage(tmp_path):
     for path in small:
         path.write_text(text(path.name, 10))
     large = folder / "z_largo.csv"
-    large.write_text(";".join(f"c{i}" for i in range(2000)) + "\n" + (";".join("v" * 2000) + "\n") * 400)  # 1.6 MB
+    large.write_text(
+        ";".join(f"c{i}" for i in range(2000)) + "\n" + (";".join("v" * 2000) + "\n") * 400
+    )  # 1.6 MB
     events: list[str] = []
 
     def parse(path: Path, options, spool_dir):  # the real parser, with a note of when it starts
