@@ -137,7 +137,8 @@ def test_a_full_disk_fails_the_run_clearly_blames_no_file_and_watch_waits_for_sp
         (folder / name).write_text(text(name, 2000))
     done = lakectl(tmp_path, marker, "ingest", str(tmp_path / "lz"))
     assert done.returncode == 6, done.stderr
-    assert done.stderr.startswith("Error: disk full") and "free disk space" in done.stderr, done.stderr
+    assert done.stderr.startswith(f"Error: disk full: cannot write {small_disk}"), done.stderr
+    assert "free disk space" in done.stderr
     assert "Traceback" not in done.stderr and "panicked" not in done.stderr, done.stderr
     assert sorted(bronze_rows(tmp_path)) == names, "the table changed on a full disk"
     beat = tmp_path / "heartbeat.json"  # off the full disk, so that the test can read it

@@ -73,6 +73,8 @@ def storage_error(exc: BaseException, lake: Path | None = None) -> StorageError 
     code = exc.errno if isinstance(exc, OSError) else None
     where = Path(exc.filename) if isinstance(exc, OSError) and exc.filename else None
     label = str(where) if where else (text or type(exc).__name__)
+    if where is None and lake is not None:  # a write into an open file: name the folder at least
+        label = f"{lake}: {label}"
     in_lake = lake is not None and where is not None and _inside(where, lake)
     if code == errno.ENOSPC or any(t in text for t in _FULL_TEXT):
         return TransientError(f"disk full: cannot write {label}", hint="free disk space and run again")

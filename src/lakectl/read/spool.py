@@ -108,7 +108,7 @@ def _spool_frame(frame: SheetFrame, max_columns: int, spool_dir: Path | None) ->
             rows += table.num_rows
             if spool_dir is None:
                 continue
-            with _spool_errors():
+            with _spool_errors(spool_dir):
                 if writer is None:
                     target = spool_dir / f"{uuid.uuid4().hex}.arrow"
                     fields = [pa.field(n, pa.large_string()) for n in table.column_names if n != ROW]
@@ -116,7 +116,7 @@ def _spool_frame(frame: SheetFrame, max_columns: int, spool_dir: Path | None) ->
                     writer = ipc.new_file(target, schema, options=_IPC)
                 writer.write_table(table.select(schema.names).cast(schema))
         if writer is not None:
-            with _spool_errors():
+            with _spool_errors(spool_dir):
                 writer.close()
     except BaseException:
         if writer is not None:
@@ -198,12 +198,12 @@ def read_spool(path: Path) -> Iterator[pa.RecordBatch]:
 
 
 @contextlib.contextmanager
-def _spool_errors() -> Iterator[None]:
-    """Our own disk failing while writing the spool is a StorageError, never the file's fault."""
+def _spool_errors(folder: Path | None) -> Iterator[None]:
+    """Our own disk failing while writing the spool is a StorageError naming ``folder``, never the file's fault."""
     try:
         yield
     except OSError as exc:
-        raise storage_error(exc) or StorageError(str(exc)) from None
+        raise storage_error(exc, folder) or StorageError(str(exc)) from None
 
 
 def _unreadable(path: Path, exc: OSError) -> SourceError:
