@@ -21,6 +21,8 @@ import polars as pl
 import pytest
 
 from bench.measure import tree_rss_kib
+from lakectl.config import load_settings
+from lakectl.service.heartbeat import health
 
 from .hostile import left_alive, write_xlsx
 from .tools import in_ci
@@ -146,8 +148,14 @@ def test_a_full_disk_fails_the_run_clearly_blames_no_file_and_watch_waits_for_sp
         wait_until(lambda: "disk full" in (heartbeat(beat).get("last_error") or ""), 120,
                    "the watcher to report the full disk", service)  # fmt: skip
         assert all((folder / name).exists() for name in late), "a file left the zone on a full disk"
+        settings = load_settings(
+            landing_zone=tmp_path / "lz", lake_root=small_disk, watch={"heartbeat_file": beat}
+        )
+        healthy, message = health(settings, 60)
+        assert not healthy and "disk full" in message, message
         filler.unlink()
         wait_until(lambda: archived(tmp_path) >= set(late), 180, "the files once there is space", service)
+        wait_until(lambda: health(settings, 60)[0], 60, "health to turn green again", service)
     log = (tmp_path / "watch.log").read_text()
     assert "Traceback" not in log and "panicked" not in log and '"rejected"' not in log, log[-3000:]
     assert bronze_rows(tmp_path) == dict.fromkeys(names + late, 2000)
@@ -319,7 +327,6 @@ def test_a_large_file_never_holds_its_batch_mates_hostage(tmp_path):
     """The files before a large (slow) one are committed and reported before it is parsed, so watch
     archives them meanwhile instead of after it."""
     from lakectl import pipeline
-    from lakectl.config import load_settings
     from lakectl.read.spool import parse_file
 
     settings = load_settings(

@@ -41,6 +41,8 @@ def health(settings: Settings, max_age_s: float) -> tuple[bool, str]:
         return False, f"the watcher stopped {age:.0f} s ago"
     if age > max_age_s:
         return False, f"heartbeat is {age:.0f} s old (limit {max_age_s:g} s): the watcher is stuck or gone"
+    if data.get("lake_failures"):  # alive, but nothing gets in: files wait for the lake
+        return False, f"the lake fails ({data.get('last_error')}); {data.get('pending', 0)} file(s) wait"
     return True, (
         f"ok: heartbeat {age:.0f} s old, {data.get('pending', 0)} pending, "
         f"{data.get('processed', 0)} processed"

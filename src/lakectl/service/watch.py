@@ -383,6 +383,7 @@ class Watcher:
             "pending": len(self.pending),
             "processed": self.processed,
             "last_error": self.last_error,
+            "lake_failures": self.lake_failures,  # consecutive: the lake itself failing (disk, rights)
             "version": __version__,
         }
         temporary = path.with_name(path.name + ".tmp")
