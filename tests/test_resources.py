@@ -351,3 +351,33 @@ def test_a_large_file_never_holds_its_batch_mates_hostage(tmp_path):
                           on_result=lambda r: events.append(f"done {r.file}"))  # fmt: skip
     assert events.index("parse z_largo.csv") > max(events.index(f"done {p.name}") for p in small), events
     assert bronze_rows(tmp_path) == {**{p.name: 10 for p in small}, "z_largo.csv": 400}
+
+
+def test_an_unexpected_failure_of_a_batch_keeps_the_watcher_up_and_the_files_pending(tmp_path):
+    """A bronze table broken under a running watcher (its first commit file is garbage) makes the
+    engine raise its own error: the watcher logs it, keeps the file, turns health red, and takes the
+    file once the table is repaired."""
+    marker = uuid.uuid4().hex
+    folder = tmp_path / "lz" / CLUSTER
+    folder.mkdir(parents=True)
+    beat = tmp_path / "heartbeat.json"
+    settings = load_settings(
+        landing_zone=tmp_path / "lz", lake_root=tmp_path / "lake", watch={"heartbeat_file": beat}
+    )
+    with watching(tmp_path, marker, LAKECTL_WATCH__HEARTBEAT_FILE=str(beat)) as service:
+        log_dir = tmp_path / "lake" / "bronze" / CLUSTER / "_delta_log"
+        log_dir.mkdir(parents=True)
+        (log_dir / "00000000000000000000.json").write_text("{not json")
+        (folder / "v.csv").write_text(text("v"))
+        wait_until(
+            lambda: "unexpected" in (heartbeat(beat).get("last_error") or ""), 120, "the failure", service
+        )
+        assert (folder / "v.csv").exists() and not health(settings, 60)[0]
+        import shutil
+
+        shutil.rmtree(log_dir.parent)  # repaired: the table starts afresh
+        wait_until(
+            lambda: archived(tmp_path) == {"v.csv"}, 180, "the file once the table is repaired", service
+        )
+    assert bronze_rows(tmp_path) == {"v.csv": 50}
+    assert left_alive(marker) == []

@@ -35,6 +35,7 @@ from lakectl.errors import AlreadyRunning, LakectlError
 from lakectl.faults import fault
 from lakectl.lake import ledger
 from lakectl.models import IngestResult
+from lakectl.read.sheets import short_error
 from lakectl.service import runner
 from lakectl.service.heartbeat import heartbeat_path
 from lakectl.service.worker import Abandoned, CappedChild
@@ -276,15 +277,24 @@ class Watcher:
                 )
                 self.lake_failures = 0
             except LakectlError as exc:  # the lake failed, not the files: they stay and are retried
-                self.lake_failures += 1
-                delay = min(2.0**self.lake_failures, MAX_BACKOFF_S)
-                self.last_error = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
-                log.error("cannot ingest into %s: %s; retrying in %.0f s", cluster, self.last_error, delay)
-                for path in batch:
-                    if (seen := self.pending.get(path)) is not None:
-                        seen.not_before = time.monotonic() + delay
+                self._failed(batch, cluster, f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
+            except Abandoned:
+                raise
+            except Exception as exc:  # our own failure (e.g. a thread the OS refused): the same, and loud
+                log.exception("unexpected failure while ingesting into %s", cluster)
+                self._failed(batch, cluster, f"unexpected {type(exc).__name__}: {short_error(exc)}")
         if touched and self.settings.watch.promote:
             self.promote(sorted(touched))
+
+    def _failed(self, batch: list[Path], cluster: str, error: str) -> None:
+        """The batch's files stay pending and are retried after a growing pause; health is red meanwhile."""
+        self.lake_failures += 1
+        delay = min(2.0**self.lake_failures, MAX_BACKOFF_S)
+        self.last_error = error
+        log.error("cannot ingest into %s: %s; retrying in %.0f s", cluster, error, delay)
+        for path in batch:
+            if (seen := self.pending.get(path)) is not None:
+                seen.not_before = time.monotonic() + delay
 
     def promote(self, clusters: list[str]) -> None:
         from lakectl.promote import promote_silver
