@@ -160,6 +160,7 @@ CASES = [
     Case("sheet named /etc/shadow", sheet_named("folha_abs.xlsx", "/etc/shadow"), "ingested", rows=4),
     Case("sheet name with a newline", sheet_named("folha_nl.xlsx", "linha\nnova"), "ingested", rows=4),
     Case("sheet name of 300 characters", sheet_named("folha_300.xlsx", "s" * 300), "ingested", rows=4),
+    Case("sheet name with a NUL byte", sheet_named("folha_nul.xlsx", "nu\x00lo"), "rejected", "XML is broken"),
     Case("symlink to a file outside", link("link_fora.csv", lambda f, o: o / "fora.csv"), "left"),
     Case("symlink to a folder outside", link("pasta_fora", lambda f, o: o / "pasta"), "left"),
     Case("symlink to itself", link("laco.csv", lambda f, o: "laco.csv"), "left"),

@@ -150,10 +150,13 @@ def _check_local_headers(path: Path, entries: list[zipfile.ZipInfo]) -> None:
                              f"{info.file_size:,} ({info.compress_size:,})")  # fmt: skip
 
 
+_RESAVE = "export the file again, or open and re-save it in Excel/LibreOffice"
+
+
 def _lying(path: Path, info: zipfile.ZipInfo, detail: str) -> SourceError:
     return SourceError(
         f"{path.name}: the local header of part {info.filename} {detail}: a malformed or hostile zip",
-        hint="export the file again, or open and re-save it in Excel/LibreOffice",
+        hint=_RESAVE,
     )
 
 
@@ -189,7 +192,7 @@ def _sheet_parts(archive: zipfile.ZipFile, path: Path) -> list[tuple[str, str, b
             rels_data = _read_small_xml(archive, "xl/_rels/workbook.xml.rels", path)
         rels = ElementTree.fromstring(rels_data)
     except ElementTree.ParseError as exc:
-        raise SourceError(f"{path.name}: the workbook's XML is broken ({exc})") from None
+        raise SourceError(f"{path.name}: the workbook's XML is broken ({exc})", hint=_RESAVE) from None
     targets = {rel.get("Id"): rel.get("Target", "") for rel in rels}
     parts = []
     for sheet in workbook.iter():
