@@ -34,6 +34,7 @@ def hotmart(tag: str, rows: int) -> str:
 
 
 @pytest.mark.chaos
+@pytest.mark.timeout(SOAK_S + 1200)  # the soak itself, then the settling
 def test_watch_soak_memory_and_descriptors_flat_every_file_accounted_for(tmp_path):
     marker = uuid.uuid4().hex
     folder = tmp_path / "lz" / CLUSTER
