@@ -93,6 +93,15 @@ def left_alive(marker: str, patience_s: float = 15.0) -> list[int]:
     return alive
 
 
+def wait_until(condition, timeout: float, what: str, service) -> None:  # type: ignore[no-untyped-def]
+    """Wait for ``condition()``; fail at once if the ``service`` process exits meanwhile."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert service.poll() is None, f"the watcher exited ({service.returncode}) waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
 def rewrite_entry(path: Path, entry: str, change) -> Path:  # type: ignore[no-untyped-def]
     """Rewrite one entry of a zip through ``change(bytes) -> bytes``; the zip stays well-formed."""
     with zipfile.ZipFile(path) as source:

@@ -31,7 +31,7 @@ from lakectl.pipeline import printable
 
 from . import hostile
 from .conftest import write_far_cell_xlsx
-from .hostile import left_alive, write_xlsx
+from .hostile import left_alive, wait_until, write_xlsx
 
 CLUSTER = "diabetes"
 SECRET = f"SEGREDO-{uuid.uuid4().hex}"  # what lies outside the zone; it must never reach a table
@@ -247,13 +247,13 @@ def watch_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         service = subprocess.Popen([*unprivileged(), sys.executable, "-m", "lakectl", "watch", "--log-format", "json"],
                                    env=door_env(root, marker), stdout=log, stderr=log)  # fmt: skip
     try:
-        wait_for(heartbeat.exists, 120, "the watcher to start", service)
+        wait_until(heartbeat.exists, 120, "the watcher to start", service)
         for entry in sorted(staging.iterdir()):
             entry.rename(folder / entry.name)
         expected = {n for n, c in cases.items() if c.expect != "left"}
         names = {printable(n.split("/")[-1]) for n in expected}
-        wait_for(lambda: outcomes(log_path.read_text()).keys() >= names, 300, "every file settled", service)
-        wait_for(lambda: all(warned(log_path.read_text(), n) for n, c in cases.items() if c.expect == "left"),
+        wait_until(lambda: outcomes(log_path.read_text()).keys() >= names, 300, "every file settled", service)
+        wait_until(lambda: all(warned(log_path.read_text(), n) for n, c in cases.items() if c.expect == "left"),
                  60, "a warning for every link and FIFO", service)  # fmt: skip
         assert service.poll() is None, "the watcher died"
     finally:
@@ -261,14 +261,6 @@ def watch_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         code = service.wait(timeout=60)
     assert code == 0, log_path.read_text()[-3000:]
     return Run(root, cases, {}, log_path.read_text(), left_alive(marker))
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str, service: subprocess.Popen) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert service.poll() is None, f"the watcher exited ({service.returncode}) waiting for {what}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def outcomes(log: str) -> dict[str, dict]:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -24,7 +24,7 @@ from bench.measure import tree_rss_kib
 from lakectl.config import load_settings
 from lakectl.service.heartbeat import health
 
-from .hostile import left_alive, write_xlsx
+from .hostile import left_alive, wait_until, write_xlsx
 from .tools import in_ci
 
 CLUSTER = "diabetes"
@@ -65,14 +65,6 @@ def watching(root: Path, marker: str, **extra: str) -> Iterator[subprocess.Popen
             assert service.wait(timeout=60) == 0, (root / "watch.log").read_text()[-2000:]
         finally:
             service.kill()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str, service: subprocess.Popen) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert service.poll() is None, f"the watcher exited ({service.returncode}) waiting for {what}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def archived(root: Path) -> set[str]:
