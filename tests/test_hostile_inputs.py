@@ -35,6 +35,9 @@ from .hostile import left_alive, wait_until, write_xlsx
 
 CLUSTER = "diabetes"
 SECRET = f"SEGREDO-{uuid.uuid4().hex}"  # what lies outside the zone; it must never reach a table
+DTD_OR_ENTITY = (
+    "declares a DTD|unrecognized entity"  # refused by the preflight or by calamine, never expanded
+)
 ISSUE_10 = "issue 10 item 8: bytes that are not delimited text named .csv are not rejected yet"
 
 
@@ -128,8 +131,8 @@ CASES = [
     Case("lying zip headers", workbook("mentira.xlsx", lambda p: hostile.lie_about_size(write_xlsx(p))),
          "rejected", "local header of part"),
     Case("XXE in a sheet", xxe("xxe_folha.xlsx", hostile.SHEET), "rejected", "declares a DTD"),
-    Case("XXE in shared strings", xxe("xxe_textos.xlsx", "xl/sharedStrings.xml"), "rejected", "declares a DTD"),
-    Case("billion laughs", workbook("risadas.xlsx", hostile.write_billion_laughs_xlsx), "rejected", "declares a DTD"),
+    Case("XXE in shared strings", xxe("xxe_textos.xlsx", "xl/sharedStrings.xml"), "rejected", DTD_OR_ENTITY),
+    Case("billion laughs", workbook("risadas.xlsx", hostile.write_billion_laughs_xlsx), "rejected", DTD_OR_ENTITY),
     Case("encrypted xlsx", workbook("cifrado.xlsx", hostile.write_encrypted_xlsx), "rejected",
          "encrypted or password-protected"),
     Case("BIFF4 xls", workbook("excel4.xls", hostile.write_biff4_xls), "rejected", r"Excel 2\.x-4\.0"),
