@@ -38,7 +38,6 @@ SECRET = f"SEGREDO-{uuid.uuid4().hex}"  # what lies outside the zone; it must ne
 DTD_OR_ENTITY = (
     "declares a DTD|unrecognized entity"  # refused by the preflight or by calamine, never expanded
 )
-ISSUE_10 = "issue 10 item 8: bytes that are not delimited text named .csv are not rejected yet"
 
 
 def text(tag: str, rows: int = 5) -> str:
@@ -146,8 +145,8 @@ CASES = [
          "neither a zip nor an OLE"),
     Case("PDF as .xlsx", write("documento.xlsx", hostile.PDF + b"%xlsx"), "rejected", "neither a zip nor an OLE"),
     Case("random bytes as .csv", write("aleatorio.csv", hostile.random_bytes(seed=2)), "rejected",
-         "not delimited|not a text", xfail=ISSUE_10),
-    Case("PDF as .csv", write("documento.csv", hostile.PDF), "rejected", "not delimited|not a text", xfail=ISSUE_10),
+         "not delimited|not a text"),
+    Case("PDF as .csv", write("documento.csv", hostile.PDF), "rejected", "not delimited|not a text"),
     Case("name with ..\\ (Windows traversal)", write("..\\..\\etc\\passwd.csv", text("win")), "ingested", rows=5),
     Case("name with a newline", write("nova\nlinha.csv", text("nl")), "ingested", rows=5),
     Case("name with a leading dash", write("-rf.csv", text("dash")), "ingested", rows=5),
