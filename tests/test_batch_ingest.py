@@ -248,8 +248,10 @@ def run_shaped_batch(
         marker = f"LAKECTL_TEST_TAG={uuid.uuid4().hex}"
         lake = tmp_path / f"lake_{run}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("LAKECTL_")}
+        # the default parser cap: it is an address-space cap, and under 2 GiB the CSV reader's threads
+        # sometimes cannot even start on a loaded machine (a known limit, not what this test is about)
         env.update(LAKECTL_LANDING_ZONE=str(tmp_path / "landing_zone"), LAKECTL_LAKE_ROOT=str(lake),
-                   LAKECTL_READER__MEMORY_LIMIT_MB="2048", LAKECTL_WATCH__STABILITY_WINDOW_S="0")  # fmt: skip
+                   LAKECTL_WATCH__STABILITY_WINDOW_S="0")  # fmt: skip
         env[marker.split("=")[0]] = marker.split("=")[1]
         done = subprocess.run([sys.executable, "-m", "lakectl", "ingest", str(zone.parent), "--json"],
                               env=env, capture_output=True, text=True, timeout=900)  # fmt: skip
