@@ -34,7 +34,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-SETS = ("A", "B", "C")
+SETS = ("A", "B", "C", "D")
 CLUSTERS = ("diabetes", "emagrecimento", "rejuvenescimento", "relacionamento", "renda_extra")
 CENT = Decimal("0.01")
 
@@ -114,7 +114,40 @@ PRODUCTS_C: dict[str, dict[str, list[tuple[str, str, str]]]] = {
         "EUR": [("700501", "Passives Einkommen Masterclass", "497.00")],
     },
 }  # fmt: skip
-CATALOGUES = {"A": PRODUCTS, "B": PRODUCTS, "C": PRODUCTS_C}
+# Set D sells a third catalogue.
+PRODUCTS_D: dict[str, dict[str, list[tuple[str, str, str]]]] = {
+    "diabetes": {
+        "BRL": [("7101001", "Diabetes Sem Mistério", "67.00"), ("7101002", "Mesa do Diabético - 120 Receitas", "39.90"),
+                ("7101003", "Acompanhamento Glicêmico Premium", "897.00")],
+        "USD": [("glucoshld", "GlucoShield Pro - 2 Bottles", "138.00"), ("glucoshl1", "GlucoShield Pro - 1 Bottle", "69.00")],
+        "EUR": [("710101", "Blood Sugar Reset Course", "49.00")],
+    },
+    "emagrecimento": {
+        "BRL": [("7202001", "Projeto Verão Sem Culpa", "127.00"), ("7202002", "Detox 10 Dias", "29.90"),
+                ("7202003", "Emagrecimento Definitivo VIP", "1497.00")],
+        "USD": [("leanbiome", "LeanBiome 3 Bottles", "177.00"), ("teaburn", "Tea Burn 1 Pouch", "49.00")],
+        "EUR": [("720201", "Keto Kickstart Program", "57.00")],
+    },
+    "rejuvenescimento": {
+        "BRL": [("7303001", "Rosto Jovem Sem Botox", "97.00"), ("7303002", "Cuidados com a Pele 50+", "57.00"),
+                ("7303003", "Formação em Estética Natural", "2497.00")],
+        "USD": [("dermaglow", "DermaGlow Serum Kit", "89.00")],
+        "EUR": [("730301", "Natural Skin Reset", "69.00"), ("730302", "Natural Skin Reset Plus", "139.00")],
+    },
+    "relacionamento": {
+        "BRL": [("7404001", "Palavras que Conquistam", "47.00"), ("7404002", "Resgate do Casamento", "197.00"),
+                ("7404003", "Imersão Amor Próprio", "797.00")],
+        "USD": [("capheart", "Capture His Heart", "37.00"), ("textlove", "Text Your Way to Love", "57.00")],
+        "EUR": [("740401", "Dating Confidence Course", "79.00")],
+    },
+    "renda_extra": {
+        "BRL": [("7505001", "Dinheiro com Dropshipping", "397.00"), ("7505002", "Ebook Renda Online", "19.90"),
+                ("7505003", "Mentoria Empreendedor Digital", "4997.00")],
+        "USD": [("commhero", "Commission Hero Lite", "97.00")],
+        "EUR": [("750501", "Affiliate Starter Kit", "147.00")],
+    },
+}  # fmt: skip
+CATALOGUES = {"A": PRODUCTS, "B": PRODUCTS, "C": PRODUCTS_C, "D": PRODUCTS_D}
 
 # Final statuses (silver's vocabulary) and how often each platform ends a sale in them.
 STATUS_MIX: dict[str, dict[str, float]] = {
@@ -142,6 +175,9 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
               "blocked": "Em análise"},
         "C": {"approved": "Approved", "pending": "Waiting Payment", "refunded": "Refunded", "chargeback": "Chargeback",
               "cancelled": "Canceled", "refused": "Declined", "expired": "Expired", "blocked": "Under Analysis"},
+        "D": {"approved": "Compra aprobada", "pending": "Esperando pago", "refunded": "Reembolso efectuado",
+              "chargeback": "Contracargo", "cancelled": "Cancelado por el comprador", "refused": "Pago rechazado",
+              "expired": "Caducada", "blocked": "En revisión"},
     },
     "kiwify": {
         "A": {"approved": "Pago", "pending": "Aguardando pagamento", "refunded": "Reembolsado",
@@ -150,6 +186,8 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
               "refund_pending": "pending_refund", "chargeback": "chargedback", "refused": "refused"},
         "C": {"approved": "Aprovado", "pending": "Pendente", "refunded": "Reembolsado",
               "refund_pending": "Reembolso pendente", "chargeback": "Chargeback", "refused": "Recusado"},
+        "D": {"approved": "Pagamento confirmado", "pending": "Pagamento pendente", "refunded": "Reembolso efetuado",
+              "refund_pending": "Reembolso em andamento", "chargeback": "Em disputa", "refused": "Pagamento recusado"},
     },
     "eduzz": {
         "A": {"approved": "Paga", "pending": "Aberta", "cancelled": "Cancelada", "refund_pending": "Aguardando Reembolso",
@@ -160,6 +198,9 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "C": {"approved": "Pagada", "pending": "Abierta", "cancelled": "Cancelada",
               "refund_pending": "Esperando reembolso", "refunded": "Reembolsada", "duplicated": "Duplicada",
               "expired": "Vencida"},
+        "D": {"approved": "Fatura paga", "pending": "Em aberto", "cancelled": "Fatura cancelada",
+              "refund_pending": "Reembolso em análise", "refunded": "Fatura reembolsada", "duplicated": "Fatura duplicada",
+              "expired": "Prazo expirado"},
     },
     "monetizze": {
         "A": {"approved": "Finalizada", "pending": "Aguardando pagamento", "cancelled": "Cancelada",
@@ -168,6 +209,8 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
               "refunded": "Reembolsada", "blocked": "Bloqueada"},
         "C": {"approved": "Completa", "pending": "Aguardando pagamento", "cancelled": "Cancelada",
               "refunded": "Devolvida", "blocked": "Bloqueada"},
+        "D": {"approved": "Concluída", "pending": "Aguardando aprovação", "cancelled": "Venda cancelada",
+              "refunded": "Estornada", "blocked": "Retida em análise"},
     },
     "braip": {
         "A": {"approved": "Pagamento Aprovado", "pending": "Aguardando Pagamento", "cancelled": "Cancelada",
@@ -179,6 +222,9 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "C": {"approved": "Pagamento Aprovado", "pending": "Aguardando Pagamento", "cancelled": "Cancelada",
               "chargeback": "Chargeback", "refunded": "Devolvida", "blocked": "Em Análise",
               "refund_pending": "Estorno Pendente"},
+        "D": {"approved": "Aprovada", "pending": "Aguardando confirmação", "cancelled": "Cancelada pelo cliente",
+              "chargeback": "Chargeback efetuado", "refunded": "Estorno realizado", "blocked": "Bloqueio preventivo",
+              "refund_pending": "Estorno solicitado"},
     },
     # ClickBank and Digistore24 (set B) write one row per event: the sale, then a refund or chargeback
     # row carrying the sale's receipt / order id.
@@ -186,16 +232,20 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "A": {"approved": "SALE", "refunded": "RFND", "chargeback": "CGBK"},
         "B": {"approved": "Sale", "refunded": "Refund", "chargeback": "Chargeback"},
         "C": {"approved": "Sale", "refunded": "Refund", "chargeback": "Chargeback"},
+        "D": {"approved": "Purchase", "refunded": "Refund Issued", "chargeback": "Chargeback Filed"},
     },
     "digistore24": {
         "A": {"approved": "Bezahlt", "refunded": "Erstattet", "chargeback": "Rückbuchung"},
         "B": {"approved": "Payment", "refunded": "Refund", "chargeback": "Chargeback"},
         "C": {"approved": "Zahlung", "refunded": "Erstattung", "chargeback": "Rückbuchung"},
+        "D": {"approved": "Payment completed", "refunded": "Fully refunded", "chargeback": "Charged back"},
     },
     "manual": {
         "A": {"approved": "Pago", "refunded": "Reembolsado", "pending": "Pendente", "cancelled": "Cancelado"},
         "B": {"approved": "PAGO", "refunded": "Devolvido", "pending": "Aguardando pgto", "cancelled": "Cancelou"},
         "C": {"approved": "Pago ✅", "refunded": "Reembolso feito", "pending": "Aguardando", "cancelled": "Cancelado"},
+        "D": {"approved": "Recebido", "refunded": "Reembolsei", "pending": "Esperando pagamento",
+              "cancelled": "Cancelou a compra"},
     },
 }  # fmt: skip
 EVENT_STYLE = {
@@ -204,6 +254,11 @@ EVENT_STYLE = {
     ("clickbank", "C"),
     ("digistore24", "B"),
     ("digistore24", "C"),
+    ("clickbank", "D"),
+}
+# Set D: Monetizze words a pending sale by how it is being paid.
+PENDING_BY_PAYMENT: dict[tuple[str, str], dict[str, str]] = {
+    ("monetizze", "D"): {"boleto": "Boleto impresso", "pix": "Pix gerado", "card": "Aguardando aprovação"},
 }
 
 PAYMENT_LABELS: dict[str, dict[str, str]] = {
@@ -213,6 +268,7 @@ PAYMENT_LABELS: dict[str, dict[str, str]] = {
     "de": {"card": "Kreditkarte", "boleto": "SEPA-Lastschrift", "pix": "PayPal"},
     "en": {"card": "Credit card", "boleto": "Direct debit", "pix": "PayPal"},
     "es": {"card": "Tarjeta de crédito", "boleto": "Boleto", "pix": "Pix"},
+    "br_short": {"card": "Cartão", "boleto": "Boleto bancário", "pix": "PIX"},
 }
 
 # Column layouts: (label, field) in the file's order. Set A follows the platforms' current exports
@@ -371,6 +427,73 @@ LAYOUTS: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("CELULAR/ZAP", "phone"), ("DOC", "document"), ("TOTAL (R$)", "gross"), ("STATUS PGTO", "status"),
         ("OBSERVAÇÕES", "notes"),
     ],
+    # set D: Hotmart's Spanish (LatAm) UI, Kiwify in capitals without accents, Eduzz's "Cliente - ..."
+    # columns and "Vlr." abbreviations, extra address columns, ClickBank with split names,
+    # Digistore24's English order list (one row per order, a VAT column)
+    ("hotmart", "D"): [
+        ("Código de la transacción", "id"), ("Estado de la transacción", "status"), ("Fecha de la transacción", "date"),
+        ("Fecha de confirmación del pago", "paid_at"), ("Nombre del producto", "product"),
+        ("ID del producto", "product_id"), ("Nombre de la oferta", "offer"), ("Nombre del comprador", "customer"),
+        ("Correo electrónico del comprador", "email"), ("Documento del comprador", "document"),
+        ("Teléfono del comprador", "phone"), ("País del comprador", "country"), ("Moneda de la compra", "currency"),
+        ("Valor de compra con impuestos", "gross"), ("Valor de compra sin impuestos", "gross"),
+        ("Tarifa de procesamiento", "fee"), ("Comisión de afiliado", "commission"),
+        ("Ingresos netos del productor", "net"), ("Medio de pago", "payment"), ("Número de cuotas", "installments"),
+        ("Origen (sck)", "utm_source"), ("Cupón", "coupon"),
+    ],
+    ("kiwify", "D"): [
+        ("CODIGO DO PEDIDO", "id"), ("DATA DO PEDIDO", "date"), ("SITUACAO DO PAGAMENTO", "status"),
+        ("DATA DE CONFIRMACAO", "paid_at"), ("PRODUTO ADQUIRIDO", "product"), ("NOME COMPLETO", "customer"),
+        ("EMAIL DE CONTATO", "email"), ("DOCUMENTO (CPF)", "document"), ("CELULAR COM DDD", "phone"),
+        ("CIDADE", "city"), ("UF", "state"), ("FORMA DE PAGTO", "payment"), ("NUM. PARCELAS", "installments"),
+        ("TOTAL DA COMPRA (R$)", "gross"), ("TARIFAS (R$)", "fee"), ("COMISSAO AFILIADOS (R$)", "commission"),
+        ("REPASSE PRODUTOR (R$)", "net"), ("MOEDA DO PEDIDO", "currency"), ("CUPOM USADO", "coupon"),
+        ("ORIGEM UTM", "utm_source"), ("CAMPANHA UTM", "utm_campaign"), ("AFILIADO RESPONSAVEL", "affiliate"),
+    ],
+    ("eduzz", "D"): [
+        ("Código da fatura", "id"), ("Status da fatura", "status"), ("Data de emissão", "date"),
+        ("Data de quitação", "paid_at"), ("ID do conteúdo", "product_id"), ("Título do conteúdo", "product"),
+        ("Cliente - Nome", "customer"), ("Cliente - E-mail", "email"), ("Cliente - CPF/CNPJ", "document"),
+        ("Cliente - Celular", "phone"), ("Vlr. da venda", "gross"), ("Vlr. pago c/ juros", "paid_total"),
+        ("Vlr. comissão afiliado", "commission"), ("Vlr. líquido", "net"), ("Meio de pagto.", "payment"),
+        ("Qtde. parcelas", "installments"), ("Nome do afiliado", "affiliate"), ("Moeda da venda", "currency"),
+    ],
+    ("monetizze", "D"): [
+        ("Número da venda", "id"), ("Data e hora do pedido", "date"), ("Status pagamento", "status"),
+        ("Liberada em", "paid_at"), ("Descrição do produto", "product"), ("Oferta escolhida", "offer"),
+        ("Nome completo do comprador", "customer"), ("Endereço de e-mail", "email"),
+        ("CPF/CNPJ do cliente", "document"), ("Telefone celular", "phone"), ("Cidade", "city"),
+        ("Estado (UF)", "state"), ("Faturamento bruto (R$)", "gross"), ("Comissão afiliado (R$)", "commission"),
+        ("Líquido produtor (R$)", "net"), ("Tipo de pagamento", "payment"), ("Parcelas (qtd.)", "installments"),
+        ("Cupom utilizado", "coupon"),
+    ],
+    ("braip", "D"): [
+        ("Chave da transação", "id"), ("Dt. criação", "date"), ("Dt. pagamento", "paid_at"), ("Status atual", "status"),
+        ("Produto vendido", "product"), ("Nome da oferta", "offer"), ("Nome comprador", "customer"),
+        ("Email comprador", "email"), ("CPF comprador", "document"), ("Tel. comprador", "phone"),
+        ("Total do pedido", "gross"), ("Tarifa Braip", "fee"), ("Comissão paga ao afiliado", "commission"),
+        ("Saldo líquido", "net"), ("Pagamento via", "payment"), ("Parcelado em", "installments"),
+        ("Parceiro afiliado", "affiliate"), ("Cupom aplicado", "coupon"),
+    ],
+    ("clickbank", "D"): [
+        ("Txn Date", "date"), ("Receipt Number", "id"), ("Trans. Type", "status"), ("Vendor Account", "vendor"),
+        ("Item ID", "product_id"), ("Item Title", "product"), ("First Name", "first_name"), ("Last Name", "last_name"),
+        ("Purchaser Email", "email"), ("Country Code", "country"), ("Purchase Amount", "gross"),
+        ("Net Payout", "net"), ("Currency Code", "currency"), ("Pay Method", "payment"),
+        ("Affiliate Name", "affiliate"), ("Tracking Code", "utm_campaign"),
+    ],
+    ("digistore24", "D"): [
+        ("Purchase ID", "id"), ("Created on", "date"), ("Product no.", "product_id"), ("Products", "product"),
+        ("Buyer first name", "first_name"), ("Buyer last name", "last_name"), ("Buyer e-mail", "email"),
+        ("Buyer country", "country"), ("Billing currency", "currency"), ("Price (gross)", "gross"),
+        ("VAT amount", "vat"), ("Vendor earnings", "net"), ("Paid with", "payment"), ("Order status", "status"),
+        ("Affiliate partner", "affiliate"),
+    ],
+    ("manual", "D"): [
+        ("Dia da venda", "date"), ("Nº transação", "id"), ("Produto/curso", "product"), ("Cliente/aluno", "customer"),
+        ("Contato (e-mail)", "email"), ("Whats", "phone"), ("CPF do aluno", "document"),
+        ("Valor da venda em R$", "gross"), ("Status venda", "status"), ("Comentários", "notes"),
+    ],
     # the hand-kept workbook: abbreviations, units in parentheses, the phone as the messaging app
     ("manual", "A"): [
         ("Dt. venda", "date"), ("Cód. transação", "id"), ("Produto", "product"), ("Cliente", "customer"),
@@ -469,6 +592,39 @@ FILES: dict[str, list[FileSpec]] = {
         _f("renda_extra", "braip", "braip.xlsx", 1),
         _f("renda_extra", "digistore24", "digistore24_export.csv", 2, sep=",", money="plain", dates="iso"),
         _f("renda_extra", "kiwify", "kiwify.csv", 2, sep=",", money="plain", dates="iso", masked_cpf=False),
+    ],
+    "D": [
+        _f("diabetes", "kiwify", "Kiwify - pedidos ago-out.xlsx", 1, window="w1", title="KIWIFY - RELATORIO DE PEDIDOS"),
+        _f("diabetes", "kiwify", "Kiwify - pedidos set-nov.csv", 2, window="w2", encoding="latin-1", money="br_rs",
+           dates="br_m", masked_cpf=False),
+        _f("diabetes", "digistore24", "Digistore24_purchases.csv", 2, sep=",", money="plain", dates="iso"),
+        _f("diabetes", "manual", "Vendas Diabetes - controle.xlsx", 2, sheets=("kiwify",),
+           platform_column_sheet=("hotmart", "braip")),
+        _f("emagrecimento", "hotmart", "ventas_hotmart_ago-oct.csv", 1, window="w1", encoding="utf-8-sig",
+           empty="(none)"),
+        _f("emagrecimento", "hotmart", "ventas_hotmart_sep-nov.csv", 2, window="w2", encoding="utf-8-sig",
+           empty="(none)"),
+        _f("emagrecimento", "braip", "braip_relatorio_vendas.xlsx", 1, title="Braip - Relatório de vendas"),
+        _f("emagrecimento", "clickbank", "ClickBank Orders Report.csv", 2, sep=",", money="us", dates="us"),
+        _f("rejuvenescimento", "eduzz", "eduzz_vendas_ago-out.csv", 1, window="w1", encoding="latin-1",
+           title="Eduzz - Minhas vendas"),
+        _f("rejuvenescimento", "eduzz", "eduzz_vendas_set-nov.xlsx", 2, window="w2"),
+        _f("rejuvenescimento", "monetizze", "monetizze_vendas_periodo.csv", 2, encoding="utf-8-sig", money="br_rs",
+           totals=True),
+        _f("rejuvenescimento", "digistore24", "DS24 Orders.xlsx", 1),
+        _f("rejuvenescimento", "manual", "Planilha Rejuvenescimento.xlsx", 2, sheets=("eduzz",),
+           platform_column_sheet=("monetizze", "kiwify")),
+        _f("relacionamento", "monetizze", "Monetizze vendas 1.xlsx", 1, window="w1", totals=True),
+        _f("relacionamento", "monetizze", "Monetizze vendas 2.csv", 2, window="w2", encoding="latin-1", money="br_rs",
+           dates="br_m", title="Monetizze - Vendas do período", totals=True),
+        _f("relacionamento", "clickbank", "cb_transactions_1.csv", 1, window="w1", sep=",", money="us", dates="iso"),
+        _f("relacionamento", "clickbank", "cb_transactions_2.csv", 2, window="w2", sep=",", money="us", dates="iso"),
+        _f("relacionamento", "kiwify", "kiwify_relatorio.csv", 1, sep=",", money="plain", dates="iso"),
+        _f("renda_extra", "braip", "braip_ago-out.csv", 1, window="w1", dates="br_m", encoding="latin-1"),
+        _f("renda_extra", "braip", "braip_set-nov.csv", 2, window="w2", dates="br_m", encoding="latin-1"),
+        _f("renda_extra", "hotmart", "Hotmart ventas.xlsx", 2, title="Hotmart - Informe de ventas"),
+        _f("renda_extra", "eduzz", "eduzz_faturas.csv", 1, money="br_rs", masked_cpf=False),
+        _f("renda_extra", "manual", "Minha planilha de vendas.xlsx", 2, sheets=("braip", "hotmart", "clickbank")),
     ],
     "C": [
         _f("diabetes", "digistore24", "Digistore24 Transaktionen Aug-Okt.csv", 1, window="w1", dates="de"),
@@ -776,7 +932,7 @@ class Generator:
                 header, body = self.table(spec)
                 rows = len(body)
                 if spec.totals:
-                    body.append(totals_row(header, body, LAYOUTS[(spec.platform, self.set)]))
+                    body.append(totals_row(header, body, LAYOUTS[(spec.platform, self.set)], self.set))
                 write_table(path, spec, header, body, sheet=sheet_name(spec.platform, self.set))
             waves[spec.wave].append(f"{spec.cluster}/{spec.name}")
             files.append({"path": f"{spec.cluster}/{spec.name}", "platform": spec.platform, "wave": spec.wave,
@@ -822,22 +978,30 @@ def sum_money(parts: Iterable[dict[str, str]]) -> dict[str, str]:
 
 def sheet_name(platform: str, set_name: str) -> str:
     if platform == "digistore24":
-        return {"A": "Bestellungen", "B": "Transactions"}.get(set_name, "Transaktionen")
+        return {"A": "Bestellungen", "B": "Transactions", "D": "Purchases"}.get(set_name, "Transaktionen")
     if platform == "clickbank":
         return "Report"
-    return "Sales" if (platform, set_name) == ("hotmart", "C") else "Vendas"
+    return {("hotmart", "C"): "Sales", ("hotmart", "D"): "Ventas"}.get((platform, set_name), "Vendas")
 
 
 def payment_style(platform: str, set_name: str) -> str:
     if platform == "clickbank":
         return "clickbank"
     if platform == "digistore24":
-        return "en" if set_name == "B" else "de"
+        return "en" if set_name in ("B", "D") else "de"
     if (platform, set_name) == ("hotmart", "C"):
         return "en"
-    if (platform, set_name) == ("eduzz", "C"):
+    if (platform, set_name) in (("eduzz", "C"), ("hotmart", "D")):
         return "es"
+    if set_name == "D":
+        return "br_short"
     return "kiwify_en" if (platform, set_name) == ("kiwify", "B") else "br"
+
+
+# Where a Brazilian buyer lives, by the phone's area code (set D's address columns).
+CITIES = {"11": ("São Paulo", "SP"), "21": ("Rio de Janeiro", "RJ"), "31": ("Belo Horizonte", "MG"),
+          "41": ("Curitiba", "PR"), "51": ("Porto Alegre", "RS"), "61": ("Brasília", "DF"), "71": ("Salvador", "BA"),
+          "81": ("Recife", "PE"), "85": ("Fortaleza", "CE"), "92": ("Manaus", "AM")}  # fmt: skip
 
 
 def row_values(
@@ -857,9 +1021,13 @@ def row_values(
     interest = Decimal("1") + Decimal("0.0349") * (sale.installments - 1)
     paid_total = _money(sale.gross * interest) * sign
     email = sale.email.upper() if n % 9 == 4 else (f" {sale.email}" if n % 11 == 7 else sale.email)
+    label = STATUS_LABELS[spec.platform][set_name][status]
+    if status == "pending":
+        label = PENDING_BY_PAYMENT.get((spec.platform, set_name), {}).get(sale.payment, label)
+    city, state = CITIES[sale.phone[:2]] if sale.currency == "BRL" else (None, None)
     return {
         "id": sale.sale_id,
-        "status": STATUS_LABELS[spec.platform][set_name][status],
+        "status": label,
         "date": when,
         "paid_at": sale.purchased_at
         + timedelta(minutes=3 + n % 50, days=1 if sale.payment == "boleto" else 0)
@@ -892,13 +1060,18 @@ def row_values(
         "charge_type": "Única",
         "vendor": "healthvend",
         "notes": None,
+        "city": city,
+        "state": state,
+        "vat": _money(gross * 19 / 119) if sale.currency == "EUR" else None,  # German VAT inside the gross
     }
 
 
-def totals_row(header: list[str], body: list[list[Any]], layout: list[tuple[str, str]]) -> list[Any]:
+def totals_row(
+    header: list[str], body: list[list[Any]], layout: list[tuple[str, str]], set_name: str
+) -> list[Any]:
     """A 'Total' line under the data: the label in the first column, the sum under each money column."""
     row: list[Any] = [None] * len(header)
-    row[0] = "Total"
+    row[0] = "Total do período" if set_name == "D" else "Total"
     for i, (_, name) in enumerate(layout):
         if name in ("gross", "net"):
             row[i] = sum((r[i] for r in body if isinstance(r[i], Decimal)), Decimal("0"))
@@ -988,8 +1161,10 @@ def write_manual(gen: Generator, spec: FileSpec, path: Path) -> int:
     labels = STATUS_LABELS["manual"][gen.set]
     rows = gen.manual_rows[spec.name]
     book = workbook(path)
-    summary = book.add_worksheet({"A": "Resumo", "B": "Resumo geral"}.get(gen.set, "Resumo mensal"))
-    together_name = {"C": "Vendas 2026"}.get(gen.set, "Outras plataformas")
+    summary = book.add_worksheet(
+        {"A": "Resumo", "B": "Resumo geral", "D": "Painel"}.get(gen.set, "Resumo mensal")
+    )
+    together_name = {"C": "Vendas 2026", "D": "Demais canais"}.get(gen.set, "Outras plataformas")
     per_sheet: dict[str, list[tuple[str, Sale, str]]] = defaultdict(list)
     for row in rows:
         together = row[0] in spec.platform_column_sheet
@@ -1002,7 +1177,7 @@ def write_manual(gen: Generator, spec: FileSpec, path: Path) -> int:
         if usd:  # the seller notes dollar sales in dollars, the unit in the label
             header = [h.replace("R$", "US$") for h in header]
         if together:
-            header.insert(1, "PLATAFORMA" if gen.set == "C" else "Plataforma")
+            header.insert(1, {"C": "PLATAFORMA", "D": "Canal de venda"}.get(gen.set, "Plataforma"))
         body = []
         for n, (platform, sale, status) in enumerate(sheet_rows):
             values = row_values(sale, status, sale.purchased_at, 1, spec, gen.set, n)
@@ -1022,9 +1197,16 @@ def write_manual(gen: Generator, spec: FileSpec, path: Path) -> int:
         total = sum((r[amount_col] for r in body), Decimal("0"))
         body.append(["TOTAL", *[None] * (amount_col - 1), total, *[None] * (len(header) - amount_col - 1)])
         title = f"Controle de vendas - {spec.cluster.replace('_', ' ').title()} ({name})"
-        write_sheet(book, book.add_worksheet(name), title, header, body, date_format="dd/mm/yyyy")
+        # set D: Excel dates shown with a two-digit year
+        date_format = "dd/mm/yy" if gen.set == "D" else "dd/mm/yyyy"
+        write_sheet(book, book.add_worksheet(name), title, header, body, date_format=date_format)
         summary_rows.append([name, len(sheet_rows), total])
-    summary.write_row(0, 0, ["Plataforma", "Qtd. vendas", "Faturamento"])
+    summary_header = (
+        ["Canal", "Nº de vendas", "Total faturado"]
+        if gen.set == "D"
+        else ["Plataforma", "Qtd. vendas", "Faturamento"]
+    )
+    summary.write_row(0, 0, summary_header)
     for r, line in enumerate(summary_rows, start=1):
         summary.write_row(r, 0, [line[0], line[1], float(line[2])])
     summary.write_row(len(summary_rows) + 1, 0, ["Total geral", sum(x[1] for x in summary_rows)])
@@ -1034,7 +1216,7 @@ def write_manual(gen: Generator, spec: FileSpec, path: Path) -> int:
 
 def sheet_title(platform: str, set_name: str) -> str:
     name = {"clickbank": "ClickBank", "digistore24": "Digistore24"}.get(platform, platform.capitalize())
-    return name if set_name == "A" else f"Vendas {name}"
+    return {"A": name, "D": f"{name} vendas"}.get(set_name, f"Vendas {name}")
 
 
 def build(out: Path, set_name: str) -> dict[str, Any]:
