@@ -178,8 +178,8 @@ class ExactlyOnce(RuleBasedStateMachine):
                 return
             cluster, pick = data.draw(st.sampled_from(self.restorable()))
             version, held, elsewhere = self.restore_outcome(cluster, pick)
-            if elsewhere:
-                return
+            if elsewhere or version == self.bronze_version(cluster):
+                return  # refused, or no commit (the fault point is never reached)
             self.run("restore", f"bronze/{cluster}", "--version", str(version), fault=point)
             self.where = {i: c for i, c in self.where.items() if c != cluster} | dict.fromkeys(held, cluster)
         else:
@@ -278,3 +278,43 @@ def test_a_restore_to_the_current_version_changes_nothing(two_files):
     result = lake_maintenance.restore(settings, "bronze/diabetes", first.bronze_version, None)
     assert result == {"version": first.bronze_version, "forgotten": [], "back": []}
     assert Lake.from_settings(settings).bronze("diabetes").version() == first.bronze_version
+
+
+def killed(settings: Settings, fault: str, *args: str) -> None:
+    env = lakectl_env(settings, LAKECTL_FAULT=fault, LAKECTL_READER__ISOLATE="false",
+                      LAKECTL_CLUSTERS=",".join(CLUSTERS))  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "lakectl", *args], env=env, capture_output=True, text=True,
+                          timeout=SUBPROCESS_TIMEOUT_S)  # fmt: skip
+    assert done.returncode == FAULT_EXIT, done.stderr
+
+
+def test_a_forget_in_one_cluster_never_cancels_the_repair_of_the_same_file_in_another(two_files):
+    """Forgotten from renda_extra (the wrong cluster), then ingested into diabetes and killed right
+    after the commit: the repair adds the diabetes ingest to the log. It used to be dropped again by
+    renda_extra's forget commit, which the repair reads again while no later file is in renda_extra;
+    with the log silent, the next ingest of the file doubled its rows."""
+    settings, files, sources = two_files
+    runner.ingest_paths([(files[0], "renda_extra")], settings)
+    lake_maintenance.forget(settings, sources[0].sha256)
+    killed(settings, "after_commit", "ingest", str(files[0]), "--cluster", "diabetes")
+    pipeline.reconcile(settings)
+    assert ledger(settings).filter(pl.col("status") == "ingested")["cluster"].to_list() == ["diabetes"]
+    assert runner.ingest_paths([(files[0], "diabetes")], settings)[0].status == "skipped"
+    assert bronze_rows(settings) == Counter({("diabetes", sources[0].sha256): sources[0].rows})
+
+
+def test_a_restore_killed_after_its_commit_is_repaired_after_forgets_in_both_clusters(two_files):
+    """The same through restore: in diabetes, forgotten; then in renda_extra, forgotten; diabetes
+    restored to the version that held it, killed after the commit: the log lists it again, once."""
+    settings, files, sources = two_files
+    [first] = runner.ingest_paths([(files[0], "diabetes")], settings)
+    lake_maintenance.forget(settings, sources[0].sha256)
+    runner.ingest_paths([(files[0], "renda_extra")], settings)
+    lake_maintenance.forget(settings, sources[0].sha256)
+    version = str(first.bronze_version)
+    killed(settings, "restore_after_commit", "restore", "bronze/diabetes", "--version", version)
+    pipeline.reconcile(settings)
+    log = ledger(settings).filter(pl.col("status") == "ingested")
+    assert log["cluster"].to_list() == ["diabetes"] and log["ingest_id"].to_list() == [first.ingest_id]
+    assert runner.ingest_paths([(files[0], "diabetes")], settings)[0].status == "skipped"
+    assert bronze_rows(settings) == Counter({("diabetes", sources[0].sha256): sources[0].rows})

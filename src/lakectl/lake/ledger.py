@@ -72,7 +72,11 @@ def forget(lake: Lake, ingest_ids: list[str]) -> None:
 def reconcile(lake: Lake, clusters: list[str]) -> int:
     """Make the ledger agree with bronze after a crash: add the rows of files whose bronze commit
     landed without its ledger row, and drop the rows of files a later bronze commit took out
-    (forget, restore) when the process died before the ledger forgot them."""
+    (forget, restore) when the process died before the ledger forgot them.
+
+    Each cluster's commits newer than its newest ledger row are replayed in order, on their own:
+    a forget or restore in one cluster says nothing of the same bytes in another (a file forgotten
+    from the wrong cluster and ingested into the right one)."""
     known = read(lake).filter(pl.col("status") == "ingested")
     repaired: list[dict[str, Any]] = []
     stale: list[str] = []
@@ -83,15 +87,16 @@ def reconcile(lake: Lake, clusters: list[str]) -> int:
         mine = known.filter(pl.col("cluster") == cluster)
         versions = mine["bronze_version"].drop_nulls()
         after = int(versions.max()) if len(versions) else -1  # type: ignore[arg-type]
-        shas = set(known["sha256"].to_list())
+        present = set(mine["sha256"].to_list())  # this cluster's files, as the replay goes
+        found: list[dict[str, Any]] = []
         for version, commit in bronze.commits_since(after):
             for sha in json.loads(commit.get(FORGOTTEN_KEY, "[]")):
-                repaired = [r for r in repaired if r["sha256"] != sha]
-                shas.discard(sha)
+                found = [r for r in found if r["sha256"] != sha]
+                present.discard(sha)
                 older = mine.filter((pl.col("sha256") == sha) & ~(pl.col("bronze_version") >= version))
                 stale += older["ingest_id"].to_list()
             for record in json.loads(commit.get(FILES_KEY, "[]")):
-                if record["sha256"] not in shas:
+                if record["sha256"] not in present:
                     # the commit metadata is written before the stream is counted: count from bronze
                     rows = (
                         bronze.scan(version=version)
@@ -103,8 +108,9 @@ def reconcile(lake: Lake, clusters: list[str]) -> int:
                     record.update(bronze_version=version, finished_at=now(), rows=rows)
                     if isinstance(record.get("started_at"), str):
                         record["started_at"] = datetime.fromisoformat(record["started_at"])
-                    repaired.append(record)
-                    shas.add(record["sha256"])
+                    found.append(record)
+                    present.add(record["sha256"])
+        repaired += found
     forget(lake, stale)
     append(lake, repaired)
     return len(repaired) + len(stale)
