@@ -165,21 +165,26 @@ def _read_sheet(
     # Optimistic first load takes row 0 as the header; look at the first rows to find the real one.
     infos = sheet.available_columns()
     header_cells = [None if info.column_name_from == "generated" else info.name for info in infos]
-    loaded = sheet.to_polars()
-    sample = [header_cells, *_as_text(loaded.head(HEADER_SCAN_ROWS)).rows()]
+    data = sheet.to_polars()
+    sample = [header_cells, *_as_text(data.head(HEADER_SCAN_ROWS)).rows()]
     guess = detect_header(sample)
-    if guess.index is None:
-        sheet = _load(reader, index, None, as_text)
-        headers: list[str | None] = [None] * sheet.width
-        header_offset = -1  # no header row: data starts at the first row of the range
-    elif guess.index == 0:
-        headers = header_cells
+    if guess.index == 0:
+        headers: list[str | None] = header_cells
         header_offset = 0
-    else:
+    else:  # read again from the real header (or none): the first load is freed before
+        del data, sheet
         sheet = _load(reader, index, guess.index, as_text)
-        headers = [None if i.column_name_from == "generated" else i.name for i in sheet.available_columns()]
-        header_offset = guess.index
-    data = loaded if guess.index == 0 else sheet.to_polars()
+        if guess.index is None:
+            headers = [None] * sheet.width
+            header_offset = -1  # no header row: data starts at the first row of the range
+        else:
+            headers = [
+                None if i.column_name_from == "generated" else i.name for i in sheet.available_columns()
+            ]
+            header_offset = guess.index
+        data = sheet.to_polars()
+    # calamine's cells (held by the sheet) are freed before the all-text copy is built: peak memory
+    del sheet
     # Columns with neither a header nor a value carry nothing: drop them.
     keep = [i for i, h in enumerate(headers) if h is not None or data.to_series(i).null_count() < data.height]
     data = data.select([data.columns[i] for i in keep])
