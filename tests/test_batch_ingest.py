@@ -6,6 +6,7 @@ real filesystem states (a table path that is a file, a file that grows), never w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pytest
 
 from lakectl import pipeline
@@ -200,6 +202,53 @@ def test_a_child_never_outlives_its_parent_killed_with_sigkill(tmp_path):
         parent.kill()
         for pid in processes_with(marker):
             os.kill(pid, signal.SIGKILL)
+
+
+def _parser_children() -> list[int]:
+    """Pids of the parser processes this process started (multiprocessing's spawned children; its
+    resource tracker does not count)."""
+    found = []
+    for task in Path("/proc/self/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            with contextlib.suppress(OSError):
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.append(int(pid))
+    return found
+
+
+def test_a_one_shot_ingest_stops_its_parser_before_the_last_commit(settings):
+    """The parser's memory is gone before the writer's peak: by the time the last batch is committed
+    (its files' outcomes are heard after the commit) no parser process is left; earlier batches
+    keep the warm one."""
+    files = [drop(settings.landing_zone / cluster, f"{cluster}.csv", small_csv(cluster, 50))
+             for cluster in ("diabetes", "renda_extra")]  # fmt: skip
+    children_heard: dict[str, list[int]] = {}
+
+    def heard(result) -> None:  # type: ignore[no-untyped-def]
+        children_heard[result.file] = _parser_children()
+
+    jobs = runner.plan([settings.landing_zone], None, settings)
+    results = runner.ingest_paths(jobs, settings, on_result=heard)
+    assert [(r.file, r.status, r.rows) for r in results] == [(p.name, "ingested", 50) for p in files]
+    assert len(children_heard["diabetes.csv"]) == 1, "the first batch's commit kept the warm parser"
+    assert children_heard["renda_extra.csv"] == [], "the parser outlived the last parse"
+    assert bronze(settings).height == 50
+
+
+def test_small_spools_are_written_uncompressed_and_large_ones_with_lz4(tmp_path, monkeypatch):
+    """lz4 costs the spool's writer more than anything else for a small file; a large one keeps it
+    (the temp folder's disk use). Both kinds read back the same rows."""
+    from lakectl.read import spool
+    from lakectl.read.sheets import ReadOptions
+
+    path = drop(tmp_path, "v.csv", "id;produto\n" + "".join(f"{i};produto repetido\n" for i in range(20_000)))
+    plain = parse_file(path, ReadOptions(), tmp_path).sheets[0].spool
+    monkeypatch.setattr(spool, "UNCOMPRESSED_BELOW", path.stat().st_size)  # the file is now "large"
+    lz4 = parse_file(path, ReadOptions(), tmp_path).sheets[0].spool
+    assert plain is not None and lz4 is not None
+    assert plain.stat().st_size > 2 * lz4.stat().st_size  # the repeated text compresses well
+    rows = [pa.Table.from_batches(list(spool.read_spool(p))) for p in (plain, lz4)]
+    assert rows[0].equals(rows[1]) and rows[0].num_rows == 20_000
 
 
 def test_every_call_has_a_deadline():

@@ -330,18 +330,21 @@ def ingest_batch(
     parse: Parse | None = None,
     work: Path | None = None,
     on_result: OnResult | None = None,
+    parsed_all: Callable[[], None] | None = None,
 ) -> list[IngestResult]:
     """Ingest files of one cluster, each exactly once; a result per file, in order.
 
     ``parse`` runs the parser (default: in this process); ``work`` is the temp folder for spools
     (default: a fresh ``workspace``). ``on_result`` hears each file as soon as its outcome is
-    recorded. A bad file is rejected with its reason and the others go on; a failure of the lake
-    raises StorageError (files already committed stay committed and recorded).
+    recorded. ``parsed_all`` is called once the last file is parsed, before the last commit (a
+    one-shot run stops its parser process there, so its memory is gone before the writer's peak).
+    A bad file is rejected with its reason and the others go on; a failure of the lake raises
+    StorageError (files already committed stay committed and recorded).
     """
     if work is None and not dry_run:
         with workspace(settings) as own:
-            return ingest_batch(paths, cluster, settings, False, parse, own, on_result)
-    batch = _Batch(settings, cluster, dry_run, parse or parse_file, work, on_result)
+            return ingest_batch(paths, cluster, settings, False, parse, own, on_result, parsed_all)
+    batch = _Batch(settings, cluster, dry_run, parse or parse_file, work, on_result, parsed_all)
     jobs = [_Job(path, cluster) for path in paths]
     try:
         batch.run(jobs)
@@ -363,8 +366,10 @@ class _Batch:
         parse: Parse,
         work: Path | None,
         on_result: OnResult | None,
+        parsed_all: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
+        self.parsed_all = parsed_all
         self.dry_run = dry_run
         self.parse = parse
         self.work = work
@@ -400,6 +405,8 @@ class _Batch:
                     self._commit(group)
                     group = []
                 group.append(job)
+        if self.parsed_all is not None:
+            self.parsed_all()
         self._commit(group)
 
     def _remembered(self, jobs: list[_Job]) -> None:

@@ -198,7 +198,8 @@ def ingest_paths(
             work, stderr_dir = None, Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lakectl-")))
         else:
             work = stderr_dir = stack.enter_context(pipeline.workspace(settings))
-        parse = None
+        parse: pipeline.Parse | None = None
+        child: CappedChild | None = None
         if settings.reader.isolate:
             child = stack.enter_context(CappedChild(settings.reader.memory_limit_mb, stderr_dir,
                                                     preload=PARSER_MODULES))  # fmt: skip
@@ -213,8 +214,12 @@ def ingest_paths(
         jobs = [(path, cluster) for path, cluster in jobs if path not in changing]
         if not dry_run:
             pipeline.reconcile(settings)
-        for paths, cluster in batches(jobs, settings):
-            pipeline.ingest_batch(paths, cluster, settings, dry_run, parse, work, emit)
+        planned = list(batches(jobs, settings))
+        for number, (paths, cluster) in enumerate(planned, 1):
+            # Once the last file is parsed the parser is stopped, before the last commit: its
+            # memory is gone before the writer's peak (watch keeps its child warm instead).
+            release = child.close if child is not None and number == len(planned) else None
+            pipeline.ingest_batch(paths, cluster, settings, dry_run, parse, work, emit, release)
     return results
 
 
