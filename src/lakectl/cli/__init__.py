@@ -18,6 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from lakectl.errors import LakectlError, one_line, storage_error
+from lakectl.service import heartbeat
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -467,17 +468,17 @@ def watch(
 
 @app.command()
 def health(
-    max_age: Annotated[float, typer.Option("--max-age", help="seconds a heartbeat stays fresh")] = 120.0,
+    max_age: Annotated[
+        float, typer.Option("--max-age", help="seconds a heartbeat stays fresh")
+    ] = heartbeat.DEFAULT_MAX_AGE_S,
     alert: Annotated[
         bool,
         typer.Option("--alert", help="when stale, send an alert to the [alerts] targets (once a period)"),
     ] = False,
 ) -> None:
     """Exit 0 when the watcher's heartbeat is fresh (Docker HEALTHCHECK), 1 with the reason if not."""
-    from lakectl.service.heartbeat import health as check
-
     try:
-        healthy, message = check(state.settings(), max_age)
+        healthy, message = heartbeat.health(state.settings(), max_age)
     except LakectlError as exc:
         raise fail(exc) from None
     if alert and not healthy:
@@ -572,4 +573,10 @@ from lakectl.cli import mapping, ops, query  # noqa: E402, F401  (they register 
 
 
 def main() -> None:
+    # Docker's health check, answered before typer builds its parameter adapters (which load
+    # pydantic) and before the settings are built, when the environment alone says where the
+    # heartbeat is; anything else goes through the full CLI.
+    code = heartbeat.quick_health(sys.argv[1:])
+    if code is not None:
+        raise SystemExit(code)
     app()
