@@ -167,3 +167,41 @@ def test_under_review_is_blocked_for_every_platform_too():
 def test_dates_with_dots_dashes_a_word_before_the_time_or_two_digit_years(text, when):
     parsed = pl.select(parse.timestamp(pl.lit(text), "UTC", True)).item()
     assert parsed is not None and parsed.replace(tzinfo=None) == when
+
+
+def test_a_german_compound_is_read_by_its_parts():
+    # "Bestellungs|typ": the kind of row of an event list; "Kunden|nummer" is a customer's, not a sale's
+    layout, _ = understand(bronze({"bestellungstyp": ["Zahlung", "Zahlung", "Rückerstattung"],
+                                   "kundennummer": ["K1", "K2", "K1"], "auftrag": ["A1", "A2", "A1"],
+                                   "datum": DATES, "summe": ["10,00", "20,00", "-10,00"]}))  # fmt: skip
+    assert layout.mapping["event"] == "bestellungstyp"
+    assert layout.mapping["transaction_id"] == "auftrag"
+
+
+def test_between_money_columns_the_header_cannot_tell_apart_the_gross_is_the_largest():
+    layout, _ = understand(bronze({"pedido": ["1", "2", "3"], "data": DATES, "importe": ["8,50", "17,00", "25,50"],
+                                   "montante": ["10,00", "20,00", "30,00"]}))  # fmt: skip
+    assert layout.mapping["gross_amount"] == "montante"
+
+
+def test_the_sellers_own_share_is_net_not_gross():
+    layout, _ = understand(bronze({"pedido": ["1", "2", "3"], "data": DATES, "valor": ["10,00", "20,00", "30,00"],
+                                   "minha_receita": ["8,00", "16,00", "24,00"]}))  # fmt: skip
+    assert layout.mapping["gross_amount"] == "valor"
+    assert layout.mapping["net_amount"] == "minha_receita"
+
+
+def test_a_file_named_after_a_platform_outweighs_one_tracking_word_in_the_headers():
+    columns = {"pedido": ["1", "2"], "data": DATES[:2], "valor": ["1,00", "2,00"], "src": ["ig", "fb"]}
+    layout, _ = understand(bronze(columns, file="relatorio braip janeiro.csv"))
+    assert layout.platform == "braip", layout.platform_evidence
+
+
+@pytest.mark.parametrize(
+    ("label", "status"),
+    [("Disputa aberta", "chargeback"), ("Devolução em análise", "refund_pending"),
+     ("Refund under review", "refund_pending"), ("Erstattung in Bearbeitung", "refund_pending"),
+     ("Kauf", "approved"), ("Valor recebido", "approved")],
+)  # fmt: skip
+def test_disputes_refunds_in_progress_and_event_rows(label, status):
+    assert classify_status(label) == status

@@ -59,7 +59,7 @@ _MULTI = {
         "waiting payment",
     ],
     "refunded": ["reembolso efetuado"],
-    "refund_pending": ["aguardando reembolso", "reembolso pendente", "reembolso solicitado", "em disputa"],
+    "refund_pending": ["aguardando reembolso", "reembolso pendente", "reembolso solicitado"],
     "chargeback": ["estorno de cartao"],
     "refused": ["nao autorizado", "nao autorizada"],
     "expired": ["boleto vencido"],
@@ -70,7 +70,7 @@ _SINGLE = {
     "pending": "pendente aberta aberto processando aguardando autorizado autorizada waiting_payment pending "
     "processing authorized",
     "refunded": "reembolsado reembolsada estornado estornada devolvida devolvido refunded refund rfnd",
-    "refund_pending": "reclamado reclamada disputa protestado protestada pending_refund refund_requested",
+    "refund_pending": "reclamado reclamada protestado protestada pending_refund refund_requested",
     "chargeback": "chargeback chargedback cgbk contestado contestada",
     "cancelled": "cancelado cancelada canceled cancelled",
     "refused": "recusado recusada negado negada refused denied insf payment_denial payment_missed",

@@ -34,7 +34,7 @@ from lakectl.transform.vocabulary import (
 
 # Fields a sales row cannot do without: a layout that lacks one is a layout problem (column_found).
 REQUIRED = ("transaction_id", "gross_amount", "purchased_at")
-MATCHER_VERSION = "2"  # bump when recognition changes: layouts rejected before are read again
+MATCHER_VERSION = "3"  # bump when recognition changes: layouts rejected before are read again
 THRESHOLD = 0.35  # below this a column is not taken for a field
 _UNIT_CURRENCY = {"r": "BRL", "brl": "BRL", "reais": "BRL", "us": "USD", "usd": "USD", "dolares": "USD",
                   "eur": "EUR", "euro": "EUR", "euros": "EUR", "gbp": "GBP", "mxn": "MXN", "ars": "ARS"}  # fmt: skip
@@ -74,12 +74,34 @@ def _hits(token: str, stem: str) -> bool:
     return len(stem) >= 5 and len(token) >= 8 and stem in token  # German compounds
 
 
+def _word_concepts(word: str) -> set[str]:
+    return {concept for concept, stems in CONCEPTS.items() if any(_hits(word, stem) for stem in stems)}
+
+
+# Stems that end German compounds ("Transaktions|art", "Kunden|nummer", "Bestell|datum"): the last
+# part says what the column is, the first what it is about.
+_HEADS = sorted({s for stems in CONCEPTS.values() for s in stems if len(s) >= 3}, key=len, reverse=True)
+
+
+def compound_parts(word: str) -> list[str]:
+    """``transaktionsart`` -> ``['transaktion', 'art']`` when both parts are known words; else []."""
+    if len(word) < 8:
+        return []
+    for head in _HEADS:
+        rest = word[: -len(head)]
+        if word.endswith(head) and len(rest) >= 4:
+            for first in (rest, rest[:-1] if rest.endswith("s") else ""):  # the linking -s-
+                if len(first) >= 4 and _word_concepts(first):
+                    return [first, head]
+    return []
+
+
 def concepts(words: Iterable[str]) -> frozenset[str]:
-    found = set()
+    found: set[str] = set()
     for word in words:
-        for concept, stems in CONCEPTS.items():
-            if any(_hits(word, stem) for stem in stems):
-                found.add(concept)
+        found |= _word_concepts(word)
+        for part in compound_parts(word):
+            found |= _word_concepts(part)
     return frozenset(found)
 
 
@@ -130,8 +152,9 @@ RULES: dict[str, FieldRule] = {
         PARTY=0.3,
         WITHOUT=0.6,
         FEE=0.25,
+        OWN=0.5,
     ),
-    "net_amount": _rule("AMOUNT+NET=1.0,NET=0.85", "DATE ID COMMISSION PCT CURRENCY", "money"),
+    "net_amount": _rule("AMOUNT+NET=1.0,NET=0.85,AMOUNT+OWN=0.8", "DATE ID COMMISSION PCT CURRENCY", "money"),
     "commission_amount": _rule(
         "COMMISSION+AMOUNT=1.0,COMMISSION=0.9,PARTY+AMOUNT=0.7", "DATE ID PCT NAME EMAIL", "money"
     ),
@@ -198,9 +221,7 @@ class Facts:
     status: float
     platform: float
     words: float  # mean words per value
-
-    def shares(self) -> dict[str, float]:
-        return {k: round(v, 2) for k, v in self.__dict__.items() if isinstance(v, float) and v}
+    magnitude: float = 0.0  # median of the values read as money (gross is the largest of its kin)
 
 
 SAMPLE = 400  # distinct values looked at per column
@@ -217,14 +238,15 @@ def facts(column: pl.Series) -> Facts:
         return Facts(0, 0, 0.0, *([0.0] * 13))
     frame = pl.DataFrame({"v": sample})
     v = pl.col("v")
+    amounts = parse.amount(v, True)
     day = parse.timestamp(v, "UTC", True)
     month = parse.timestamp(v, "UTC", False)
     plain_number = v.str.contains(r"^-?\d+(?:\.\d+)?$")
     got = frame.select(
-        money=parse.amount(v, True).is_not_null().mean(),
+        money=amounts.is_not_null().mean(),
+        magnitude=amounts.abs().median(),
         decimals=(
-            parse.amount(v, True).is_not_null()
-            & v.str.contains(r"(?:[.,]\d{1,2}$)|R\$|\$|€|(?i:brl|usd|eur)")
+            amounts.is_not_null() & v.str.contains(r"(?:[.,]\d{1,2}$)|R\$|\$|€|(?i:brl|usd|eur)")
         ).mean(),
         date=((day.is_not_null() | month.is_not_null()) & ~plain_number).mean(),
         serial=(day.is_not_null() & plain_number).mean(),
@@ -260,6 +282,7 @@ def facts(column: pl.Series) -> Facts:
         status=statuses / n,
         platform=platforms / n,
         words=got["words"] or 0.0,
+        magnitude=float(got["magnitude"] or 0.0),
     )
 
 
@@ -353,7 +376,14 @@ def candidates(
                 total, why = THRESHOLD, why + ": values do not parse"
             if total >= THRESHOLD:
                 found.append(Choice(name, column, total, f"{source} ({score:.2f}); {why}"))
-    return sorted(found, key=lambda c: (-c.score, c.field, c.column))
+
+    def order(choice: Choice) -> tuple[float, str, float, str]:
+        # equal scores: the gross is the largest of the money columns (net, fees and commissions
+        # are parts of it), whatever the columns are called
+        size = -column_facts[choice.column].magnitude if choice.field == "gross_amount" else 0.0
+        return (-choice.score, choice.field, size, choice.column)
+
+    return sorted(found, key=order)
 
 
 def _used(rule: FieldRule) -> frozenset[str]:
@@ -475,16 +505,20 @@ def platform_votes(
 
     words = {w for c in columns for w in tokens(c)}
     for platform, names in PLATFORM_NAMES.items():
-        hit = sorted(words & (PLATFORM_MARKERS.get(platform, frozenset()) | set(names)))
+        named = sorted(words & set(names))  # "Taxa Hotmart": the export names its platform
+        if named:
+            vote(platform, 2.0, f"header names {named}")
+        # words few other exports use: a hint each, weaker than a file named after a platform
+        hit = sorted(words & PLATFORM_MARKERS.get(platform, frozenset()))
         if hit:
-            vote(platform, 1.5 * min(len(hit), 2), f"header words {hit}")
+            vote(platform, 1.0 * min(len(hit), 2), f"header words {hit}")
     if ids is not None and ids.len():
         sample = ids.drop_nulls().head(500)
         if sample.len() and sample.str.contains(r"^HP\d{6,}$").mean() >= 0.8:  # type: ignore[operator]
             vote("hotmart", 1.5, "transaction ids shaped HP + digits")
     from_files = {platform_of(f) for f in files} - {None}
     if len(from_files) == 1:
-        vote(str(from_files.pop()), 1.0, "file name")
+        vote(str(from_files.pop()), 1.5, "file name")
     return votes
 
 

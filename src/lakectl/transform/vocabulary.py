@@ -63,7 +63,7 @@ CONCEPTS: dict[str, frozenset[str]] = {
     ),
     "NET": _stems(
         "liquido liquida net netto neto recebido received repasse payout auszahlung earnings "
-        "ganho ganhos ganancia"
+        "ganho ganhos ganancia receb"
     ),
     "COMMISSION": _stems("comissao comissoes commission comision provision provisao"),
     "FEE": _stems(
@@ -79,12 +79,12 @@ CONCEPTS: dict[str, frozenset[str]] = {
         "data date fecha datum dia day tag dt quando when hora time zeit horario timestamp momento datetime"
     ),
     "CREATED": _stems(
-        "criacao criado created creacion creado erstell erstellt emissao pedido compra "
+        "criacao criad created creacion cread erstell erstellt emissao pedido compra "
         "purchase venda sale transacao transaction order bestell kauf"
     ),
     "APPROVED": _stems(
         "aprovacao aprovado aprovada approval approved aprobacion aprobado confirmacao "
-        "confirmado confirmation confirmed pagamento payment pago paid zahlung bezahl "
+        "confirmado confirmation confirmed pagamento payment pago paga pagad paid zahlung bezahl "
         "liquidacao compensacao freigabe finaliz conclusao concluido"
     ),
     "EXPIRY": _stems("vencimento expiracao expiry expiration vencimiento ablauf faellig due validade"),
@@ -121,6 +121,8 @@ CONCEPTS: dict[str, frozenset[str]] = {
     "CONVERSION": _stems("conversao conversion umrechnung cambio"),
     "RECEIVE": _stems("recebimento receiving"),
     "PCT": _stems("pct percent percentual porcentagem porcentaje prozent"),
+    # the seller's own share ("Meu faturamento", "Your revenue"): net of fees, never the gross
+    "OWN": _stems("meu minha meus minhas my your mein meine seu sua"),
     "PLACE": _stems(
         "cidade city ciudad stadt provincia pais country land cep zip postal endereco address "
         "direccion adresse bairro uf"
@@ -137,7 +139,7 @@ _STATUS_WORDS = {
     "ruckbelastung rueckbelastung",
     "refund": "reembols refund rfnd estorn devolv devoluc devuelt return revers ruckerstatt rueckerstatt erstatt "
     "reintegr reemb",
-    "blocked": "bloque block gesperrt sperr retid retain review revis analis pruf pruef hold suspen congel frozen "
+    "blocked": "bloque block gesperrt sperr retid retain review revis analis analys pruf pruef hold suspen congel frozen "
     "verific",
     "cancelled": "cancel storn anulad annul abgebrochen void",
     "expired": "expir vencid venceu caduc abgelaufen verfallen",
@@ -146,12 +148,14 @@ _STATUS_WORDS = {
     "pending": "pend aguard await wait esper process proces abert abiert open offen gerad impress recupera ausstehend "
     "warte autoriz authoriz unpaid bearbeit billet printed start atrasad overdue",
     "approved": "aprov approv aprob pago paga pagad paid complet conclu finaliz finish confirm bezahlt abgeschlossen "
-    "erfolg success sucesso exito genehmigt realizad settled liquidad captur ok sale bill emdia",
+    "erfolg success sucesso exito genehmigt realizad settled liquidad captur ok sale bill emdia "
+    # an event list's "Zahlung" / "Payment" / "Purchase" row is the sale itself; "Recebido": money in
+    "zahlung payment pagamento purchas compra kauf receb received recibid erhalten",
 }
 STATUS_STEMS = tuple((status, _stems(words)) for status, words in _STATUS_WORDS.items())
 # With a refund word, these make it a refund that is not done yet.
-REFUND_PENDING_STEMS = _stems("pend solicit request aguard await wait beantragt ausstehend process proces "
-                              "abert open")  # fmt: skip
+REFUND_PENDING_STEMS = _stems("pend solicit request aguard await wait esper beantragt ausstehend process "
+                              "proces abert open andament progress curso tramit bearbeit analis analys review revis")  # fmt: skip
 NEGATION = _stems("nao not no nicht kein keine sin sem un")
 
 # Names of the platforms lakectl knows, as they appear in sheet names, columns and file names.
