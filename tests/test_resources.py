@@ -282,7 +282,7 @@ def test_a_native_abort_stays_off_the_console_and_in_the_files_reason(tmp_path):
     done = lakectl(tmp_path, marker, "ingest", str(folder), "--json", LAKECTL_READER__MAX_CELLS=str(10**18))
     assert done.returncode == 4, done.stderr
     (result,) = json.loads(done.stdout)["files"]
-    assert "parser process died" in result["reason"] and "memory allocation" in result["reason"], result
+    assert "reader.memory_limit_mb" in result["reason"] and "memory allocation" in result["reason"], result
     assert "memory allocation" not in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert left_alive(marker) == []
 
@@ -375,3 +375,81 @@ def test_an_unexpected_failure_of_a_batch_keeps_the_watcher_up_and_the_files_pen
         )
     assert bronze_rows(tmp_path) == {"v.csv": 50}
     assert left_alive(marker) == []
+
+
+# ------------------------------------------------------------- the parser short of memory or threads
+
+
+def test_a_parser_cap_too_small_for_its_threads_is_refused_when_the_settings_load():
+    from lakectl.config import MIN_PARSER_MEMORY_MB
+    from lakectl.errors import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        load_settings(reader={"memory_limit_mb": 2048})
+    assert "reader.memory_limit_mb" in str(refused.value) and f"minimum of {MIN_PARSER_MEMORY_MB} MiB" in str(
+        refused.value
+    )
+    assert load_settings(reader={"memory_limit_mb": MIN_PARSER_MEMORY_MB}).reader.memory_limit_mb == 4096
+
+
+def test_a_parser_short_of_memory_blames_no_file_and_says_which_setting_to_raise(tmp_path):
+    """A cap too small for the parser's own start-up (its libraries cannot even be mapped, or its
+    allocator's threads cannot start): every file fails in the fresh child too, but as ours: transient, naming the file, the cap and its setting, never remembered as a
+    verdict on the bytes; with room, the same files go in."""
+    from lakectl.service import runner
+
+    folder = tmp_path / "lz" / CLUSTER
+    folder.mkdir(parents=True)
+    for name in ("a.csv", "b.csv"):
+        (folder / name).write_text(text(name))
+    settings = load_settings(landing_zone=tmp_path / "lz", lake_root=tmp_path / "lake")
+    settings.reader.memory_limit_mb = 256  # past the floor, which the settings would refuse
+    jobs = runner.plan([folder], None, settings)
+    results = runner.ingest_paths(jobs, settings)
+    for result in results:
+        assert result.status == "rejected" and result.transient and result.error_class == "OutOfResources", (
+            result
+        )
+        assert result.reason.startswith(f"{result.file}: the parser ran out of memory or threads"), (
+            result.reason
+        )
+        assert "256 MiB (reader.memory_limit_mb)" in result.reason and "LAKECTL_READER__MEMORY_LIMIT_MB" in (
+            result.hint or ""
+        )
+    assert not list((tmp_path / "lake" / "_lakectl").rglob("rejected/*.json")), (
+        "remembered as the files' fault"
+    )
+    again = runner.ingest_paths(
+        jobs, load_settings(landing_zone=tmp_path / "lz", lake_root=tmp_path / "lake")
+    )
+    assert [r.status for r in again] == ["ingested", "ingested"], [r.reason for r in again]
+    assert bronze_rows(tmp_path) == {"a.csv": 50, "b.csv": 50}
+
+
+ABORT = "import os; os.write(2, {text!r}.encode()); os.abort()"
+RUST_THREAD_PANIC = (
+    "thread '<unnamed>' panicked at rayon-core/src/registry.rs:168:10:\n"
+    "failed to spawn thread: Os { code: 11, kind: WouldBlock, message: \"Resource temporarily unavailable\" }\n"
+    "stack backtrace:\n" + "".join(f"  {i}: frame_{i}\n             at /rustc/src/lib.rs:{i}\n" for i in range(40))
+    + "note: Some details are omitted, run with `RUST_BACKTRACE=full` for a verbose backtrace.\n"
+)  # fmt: skip
+
+
+def test_a_parser_death_is_told_by_the_line_that_says_why(tmp_path):
+    """A native abort ends with backtrace frames and notes: the death is described by the line that
+    says why (a thread that could not start), and it counts as a shortage; another abort does not."""
+    from lakectl.service.worker import CappedChild, ChildDied
+
+    with CappedChild(1024, tmp_path) as child:
+        with pytest.raises(ChildDied) as died:
+            child.call(exec, ABORT.format(text=RUST_THREAD_PANIC), timeout=60)
+        assert died.value.starved and "failed to spawn thread: Os { code: 11" in str(died.value), str(
+            died.value
+        )
+        with pytest.raises(ChildDied) as died:
+            child.call(
+                exec,
+                ABORT.format(text="thread 'main' panicked at src/ods.rs:9:\nbad cell index\n"),
+                timeout=60,
+            )
+        assert not died.value.starved and "bad cell index" in str(died.value), str(died.value)

@@ -7,6 +7,18 @@ import re
 from pathlib import Path
 from typing import ClassVar
 
+# How native code says it ran out of memory or threads (Rust, glibc, jemalloc, C++, Arrow, Python): a
+# shortage of ours, never a verdict on a file's bytes
+RESOURCE_SIGNS = ("memory allocation of", "Cannot allocate memory", "cannot allocate memory", "Out of memory",
+                  "out of memory", "std::bad_alloc", "Resource temporarily unavailable", "os error 11",
+                  "os error 12", "thread creation failed", "failed to spawn thread", "Failed to launch worker",
+                  "can't start new thread", "failed to map segment", "MemoryError")  # fmt: skip
+
+
+def resource_shortage(text: str) -> bool:
+    """Whether a native failure's text says it ran out of memory or threads."""
+    return any(sign in text for sign in RESOURCE_SIGNS)
+
 
 class LakectlError(Exception):
     """Something the user can fix: the CLI shows the message and the hint, no traceback."""

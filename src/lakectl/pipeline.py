@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import stat
 import time
@@ -38,7 +39,7 @@ from lakectl.models import IngestResult, SheetSummary
 from lakectl.read.schema import schema_id
 from lakectl.read.sheets import ReadOptions, short_error
 from lakectl.read.spool import ParsedFile, ParsedSheet, parse_file, read_spool
-from lakectl.service.worker import ChildDied, ChildTimeout
+from lakectl.service.worker import ChildDied, ChildTimeout, OutOfResources
 
 log = logging.getLogger(__name__)
 
@@ -439,10 +440,8 @@ class _Batch:
             job.parsed = self.parse(job.path, self.options, None if self.dry_run else self.work)
         except SourceError as exc:
             job.reject(exc)
-        except MemoryError:
-            limit = self.settings.reader.memory_limit_mb
-            job.fail(f"{job.path.name}: the parser ran out of memory (limit {limit} MiB)",
-                     "split the file, or raise reader.memory_limit_mb", "MemoryError")  # fmt: skip
+        except (MemoryError, OutOfResources) as exc:
+            job.fail(*self._short_of_resources(job.path, exc), "OutOfResources", transient=True)
         except ChildDied as exc:
             job.fail(
                 f"{job.path.name}: the parser process died while reading this file ({exc})",
@@ -457,6 +456,28 @@ class _Batch:
                 "ParserTimeout",
             )
         job.parse_failed = job.result is not None
+
+    def _short_of_resources(self, path: Path, exc: BaseException) -> tuple[str, str]:
+        """Our memory or threads ran out, in a fresh process too, and the file's bytes passed every
+        check: the reason and hint of a failure of ours (transient: never remembered as a verdict
+        on the file, which stays pending and is tried again)."""
+        reader = self.settings.reader
+        said = f" ({exc})" if str(exc) else ""
+        if not reader.isolate:
+            return (f"{path.name}: lakectl ran out of memory or threads while reading this file{said}; "
+                    "the file was not judged", "free memory on this machine; the file is tried again")  # fmt: skip
+        hint = (f"raise reader.memory_limit_mb (LAKECTL_READER__MEMORY_LIMIT_MB, now {reader.memory_limit_mb}) "
+                "or free memory on this machine; the file is tried again")  # fmt: skip
+        asked = re.search(r"memory allocation of (\d+) bytes", str(exc))
+        if asked and int(asked[1]) > reader.memory_limit_mb << 20:
+            hint += (f"; it asked for {int(asked[1]) / 2**30:,.1f} GiB at once, more than the whole cap: a cell "
+                     "far from the others does that, which reader.max_cells keeps out")  # fmt: skip
+        return (
+            f"{path.name}: the parser ran out of memory or threads under its cap of "
+            f"{reader.memory_limit_mb:,} MiB (reader.memory_limit_mb), in a fresh process too{said}; "
+            "nothing was found wrong with the file",
+            hint,
+        )
 
     def _would_ingest(self, job: _Job) -> None:
         assert job.parsed is not None

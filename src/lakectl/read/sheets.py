@@ -16,7 +16,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakectl.errors import SourceError
+from lakectl.errors import SourceError, resource_shortage
 from lakectl.read import safety
 from lakectl.read.schema import HEADER_SCAN_ROWS, detect_header, footer_length, unique_names
 
@@ -84,6 +84,8 @@ def read_workbook(path: Path, facts: safety.WorkbookFacts, options: ReadOptions)
     except Exception as exc:  # fastexcel raises its own tree; all mean "cannot open"
         if "password protected" in str(exc).lower():  # an encrypted .xlsx is an OLE container
             raise safety.encrypted(path) from None
+        if resource_shortage(str(exc)):  # our memory or threads, not the file
+            raise MemoryError(short_error(exc)) from None
         raise SourceError(
             f"{path.name}: cannot open the workbook ({short_error(exc)})", hint=_REEXPORT
         ) from None
@@ -148,6 +150,8 @@ def _read_sheet(
             sheet = _load(reader, index, 0, as_text=True)
     except Exception as exc:
         message = short_error(exc)
+        if resource_shortage(str(exc)):  # our memory or threads, not the file
+            raise MemoryError(message) from None
         if "empty" in message.lower():
             return None
         if "not a valid worksheet" in message or "chartsheet" in message:

@@ -12,6 +12,7 @@ Wide files stay bounded: columns beyond ``max_columns`` are kept, per row, as on
 from __future__ import annotations
 
 import contextlib
+import errno
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from lakectl.errors import SourceError, StorageError, storage_error
+from lakectl.errors import SourceError, StorageError, resource_shortage, storage_error
 from lakectl.read.delimited import RaggedRows, read_csv
 from lakectl.read.sheets import ROW, ReadOptions, SheetFrame, read_file, short_error
 
@@ -33,9 +34,7 @@ UNCOMPRESSED_BELOW = 64 << 20
 _PLAIN = ipc.IpcWriteOptions(compression=None)
 _LZ4 = ipc.IpcWriteOptions(compression="lz4")
 _REEXPORT = "export the file again, or open it in Excel/LibreOffice and save it again"
-# How native parsers say they ran out of memory or threads (Arrow, polars, calamine)
-_RESOURCE_TEXT = ("Resource temporarily unavailable", "Cannot allocate memory", "Out of memory",
-                  "memory allocation of", "out of memory")  # fmt: skip
+_SHORT = (errno.EAGAIN, errno.ENOMEM)  # a thread or a mapping refused: our memory, not the file
 
 
 @dataclass(frozen=True)
@@ -98,8 +97,12 @@ def _frames(path: Path, options: ReadOptions, lenient: bool) -> list[SheetFrame]
     except (SourceError, StorageError, MemoryError):
         raise
     except OSError as exc:
+        if _short_of_resources(exc):
+            raise MemoryError(short_error(exc)) from None
         raise _unreadable(path, exc) from None
-    except Exception as exc:  # a corrupt zip entry, a parser's own error tree: the file's fault
+    except BaseException as exc:  # a corrupt zip entry, a parser's own error tree: the file's fault
+        if not _parser_failure(exc):
+            raise
         raise _file_error(f"{path.name}: cannot read the file", exc) from None
 
 
@@ -170,21 +173,35 @@ def _batches(frame: SheetFrame) -> Iterator[pa.Table]:
         except (SourceError, StorageError, MemoryError):
             raise
         except OSError as exc:
+            if _short_of_resources(exc):
+                raise MemoryError(short_error(exc)) from None
             raise SourceError(f"{frame.sheet}: cannot read the file ({exc.strerror or exc})") from None
-        except Exception as exc:
+        except BaseException as exc:
+            if not _parser_failure(exc):
+                raise
             raise _file_error(f"{frame.sheet}: cannot parse the file", exc) from None
         if batch is None:
             return
         yield batch
 
 
-def _file_error(what: str, exc: Exception) -> SourceError | MemoryError:
+def _file_error(what: str, exc: BaseException) -> SourceError | MemoryError:
     """A parser's failure: the file's fault, unless the parser ran out of memory or threads (then
     it is a MemoryError, which the caller retries in a fresh process before blaming the file)."""
     text = short_error(exc)
-    if any(sign in text for sign in _RESOURCE_TEXT):
+    if resource_shortage(str(exc)):
         return MemoryError(text)
     return SourceError(f"{what} ({text})", hint=_REEXPORT)
+
+
+def _short_of_resources(exc: OSError) -> bool:
+    return exc.errno in _SHORT or resource_shortage(str(exc))
+
+
+def _parser_failure(exc: BaseException) -> bool:
+    """An error a parser raised: any Exception, and a Rust panic (pyo3's PanicException derives
+    from BaseException, so it would pass every ``except Exception`` and end the batch)."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
 
 
 def pack_extra(table: pa.Table, columns: list[str], max_columns: int) -> pa.Table:

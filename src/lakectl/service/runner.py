@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import tempfile
 import time
@@ -16,12 +17,13 @@ from lakectl.errors import ConfigError
 from lakectl.models import IngestResult
 from lakectl.read.sheets import ReadOptions
 from lakectl.read.spool import ParsedFile, parse_file
-from lakectl.service.worker import CappedChild, ChildDied
+from lakectl.service.worker import CappedChild, ChildDied, OutOfResources
 
 log = logging.getLogger(__name__)
 
 SPECIAL_DIRS = {"_archive", "_quarantine"}
 PARSER_MODULES = ("lakectl.read.spool",)  # what the parser child imports as it starts
+SHORT_ERRNOS = (errno.EAGAIN, errno.ENOMEM)  # fork or thread start refused: the machine, not the file
 LEFT_ALONE = "a link or not a regular file (a FIFO, socket or device), never read"
 TEMP_SUFFIXES = (".tmp", ".part", ".crdownload", ".partial", ".download", ".swp")
 
@@ -127,10 +129,11 @@ def isolated(child: CappedChild, timeout_s: float) -> pipeline.Parse:
     """A parser that runs spool.parse_file in the capped child, with a deadline per file.
 
     The child reads optimistically (ReadOptions.optimistic: no used-range scan before calamine, which
-    a far cell can only make kill the child). When the child dies or runs out of memory, the file is
-    tried once more in a fresh child with the full preflight: that names the cause of a hostile
-    file, and the warm child may only have been worn out by the files before; a second failure is
-    the file's.
+    a far cell can only make kill the child). When the child dies or runs out of memory or threads,
+    the file is tried once more in a fresh child with the full preflight: that names the cause of a
+    hostile file, and the warm child may only have been worn out by the files before. A second
+    death is the file's; a second shortage of memory or threads, with the preflight content, is
+    ours (OutOfResources): the file is not blamed.
     """
 
     def parse(path: Path, options: ReadOptions, spool_dir: Path | None) -> ParsedFile:
@@ -138,10 +141,23 @@ def isolated(child: CappedChild, timeout_s: float) -> pipeline.Parse:
             return child.call(
                 parse_file, path, replace(options, optimistic=True), spool_dir, timeout=timeout_s
             )
-        except (ChildDied, MemoryError) as exc:
+        except (ChildDied, MemoryError, OSError) as exc:
+            if isinstance(exc, OSError) and exc.errno not in SHORT_ERRNOS:
+                raise
             log.info("%s: the parser failed (%s); checking it fully in a fresh process", path.name, exc)
             child.close()
+        try:
             return child.call(parse_file, path, options, spool_dir, timeout=timeout_s)
+        except MemoryError as exc:
+            raise OutOfResources(str(exc) or "MemoryError") from None
+        except ChildDied as exc:
+            if exc.starved:
+                raise OutOfResources(str(exc)) from None
+            raise
+        except OSError as exc:  # the fresh child could not even start (no thread or process left)
+            if exc.errno in SHORT_ERRNOS:
+                raise OutOfResources(f"cannot start the parser process: {exc}") from None
+            raise
 
     return parse
 

@@ -17,6 +17,7 @@ import contextlib
 import ctypes
 import multiprocessing
 import os
+import re
 import signal
 import threading
 import time
@@ -25,13 +26,29 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TypeVar
 
+from lakectl.errors import resource_shortage
+
 T = TypeVar("T")
+# lines of a native abort that say nothing of its cause (Rust's backtrace notes)
+_NOISE = ("note:", "stack backtrace", "skipping backtrace", "fatal runtime error: failed to initiate panic")
+_FRAME = re.compile(r"^(\d+: |at )")  # a frame of a native backtrace
+STDERR_TAIL = 1 << 16  # a backtrace can push the line that says why far up
 PR_SET_PDEATHSIG = 1
 START_TIMEOUT_S = 60.0  # the child imports polars and pyarrow before it answers its first call
 
 
 class ChildDied(Exception):
-    """The child ended before answering (a signal, a native abort, the memory cap)."""
+    """The child ended before answering (a signal, a native abort, the memory cap). ``starved``:
+    its last words say it ran out of memory or threads, or the kernel killed it (the OOM killer)."""
+
+    def __init__(self, message: str, starved: bool = False) -> None:
+        super().__init__(message)
+        self.starved = starved
+
+
+class OutOfResources(Exception):
+    """A file's parse ran out of memory or threads in a fresh child too, and the full preflight found
+    nothing wrong with its bytes: a shortage of ours (the cap, the machine), not the file's fault."""
 
 
 class ChildTimeout(Exception):
@@ -167,7 +184,7 @@ class CappedChild:
             ok, value = self.conn.recv()
             self.answered = True
         except (EOFError, BrokenPipeError, ConnectionResetError):
-            raise ChildDied(self._death()) from None
+            raise self._death() from None
         if ok:
             return value
         raise value
@@ -188,26 +205,31 @@ class CappedChild:
                 return False
         return True
 
-    def _death(self) -> str:
-        """How the child ended, with the last line it printed (e.g. a failed native allocation)."""
+    def _death(self) -> ChildDied:
+        """How the child ended, with the line of its last words that tells why (e.g. a failed
+        native allocation)."""
         self.process.join(5)
-        description = describe_exit(self.process.exitcode)
-        last = self._last_stderr_line()
+        code = self.process.exitcode
+        description = describe_exit(code)
+        lines = self._last_stderr_lines()
         self._forget()
-        return f"{description}: {last}" if last else description
+        short = [line for line in lines if resource_shortage(line)]
+        telling = [line for line in lines if not line.startswith(_NOISE) and not _FRAME.match(line)]
+        last = (short or telling or lines or [""])[-1][:300]
+        starved = bool(short) or code == -signal.SIGKILL  # nobody here killed it: the OOM killer did
+        return ChildDied(f"{description}: {last}" if last else description, starved)
 
-    def _last_stderr_line(self) -> str:
+    def _last_stderr_lines(self) -> list[str]:
         if self.stderr_path is None:
-            return ""
+            return []
         try:
             with self.stderr_path.open("rb") as handle:
                 handle.seek(0, os.SEEK_END)
-                handle.seek(max(0, handle.tell() - 4096))
+                handle.seek(max(0, handle.tell() - STDERR_TAIL))
                 tail = handle.read().decode("utf-8", errors="replace")
         except OSError:
-            return ""
-        lines = [line.strip() for line in tail.splitlines() if line.strip()]
-        return lines[-1][:300] if lines else ""
+            return []
+        return [line.strip() for line in tail.splitlines() if line.strip()]
 
     def _kill(self) -> None:
         if self.process is not None and self.process.is_alive():
