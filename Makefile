@@ -34,8 +34,10 @@ test: lint
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow -n $(PYTEST_WORKERS) --dist loadfile
 
+# kill -9 at every fault point over LAKECTL_CHAOS_ROUNDS seeded rounds (and as many random moments)
+LAKECTL_CHAOS_ROUNDS ?= 20
 chaos: $(STAMP)
-	$(BIN)/python -m pytest -q -m chaos
+	LAKECTL_CHAOS_ROUNDS=$(LAKECTL_CHAOS_ROUNDS) $(BIN)/python -m pytest -q -m chaos
 
 # The container image (podman or docker, whichever is here; see deploy/image.sh for the base image).
 IMAGE ?= lakectl:0.1.0
