@@ -201,7 +201,10 @@ def test_a_file_named_after_a_platform_outweighs_one_tracking_word_in_the_header
     ("label", "status"),
     [("Disputa aberta", "chargeback"), ("Devolução em análise", "refund_pending"),
      ("Refund under review", "refund_pending"), ("Erstattung in Bearbeitung", "refund_pending"),
-     ("Kauf", "approved"), ("Valor recebido", "approved")],
+     ("Kauf", "approved"), ("Valor recebido", "approved"), ("Pagamento não autorizado", "refused"),
+     ("Not paid", "refused"), ("Liberada", "approved"), ("Quitado", "approved"), ("Assinatura ativa", "approved"),
+     ("Inactive", "cancelled"), ("Succeeded", "approved"), ("Carrinho abandonado", "cancelled"),
+     ("Em atraso", "pending"), ("Past due", "pending"), ("Renovação", "approved"), ("Frustrada", "refused")],
 )  # fmt: skip
-def test_disputes_refunds_in_progress_and_event_rows(label, status):
+def test_disputes_refunds_in_progress_negations_subscriptions_and_event_rows(label, status):
     assert classify_status(label) == status

@@ -426,8 +426,8 @@ def classify_status(label: str | None) -> str | None:
     if first == "refund":
         pending = any(_status_hit(w, s) for w in words for s in REFUND_PENDING_STEMS)
         return "refund_pending" if pending else "refunded"
-    if first == "approved" and any(w in NEGATION for w in words):
-        return "refused"  # "não autorizado", "nicht bezahlt"
+    if first in ("approved", "pending") and any(w in NEGATION for w in words):
+        return "refused"  # "não autorizado", "nicht bezahlt", "não pago"
     return first
 
 

@@ -141,14 +141,15 @@ _STATUS_WORDS = {
     "reintegr reemb",
     "blocked": "bloque block gesperrt sperr retid retain review revis analis analys pruf pruef hold suspen congel frozen "
     "verific",
-    "cancelled": "cancel storn anulad annul abgebrochen void",
+    "cancelled": "cancel storn anulad annul abgebrochen void abandon inativ inactiv inaktiv",
     "expired": "expir vencid venceu caduc abgelaufen verfallen",
     "refused": "recus refus declin deni negad rechaz denegad abgelehnt ablehn fail falh fallid fehlgeschlagen reprov "
-    "rejeit reject insf fund",
+    "rejeit reject insf fund frustr",
     "pending": "pend aguard await wait esper process proces abert abiert open offen gerad impress recupera ausstehend "
-    "warte autoriz authoriz unpaid bearbeit billet printed start atrasad overdue",
+    "warte autoriz authoriz unpaid bearbeit billet printed start atras overdue pastdue inadimpl",
     "approved": "aprov approv aprob pago paga pagad paid complet conclu finaliz finish confirm bezahlt abgeschlossen "
-    "erfolg success sucesso exito genehmigt realizad settled liquidad captur ok sale bill emdia "
+    "erfolg success succeed sucesso exito genehmigt realizad settled liquidad captur ok sale bill emdia "
+    "liberad quitad faturad ativa ativo active aktiv renov renew rebill "
     # an event list's "Zahlung" / "Payment" / "Purchase" row is the sale itself; "Recebido": money in
     "zahlung payment pagamento purchas compra kauf receb received recibid erhalten",
 }
