@@ -208,3 +208,11 @@ def test_a_file_named_after_a_platform_outweighs_one_tracking_word_in_the_header
 )  # fmt: skip
 def test_disputes_refunds_in_progress_negations_subscriptions_and_event_rows(label, status):
     assert classify_status(label) == status
+
+
+def test_a_description_is_what_was_sold_and_a_bare_name_is_the_buyer():
+    layout, _ = understand(bronze({"protocolo": ["P1", "P2", "P3"], "data": DATES, "descricao": ["Curso A", "Curso B", "Curso A"],
+                                   "nome": ["Ana Lima", "Rui Costa", "Ana Lima"], "valor": ["1,00", "2,00", "1,00"]}))  # fmt: skip
+    assert layout.mapping["product_name"] == "descricao"
+    assert layout.mapping["customer_name"] == "nome"
+    assert layout.mapping["transaction_id"] == "protocolo"

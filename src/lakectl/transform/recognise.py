@@ -133,18 +133,24 @@ def _rule(combos: str, conflicts: str = "", values: str = "text", **factors: flo
 
 
 _NOT_ID = (
-    "DATE AMOUNT STATUS PRODUCT CUSTOMER EMAIL PHONE DOC PAYMENT CURRENCY TYPE NAME PLATFORM INSTALL PARTY"
+    "DATE AMOUNT STATUS PRODUCT CUSTOMER EMAIL PHONE DOC PAYMENT CURRENCY TYPE NAME DESCRIPTION PLATFORM INSTALL "
+    "PARTY"
 )
 RULES: dict[str, FieldRule] = {
     "transaction_id": _rule("SALE+ID=1.0,SALE=0.75,ID=0.6", _NOT_ID + " DISCOUNT PLACE QTY ORIGINAL", "id"),
     "original_transaction_id": _rule("ORIGINAL+SALE=1.0,ORIGINAL+ID=0.6", _NOT_ID + " DISCOUNT QTY", "id"),
     "status": _rule("STATUS=1.0", "DATE ID AMOUNT TYPE", "status"),
     "event": _rule("TYPE+SALE=1.0,TYPE=0.6", "DATE ID AMOUNT PAYMENT", "status"),
-    "product_id": _rule("PRODUCT+ID=1.0", "NAME AMOUNT DATE SALE", "id"),
-    "product_name": _rule("PRODUCT+NAME=1.0,PRODUCT=0.85", "ID AMOUNT DATE QTY PARTY", "text", SALE=0.5),
+    "product_id": _rule("PRODUCT+ID=1.0", "NAME DESCRIPTION AMOUNT DATE SALE", "id"),
+    "product_name": _rule(
+        "PRODUCT+NAME=1.0,PRODUCT+DESCRIPTION=1.0,PRODUCT=0.85,DESCRIPTION=0.6",
+        "ID AMOUNT DATE QTY PARTY",
+        "text",
+        SALE=0.5,
+    ),
     "gross_amount": _rule(
         "AMOUNT+GROSS=1.0,GROSS=0.9,AMOUNT+ORIGINAL=0.9,AMOUNT+SALE=0.85,AMOUNT=0.75",
-        "DATE ID COMMISSION INSTALL DISCOUNT REFUND CONVERSION PCT NAME QTY CURRENCY",
+        "DATE ID COMMISSION INSTALL DISCOUNT REFUND CONVERSION PCT NAME DESCRIPTION QTY CURRENCY",
         "money",
         NET=0.4,
         PAID=0.8,
@@ -156,7 +162,7 @@ RULES: dict[str, FieldRule] = {
     ),
     "net_amount": _rule("AMOUNT+NET=1.0,NET=0.85,AMOUNT+OWN=0.8", "DATE ID COMMISSION PCT CURRENCY", "money"),
     "commission_amount": _rule(
-        "COMMISSION+AMOUNT=1.0,COMMISSION=0.9,PARTY+AMOUNT=0.7", "DATE ID PCT NAME EMAIL", "money"
+        "COMMISSION+AMOUNT=1.0,COMMISSION=0.9,PARTY+AMOUNT=0.7", "DATE ID PCT NAME DESCRIPTION EMAIL", "money"
     ),
     "currency": _rule("CURRENCY=1.0", "AMOUNT DATE", "currency", CONVERSION=0.3, RECEIVE=0.8),
     "purchased_at": _rule(
@@ -173,7 +179,7 @@ RULES: dict[str, FieldRule] = {
     "installments": _rule("INSTALL=1.0", "AMOUNT DATE", "small_int"),
     "customer_name": _rule(
         "CUSTOMER+NAME=1.0,CUSTOMER=0.85,NAME=0.55",
-        "EMAIL PHONE DOC ID DATE PRODUCT PARTY AMOUNT FIRST LAST PLACE PLATFORM STATUS TYPE",
+        "EMAIL PHONE DOC ID DATE PRODUCT DESCRIPTION PARTY AMOUNT FIRST LAST PLACE PLATFORM STATUS TYPE",
         "text",
     ),
     "customer_first_name": _rule("FIRST+NAME=1.0,FIRST=0.8", "PRODUCT PARTY EMAIL", "text"),

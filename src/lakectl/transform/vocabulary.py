@@ -37,7 +37,7 @@ ABBREVIATIONS = {
 CONCEPTS: dict[str, frozenset[str]] = {
     "ID": _stems(
         "id ids codigo code codice identificador identifier ident numero number nummer referencia "
-        "reference referenz key chave clave hash uuid"
+        "reference referenz key chave clave hash uuid protocolo protocol"
     ),
     "SALE": _stems(
         "venda vendas sale sales order orders pedido ordem compra compras purchase transacao "
@@ -49,7 +49,9 @@ CONCEPTS: dict[str, frozenset[str]] = {
         "produto produtos product products producto produkt item itens artigo articulo artikel "
         "oferta offer angebot curso course kurs plano plan infoproduto"
     ),
-    "NAME": _stems("nome name nombre titel title titulo descricao description descripcion bezeichnung"),
+    "NAME": _stems("nome name nombre"),
+    # what is sold, described: "Descrição", "Título", "Bezeichnung" (a product's, never a buyer's)
+    "DESCRIPTION": _stems("titel title titulo descricao description descripcion bezeichnung"),
     "AMOUNT": _stems(
         "valor valores value amount monto importe betrag preco price precio preis total summe "
         "soma quantia montante faturamento revenue receita umsatz cobrado charged ingreso "
@@ -102,7 +104,8 @@ CONCEPTS: dict[str, frozenset[str]] = {
     "QTY": _stems("quantidade quantity cantidad anzahl menge"),
     "CUSTOMER": _stems(
         "cliente clientes customer client comprador compradora buyer kunde kaeufer kaufer "
-        "aluno aluna student consumidor usuario user assinante subscriber"
+        "aluno aluna student consumidor usuario user assinante subscriber participante participant "
+        "teilnehmer"
     ),
     "EMAIL": _stems("email mail correo correio"),
     "PHONE": _stems("telefone phone telefono celular mobile movil whatsapp handy telefon contato"),
