@@ -9,6 +9,7 @@ most one field, best score first; every choice keeps its evidence. Pure function
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -414,6 +415,32 @@ def assign(choices: Iterable[Choice], fixed: Mapping[str, str] = {}) -> dict[str
 # ------------------------------------------------------------------------------ statuses
 
 
+class _StemMatcher:
+    """``_hits`` against a whole set of stems at once (two compiled patterns instead of a loop)."""
+
+    def __init__(self, stems: frozenset[str]) -> None:
+        self.exact = stems
+        self.prefix = _alternation(s for s in stems if len(s) >= 4)
+        self.inside = _alternation(s for s in stems if len(s) >= 5)
+
+    def hits(self, word: str) -> bool:
+        return (
+            word in self.exact
+            or self.prefix.match(word) is not None
+            or (len(word) >= 8 and self.inside.search(word) is not None)
+        )
+
+
+def _alternation(stems: Iterable[str]) -> re.Pattern[str]:
+    ordered = sorted(stems, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, ordered)) if ordered else "(?!)")
+
+
+_STATUS_MATCHERS = tuple((status, _StemMatcher(stems)) for status, stems in STATUS_STEMS)
+_REFUND_PENDING = _StemMatcher(REFUND_PENDING_STEMS)
+
+
+@functools.lru_cache(maxsize=16384)
 def classify_status(label: str | None) -> str | None:
     """A status label in any of the four languages -> a canonical status, or None (unknown)."""
     if label is None:
@@ -422,27 +449,19 @@ def classify_status(label: str | None) -> str | None:
     if not words:
         return None
     joined = "".join(words)
-    found: list[str] = []
-    for status, stems in STATUS_STEMS:
-        if any(_status_hit(w, stem) for w in words for stem in stems) or joined in stems:
-            found.append(status)
-    if not found:
-        return None
-    first = found[0]
+    first = next(
+        (
+            status
+            for status, matcher in _STATUS_MATCHERS
+            if joined in matcher.exact or any(matcher.hits(w) for w in words)
+        ),
+        None,
+    )
     if first == "refund":
-        pending = any(_status_hit(w, s) for w in words for s in REFUND_PENDING_STEMS)
-        return "refund_pending" if pending else "refunded"
+        return "refund_pending" if any(_REFUND_PENDING.hits(w) for w in words) else "refunded"
     if first in ("approved", "pending") and any(w in NEGATION for w in words):
         return "refused"  # "não autorizado", "nicht bezahlt", "não pago"
     return first
-
-
-def _status_hit(word: str, stem: str) -> bool:
-    return (
-        word == stem
-        or (len(stem) >= 4 and word.startswith(stem))
-        or (len(stem) >= 5 and len(word) >= 8 and stem in word)
-    )
 
 
 def platform_of(text: str | None) -> str | None:
