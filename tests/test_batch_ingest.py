@@ -251,6 +251,27 @@ def test_small_spools_are_written_uncompressed_and_large_ones_with_lz4(tmp_path,
     assert rows[0].equals(rows[1]) and rows[0].num_rows == 20_000
 
 
+@pytest.mark.parametrize("root", ["lake", "lake/", "file:///tmp/some/lake/", "s3://bucket/prefix/"])
+def test_the_state_folder_is_where_the_lake_says_without_loading_deltalake(tmp_path, root):
+    """workspace.state_dir computes what Lake.from_settings says (it must not import deltalake: the
+    parser process starts before the writer's engines load)."""
+    from lakectl import workspace
+
+    settings = load_settings(
+        landing_zone=tmp_path / "lz", lake_root=root if "://" in root else tmp_path / root
+    )
+    lake = Lake.from_settings(settings)
+    expected = lake.local_root / "_lakectl" if lake.is_local else settings.landing_zone / ".lakectl"
+    assert workspace.state_dir(settings) == expected
+
+
+def test_the_runner_imports_no_engine_before_its_parser_starts():
+    code = ("import sys, lakectl.service.runner; "
+            "print([m for m in ('polars', 'pyarrow', 'deltalake', 'fastexcel') if m in sys.modules])")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
 def test_every_call_has_a_deadline():
     with CappedChild(1024) as child:
         assert child.call(int, "7", timeout=60) == 7

@@ -12,13 +12,11 @@ raises StorageError: the run fails clearly and no file is blamed.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
 import re
-import shutil
 import stat
 import time
 import uuid
@@ -32,7 +30,7 @@ import pyarrow as pa
 
 from lakectl import __version__
 from lakectl.config import Settings
-from lakectl.errors import LakectlError, SourceError, StorageError, TransientError, storage_error
+from lakectl.errors import LakectlError, SourceError, StorageError, TransientError
 from lakectl.faults import fault
 from lakectl.lake import Lake, file_app_id, ledger
 from lakectl.models import IngestResult, SheetSummary
@@ -40,6 +38,15 @@ from lakectl.read.schema import schema_id
 from lakectl.read.sheets import ReadOptions, short_error
 from lakectl.read.spool import ParsedFile, ParsedSheet, parse_file, read_spool
 from lakectl.service.worker import ChildDied, ChildTimeout, OutOfResources
+from lakectl.workspace import (  # noqa: F401  (pipeline.is_running, .sweep_temp, .temp_root stay)
+    is_running,
+    not_writable,
+    printable,
+    state_dir,
+    sweep_temp,
+    temp_root,
+    workspace,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,15 +95,6 @@ def not_a_file(path: Path) -> SourceError:
     )
 
 
-def printable(text: str) -> str:
-    """Text safe to print and store: bytes of a file name that are not UTF-8 (which Python keeps as
-    lone surrogates) become U+FFFD."""
-    try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
-
-
 def settings_id(settings: Settings) -> str:
     """What decided a rejection: the reader settings and this version of lakectl."""
     data = json.dumps([settings.reader.model_dump(mode="json"), __version__], sort_keys=True)
@@ -110,70 +108,6 @@ def read_options(settings: Settings, temp_dir: Path | None = None) -> ReadOption
         max_columns=settings.reader.max_columns,
         temp_dir=temp_dir,
     )
-
-
-# ------------------------------------------------------------------------------ the lake's temp folder
-
-
-def state_dir(settings: Settings) -> Path:
-    """Where lakectl keeps its local working files: the lake's ``_lakectl`` folder, or, for a lake
-    in object storage, a hidden folder of the landing zone (discovery never looks inside it)."""
-    lake = Lake.from_settings(settings)
-    return lake.local_root / "_lakectl" if lake.is_local else settings.landing_zone / ".lakectl"
-
-
-def temp_root(settings: Settings) -> Path:
-    return state_dir(settings) / "tmp"
-
-
-@contextlib.contextmanager
-def workspace(settings: Settings) -> Iterator[Path]:
-    """This process's own temp folder under the lake (spools, re-encoded copies), removed at the end.
-
-    Folders left by processes that died (kill -9) are swept first. A lake that cannot be written is
-    a StorageError naming the path, before any file is read.
-    """
-    root = temp_root(settings)
-    sweep_temp(settings)
-    own = root / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        own.mkdir(parents=True)
-    except OSError as exc:
-        raise not_writable(settings, exc) from None
-    try:
-        yield own
-    finally:
-        shutil.rmtree(own, ignore_errors=True)
-
-
-def sweep_temp(settings: Settings) -> int:
-    """Remove the temp folders of lakectl processes that are no longer running."""
-    root = temp_root(settings)
-    swept = 0
-    with contextlib.suppress(OSError):
-        for folder in root.iterdir():
-            pid = folder.name.split("-", 1)[0]
-            if pid.isdigit() and not is_running(int(pid)):
-                shutil.rmtree(folder, ignore_errors=True)
-                swept += 1
-    return swept
-
-
-def is_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def not_writable(settings: Settings, exc: OSError) -> StorageError:
-    """The lake's folders cannot be written: a storage error naming the path and the fix."""
-    known = storage_error(exc, state_dir(settings).parent)  # the lake folder (or the landing zone)
-    assert known is not None  # every OSError is one
-    return known
 
 
 # ------------------------------------------------------------------------------ one file's journey

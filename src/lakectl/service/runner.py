@@ -10,14 +10,21 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lakectl import pipeline
+from lakectl import workspace
 from lakectl.config import Settings, did_you_mean
 from lakectl.errors import ConfigError
 from lakectl.models import IngestResult
-from lakectl.read.sheets import ReadOptions
-from lakectl.read.spool import ParsedFile, parse_file
 from lakectl.service.worker import CappedChild, ChildDied, OutOfResources
+
+if TYPE_CHECKING:
+    from lakectl import pipeline
+    from lakectl.read.sheets import ReadOptions
+    from lakectl.read.spool import ParsedFile
+
+# No engine is imported before the parser process starts (pipeline, the readers: deltalake, polars,
+# pyarrow, fastexcel): the writer's imports then overlap the child's.
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +57,7 @@ def discover(paths: list[Path]) -> Iterator[Path]:
                 if not is_candidate(child) or (child.is_dir() and not child.is_symlink()):
                     continue
                 if child.is_symlink() or not child.is_file():  # never followed out of the zone
-                    log.warning("%s: %s: left in place", pipeline.printable(str(child)), LEFT_ALONE)
+                    log.warning("%s: %s: left in place", workspace.printable(str(child)), LEFT_ALONE)
                     continue
                 yield child
         else:
@@ -137,6 +144,8 @@ def isolated(child: CappedChild, timeout_s: float) -> pipeline.Parse:
     """
 
     def parse(path: Path, options: ReadOptions, spool_dir: Path | None) -> ParsedFile:
+        from lakectl.read.spool import parse_file  # sent to the child by name
+
         try:
             return child.call(
                 parse_file, path, replace(options, optimistic=True), spool_dir, timeout=timeout_s
@@ -213,7 +222,7 @@ def ingest_paths(
         if dry_run:  # nothing under the lake: the parser's stderr goes to a private temp folder
             work, stderr_dir = None, Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lakectl-")))
         else:
-            work = stderr_dir = stack.enter_context(pipeline.workspace(settings))
+            work = stderr_dir = stack.enter_context(workspace.workspace(settings))
         parse: pipeline.Parse | None = None
         child: CappedChild | None = None
         if settings.reader.isolate:
@@ -222,6 +231,8 @@ def ingest_paths(
             if jobs:  # its start-up overlaps the stability wait, the ledger repair and the hashing
                 child.start()
             parse = isolated(child, settings.reader.timeout_s)
+        from lakectl import pipeline  # the writer's engines, while the child imports its readers
+
         window = settings.watch.stability_window_s
         changing = wait_until_stable([path for path, _ in jobs], window, max(30.0, 10 * window))
         for path, cluster in jobs:
