@@ -112,7 +112,7 @@ def test_the_quick_health_check_says_what_the_full_one_says(tmp_path, env, beat)
     [{}, {"LAKECTL_WATCH__HEARTBEAT_FILE": "beats/hb.json"}, {"LAKECTL_LAKE_ROOT": "relative/lake"},
      {"LAKECTL_LAKE_ROOT": "s3://bucket/lake"}, {"LAKECTL_LAKE_ROOT": ""}, {"lakectl_lake_root": "x"},
      {"LAKECTL_WATCH": '{"heartbeat_file": "w.json"}'}, {"LAKECTL_CONFIG": "lakectl.toml"},
-     {"LAKECTL_READER__MEMORY_LIMIT_MB": "3072"}],
+     {"LAKECTL_READER__MEMORY_LIMIT_MB": "8192"}],
 )  # fmt: skip
 def test_the_quick_heartbeat_location_is_the_settings_one_or_none(tmp_path, monkeypatch, extra):
     from lakectl.config import CONFIG_ENV, DEFAULT_CONFIG_FILE, load_settings
