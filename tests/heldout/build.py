@@ -34,7 +34,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-SETS = ("A", "B", "C", "D")
+SETS = ("A", "B", "C", "D", "E")
 CLUSTERS = ("diabetes", "emagrecimento", "rejuvenescimento", "relacionamento", "renda_extra")
 CENT = Decimal("0.01")
 
@@ -147,7 +147,40 @@ PRODUCTS_D: dict[str, dict[str, list[tuple[str, str, str]]]] = {
         "EUR": [("750501", "Affiliate Starter Kit", "147.00")],
     },
 }  # fmt: skip
-CATALOGUES = {"A": PRODUCTS, "B": PRODUCTS, "C": PRODUCTS_C, "D": PRODUCTS_D}
+# Set E sells a fourth.
+PRODUCTS_E: dict[str, dict[str, list[tuple[str, str, str]]]] = {
+    "diabetes": {
+        "BRL": [("8101001", "Glicemia em Dia", "87.00"), ("8101002", "Lanches Sem Açúcar", "24.90"),
+                ("8101003", "Programa Pâncreas Ativo", "647.00")],
+        "USD": [("glucofort", "Glucofort 3 Bottles", "177.00"), ("gluco1btl", "Glucofort 1 Bottle", "69.00")],
+        "EUR": [("810101", "Diabetes-Kochkurs", "44.00")],
+    },
+    "emagrecimento": {
+        "BRL": [("8202001", "Corpo Leve em 30 Dias", "77.00"), ("8202002", "Marmitas Fit da Semana", "34.90"),
+                ("8202003", "Acompanhamento Nutri Online", "1190.00")],
+        "USD": [("metaboost", "Metabolic Boost 6 Bottles", "294.00"), ("fitspresso", "Fitspresso 1 Bottle", "59.00")],
+        "EUR": [("820201", "Intervallfasten leicht gemacht", "49.00"), ("820202", "Intervallfasten Coaching", "189.00")],
+    },
+    "rejuvenescimento": {
+        "BRL": [("8303001", "Massagem Facial Japonesa", "59.90"), ("8303002", "Pele Radiante 40+", "137.00"),
+                ("8303003", "Curso Dermaplaning Profissional", "1890.00")],
+        "USD": [("collaglow", "CollaGlow Cream", "79.00")],
+        "EUR": [("830301", "Gesichtsyoga Kurs", "39.00")],
+    },
+    "relacionamento": {
+        "BRL": [("8404001", "Homem Irresistível", "97.00"), ("8404002", "Diálogo a Dois", "44.90"),
+                ("8404003", "Terapia de Casal Online", "1590.00")],
+        "USD": [("lovelang", "Secret Love Language", "47.00"), ("devotion", "Devotion System", "67.00")],
+        "EUR": [("840401", "Liebe neu entdecken", "59.00")],
+    },
+    "renda_extra": {
+        "BRL": [("8505001", "Freelancer de Sucesso", "197.00"), ("8505002", "Guia do Marketplace", "29.90"),
+                ("8505003", "Aceleradora de Infoprodutos", "2997.00")],
+        "USD": [("cashsys", "Commission Cash System", "37.00")],
+        "EUR": [("850501", "Digitale Produkte Kurs", "197.00"), ("850502", "Digitale Produkte Mentoring", "497.00")],
+    },
+}  # fmt: skip
+CATALOGUES = {"A": PRODUCTS, "B": PRODUCTS, "C": PRODUCTS_C, "D": PRODUCTS_D, "E": PRODUCTS_E}
 
 # Final statuses (silver's vocabulary) and how often each platform ends a sale in them.
 STATUS_MIX: dict[str, dict[str, float]] = {
@@ -178,6 +211,9 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "D": {"approved": "Compra aprobada", "pending": "Esperando pago", "refunded": "Reembolso efectuado",
               "chargeback": "Contracargo", "cancelled": "Cancelado por el comprador", "refused": "Pago rechazado",
               "expired": "Caducada", "blocked": "En revisión"},
+        "E": {"approved": "Purchase complete", "pending": "Awaiting payment", "refunded": "Purchase refunded",
+              "chargeback": "Chargeback received", "cancelled": "Cancelled by buyer", "refused": "Payment declined",
+              "expired": "Payment expired", "blocked": "Held for review"},
     },
     "kiwify": {
         "A": {"approved": "Pago", "pending": "Aguardando pagamento", "refunded": "Reembolsado",
@@ -188,6 +224,8 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
               "refund_pending": "Reembolso pendente", "chargeback": "Chargeback", "refused": "Recusado"},
         "D": {"approved": "Pagamento confirmado", "pending": "Pagamento pendente", "refunded": "Reembolso efetuado",
               "refund_pending": "Reembolso em andamento", "chargeback": "Em disputa", "refused": "Pagamento recusado"},
+        "E": {"approved": "Pagado", "pending": "Pendiente de pago", "refunded": "Devuelto al cliente",
+              "refund_pending": "Devolución solicitada", "chargeback": "Contracargo recibido", "refused": "Rechazada"},
     },
     "eduzz": {
         "A": {"approved": "Paga", "pending": "Aberta", "cancelled": "Cancelada", "refund_pending": "Aguardando Reembolso",
@@ -201,6 +239,9 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "D": {"approved": "Fatura paga", "pending": "Em aberto", "cancelled": "Fatura cancelada",
               "refund_pending": "Reembolso em análise", "refunded": "Fatura reembolsada", "duplicated": "Fatura duplicada",
               "expired": "Prazo expirado"},
+        "E": {"approved": "Quitada", "pending": "Pendente de pagamento", "cancelled": "Fatura anulada",
+              "refund_pending": "Pedido de reembolso", "refunded": "Reembolso concluído",
+              "duplicated": "Fatura em duplicidade", "expired": "Expirou"},
     },
     "monetizze": {
         "A": {"approved": "Finalizada", "pending": "Aguardando pagamento", "cancelled": "Cancelada",
@@ -211,6 +252,8 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
               "refunded": "Devolvida", "blocked": "Bloqueada"},
         "D": {"approved": "Concluída", "pending": "Aguardando aprovação", "cancelled": "Venda cancelada",
               "refunded": "Estornada", "blocked": "Retida em análise"},
+        "E": {"approved": "Finished", "pending": "Pending payment", "cancelled": "Order cancelled",
+              "refunded": "Returned", "blocked": "Blocked"},
     },
     "braip": {
         "A": {"approved": "Pagamento Aprovado", "pending": "Aguardando Pagamento", "cancelled": "Cancelada",
@@ -225,6 +268,9 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "D": {"approved": "Aprovada", "pending": "Aguardando confirmação", "cancelled": "Cancelada pelo cliente",
               "chargeback": "Chargeback efetuado", "refunded": "Estorno realizado", "blocked": "Bloqueio preventivo",
               "refund_pending": "Estorno solicitado"},
+        "E": {"approved": "Venda confirmada", "pending": "Pagamento em processamento", "cancelled": "Pedido cancelado",
+              "chargeback": "Chargeback recebido", "refunded": "Valor estornado", "blocked": "Bloqueio antifraude",
+              "refund_pending": "Aguardando estorno"},
     },
     # ClickBank and Digistore24 (set B) write one row per event: the sale, then a refund or chargeback
     # row carrying the sale's receipt / order id.
@@ -233,12 +279,14 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "B": {"approved": "Sale", "refunded": "Refund", "chargeback": "Chargeback"},
         "C": {"approved": "Sale", "refunded": "Refund", "chargeback": "Chargeback"},
         "D": {"approved": "Purchase", "refunded": "Refund Issued", "chargeback": "Chargeback Filed"},
+        "E": {"approved": "New Sale", "refunded": "Customer Refund", "chargeback": "Bank Chargeback"},
     },
     "digistore24": {
         "A": {"approved": "Bezahlt", "refunded": "Erstattet", "chargeback": "Rückbuchung"},
         "B": {"approved": "Payment", "refunded": "Refund", "chargeback": "Chargeback"},
         "C": {"approved": "Zahlung", "refunded": "Erstattung", "chargeback": "Rückbuchung"},
         "D": {"approved": "Payment completed", "refunded": "Fully refunded", "chargeback": "Charged back"},
+        "E": {"approved": "Pago recibido", "refunded": "Reembolso emitido", "chargeback": "Contracargo bancario"},
     },
     "manual": {
         "A": {"approved": "Pago", "refunded": "Reembolsado", "pending": "Pendente", "cancelled": "Cancelado"},
@@ -246,6 +294,8 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "C": {"approved": "Pago ✅", "refunded": "Reembolso feito", "pending": "Aguardando", "cancelled": "Cancelado"},
         "D": {"approved": "Recebido", "refunded": "Reembolsei", "pending": "Esperando pagamento",
               "cancelled": "Cancelou a compra"},
+        "E": {"approved": "Paid in full", "refunded": "Refund given", "pending": "Waiting on payment",
+              "cancelled": "Customer cancelled"},
     },
 }  # fmt: skip
 EVENT_STYLE = {
@@ -255,10 +305,14 @@ EVENT_STYLE = {
     ("digistore24", "B"),
     ("digistore24", "C"),
     ("clickbank", "D"),
+    ("clickbank", "E"),
+    ("digistore24", "E"),
 }
 # Set D: Monetizze words a pending sale by how it is being paid.
 PENDING_BY_PAYMENT: dict[tuple[str, str], dict[str, str]] = {
     ("monetizze", "D"): {"boleto": "Boleto impresso", "pix": "Pix gerado", "card": "Aguardando aprovação"},
+    # set E: Hotmart's older English UI says a boleto was printed
+    ("hotmart", "E"): {"boleto": "Billet printed"},
 }
 
 PAYMENT_LABELS: dict[str, dict[str, str]] = {
@@ -269,6 +323,8 @@ PAYMENT_LABELS: dict[str, dict[str, str]] = {
     "en": {"card": "Credit card", "boleto": "Direct debit", "pix": "PayPal"},
     "es": {"card": "Tarjeta de crédito", "boleto": "Boleto", "pix": "Pix"},
     "br_short": {"card": "Cartão", "boleto": "Boleto bancário", "pix": "PIX"},
+    "en_br": {"card": "Credit Card", "boleto": "Billet", "pix": "PIX"},
+    "es_eu": {"card": "Tarjeta", "boleto": "Transferencia bancaria", "pix": "PayPal"},
 }
 
 # Column layouts: (label, field) in the file's order. Set A follows the platforms' current exports
@@ -494,6 +550,72 @@ LAYOUTS: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("Contato (e-mail)", "email"), ("Whats", "phone"), ("CPF do aluno", "document"),
         ("Valor da venda em R$", "gross"), ("Status venda", "status"), ("Comentários", "notes"),
     ],
+    # set E: Hotmart's older English UI, Kiwify in Spanish, Eduzz's MyEduzz labels, Monetizze in English,
+    # Braip's API-like snake_case mixed with UI labels, ClickBank's Orders report, Digistore24 in Spanish
+    # (one row per payment or refund), a workbook kept in English by a partner; extra columns (IP, product
+    # type, order language)
+    ("hotmart", "E"): [
+        ("Transaction Code", "id"), ("Purchase Status", "status"), ("Date of Purchase", "date"),
+        ("Payment Confirmation Date", "paid_at"), ("Item Name", "product"), ("Product Code", "product_id"),
+        ("Offer Name", "offer"), ("Customer Full Name", "customer"), ("Customer E-mail Address", "email"),
+        ("Tax ID", "document"), ("Mobile", "phone"), ("Country of Buyer", "country"),
+        ("Currency of Purchase", "currency"), ("Purchase Value (incl. taxes)", "gross"),
+        ("Processing Fee", "fee"), ("Affiliate's Commission", "commission"), ("Producer's Net Earnings", "net"),
+        ("Payment Mode", "payment"), ("No. of Installments", "installments"), ("Source (SRC)", "utm_source"),
+        ("Discount Coupon", "coupon"),
+    ],
+    ("kiwify", "E"): [
+        ("ID del pedido", "id"), ("Fecha de compra", "date"), ("Estado del pago", "status"),
+        ("Fecha de aprobación", "paid_at"), ("Producto comprado", "product"), ("Nombre completo", "customer"),
+        ("Correo", "email"), ("Documento de identidad", "document"), ("Número de celular", "phone"),
+        ("Dirección IP", "ip"), ("Forma de pago", "payment"), ("Cantidad de cuotas", "installments"),
+        ("Importe total", "gross"), ("Tarifa de la plataforma", "fee"), ("Comisión de afiliados", "commission"),
+        ("Monto neto", "net"), ("Divisa", "currency"), ("Cupón de descuento", "coupon"),
+        ("Afiliado asociado", "affiliate"), ("Campaña (utm)", "utm_campaign"),
+    ],
+    ("eduzz", "E"): [
+        ("Identificador da fatura", "id"), ("Status do pedido", "status"), ("Compra realizada em", "date"),
+        ("Pagamento aprovado em", "paid_at"), ("ID produto", "product_id"), ("Conteúdo", "product"),
+        ("Tipo de produto", "product_type"), ("Comprador (nome completo)", "customer"), ("E-mail de cadastro", "email"),
+        ("CPF ou CNPJ", "document"), ("Telefone (WhatsApp)", "phone"), ("Preço de venda (R$)", "gross"),
+        ("Total cobrado (R$)", "paid_total"), ("Repasse afiliado (R$)", "commission"),
+        ("Sua receita (R$)", "net"), ("Forma pgto.", "payment"), ("Total de parcelas", "installments"),
+        ("Afiliado (nome)", "affiliate"), ("Moeda (ISO)", "currency"),
+    ],
+    ("monetizze", "E"): [
+        ("Sale Code", "id"), ("Purchased On", "date"), ("Sale Status", "status"), ("Completion Date", "paid_at"),
+        ("Product Description", "product"), ("Plan", "offer"), ("Client Name", "customer"),
+        ("Client E-mail", "email"), ("Tax Number", "document"), ("Phone Number", "phone"),
+        ("Sale Value (R$)", "gross"), ("Affiliate Fee (R$)", "commission"), ("Net Value (R$)", "net"),
+        ("Payment Form", "payment"), ("Installments Qty", "installments"), ("Coupon Used", "coupon"),
+    ],
+    ("braip", "E"): [
+        ("sale_key", "id"), ("sale_created_at", "date"), ("Status da compra", "status"), ("paid_at", "paid_at"),
+        ("product_label", "product"), ("Plano contratado", "offer"), ("client_full_name", "customer"),
+        ("client_email", "email"), ("client_cpf", "document"), ("client_cellphone", "phone"),
+        ("Valor da transação", "gross"), ("Taxa da plataforma", "fee"), ("Comissão de afiliados", "commission"),
+        ("Valor líquido a receber", "net"), ("pay_type", "payment"), ("installments_count", "installments"),
+        ("affiliate_nick", "affiliate"), ("coupon_applied", "coupon"),
+    ],
+    ("clickbank", "E"): [
+        ("Transaction Date/Time", "date"), ("Order Receipt", "id"), ("Order Type", "status"),
+        ("Product SKU", "product_id"), ("Title", "product"), ("Buyer Full Name", "customer"),
+        ("Buyer Email Address", "email"), ("Ship-To Country", "country"), ("Order Language", "language"),
+        ("Total Charged (USD)", "gross"), ("Vendor Amount (USD)", "net"), ("Payment Processor", "payment"),
+        ("Affiliate Account", "affiliate"), ("Traffic Source (TID)", "utm_campaign"),
+    ],
+    ("digistore24", "E"): [
+        ("N.º de pedido", "id"), ("ID de transacción", "event_id"), ("Fecha", "date"),
+        ("Tipo de transacción", "status"), ("Nombre del artículo", "product"), ("ID del artículo", "product_id"),
+        ("Nombre y apellido", "customer"), ("E-mail del comprador", "email"), ("País de facturación", "country"),
+        ("Importe bruto", "gross"), ("IVA incluido", "vat"), ("Importe neto", "net"), ("Moneda de pago", "currency"),
+        ("Tipo de pago", "payment"), ("Socio afiliado", "affiliate"),
+    ],
+    ("manual", "E"): [
+        ("Sale date", "date"), ("Order #", "id"), ("Course", "product"), ("Student", "customer"),
+        ("Email address", "email"), ("Phone (WhatsApp)", "phone"), ("Tax ID (CPF)", "document"),
+        ("Amount (R$)", "gross"), ("Payment status", "status"), ("Notes", "notes"),
+    ],
     # the hand-kept workbook: abbreviations, units in parentheses, the phone as the messaging app
     ("manual", "A"): [
         ("Dt. venda", "date"), ("Cód. transação", "id"), ("Produto", "product"), ("Cliente", "customer"),
@@ -650,6 +772,37 @@ FILES: dict[str, list[FileSpec]] = {
         _f("renda_extra", "braip", "Braip vendas.xlsx", 2),
         _f("renda_extra", "manual", "controle renda extra.xlsx", 2, sheets=("braip", "kiwify", "monetizze")),
     ],
+    "E": [
+        _f("diabetes", "hotmart", "Hotmart Sales History Aug-Oct.csv", 1, window="w1", sep=",", encoding="utf-8-sig",
+           money="us", dates="iso"),
+        _f("diabetes", "hotmart", "Hotmart Sales History Sep-Nov.csv", 2, window="w2", sep=",", encoding="utf-8-sig",
+           money="us", dates="iso"),
+        _f("diabetes", "clickbank", "ClickBank Orders - Aug to Nov.xlsx", 2),
+        _f("diabetes", "manual", "Partner sales log.xlsx", 2, sheets=("hotmart", "clickbank")),
+        _f("emagrecimento", "kiwify", "kiwify_ventas_ago-oct.csv", 1, window="w1", encoding="latin-1"),
+        _f("emagrecimento", "kiwify", "kiwify_ventas_sep-nov.xlsx", 2, window="w2", title="Kiwify - Informe de ventas"),
+        _f("emagrecimento", "braip", "braip_export_api.csv", 1, sep=",", money="plain", dates="iso", masked_cpf=False),
+        _f("emagrecimento", "digistore24", "Digistore24 pedidos.xlsx", 2),
+        _f("rejuvenescimento", "eduzz", "MyEduzz - vendas ago-out.xlsx", 1, window="w1"),
+        _f("rejuvenescimento", "eduzz", "MyEduzz - vendas set-nov.csv", 2, window="w2", encoding="latin-1",
+           money="br_rs", dates="br_m", totals=True),
+        _f("rejuvenescimento", "monetizze", "Monetizze sales report.csv", 1, encoding="utf-8-sig", dates="br_m",
+           title="Monetizze - Sales Report"),
+        _f("rejuvenescimento", "manual", "Sales tracker (partner).xlsx", 2, sheets=("eduzz",),
+           platform_column_sheet=("monetizze", "braip")),
+        _f("relacionamento", "monetizze", "monetizze_sales_aug-oct.xlsx", 1, window="w1", totals=True),
+        _f("relacionamento", "monetizze", "monetizze_sales_sep-nov.csv", 2, window="w2", encoding="latin-1",
+           money="br_rs"),
+        _f("relacionamento", "clickbank", "cb_orders_report.csv", 2, sep=",", money="us", dates="iso"),
+        _f("relacionamento", "kiwify", "kiwify_pedidos.csv", 1, sep=",", money="plain", dates="iso",
+           masked_cpf=False),
+        _f("renda_extra", "braip", "braip_transacoes_ago-out.xlsx", 1, window="w1"),
+        _f("renda_extra", "braip", "braip_transacoes_set-nov.csv", 2, window="w2"),
+        _f("renda_extra", "digistore24", "ds24_transacciones.csv", 2, dates="br_m"),
+        _f("renda_extra", "hotmart", "hotmart_sales_export.xlsx", 1),
+        _f("renda_extra", "eduzz", "myeduzz_faturas.csv", 2, encoding="utf-8-sig"),
+        _f("renda_extra", "manual", "Renda extra - sales log.xlsx", 2, sheets=("braip", "hotmart", "digistore24")),
+    ],
 }  # fmt: skip
 
 FIRST = ("Ana", "Bruno", "Carla", "Daniel", "Eduarda", "Felipe", "Gabriela", "Henrique", "Isabela", "João",
@@ -661,6 +814,8 @@ FOREIGN_FIRST = ("John", "Mary", "Peter", "Linda", "Klaus", "Petra", "Hans", "Sa
 FOREIGN_LAST = ("Smith", "Johnson", "Brown", "Müller", "Schmidt", "Weber", "Miller", "Davis", "Fischer")
 NOTES = ("", "", "", "pagou no pix", "cliente pediu NF", "pediu reembolso?", "parcelado", "indicação da Ana",
          "veio do Instagram", "reenviar acesso")  # fmt: skip
+NOTES_E = ("", "", "", "paid via pix", "asked for an invoice", "wants a refund?", "split in installments",
+           "referred by Ana", "came from Instagram", "resend access")  # fmt: skip
 
 
 @dataclass
@@ -978,23 +1133,30 @@ def sum_money(parts: Iterable[dict[str, str]]) -> dict[str, str]:
 
 def sheet_name(platform: str, set_name: str) -> str:
     if platform == "digistore24":
-        return {"A": "Bestellungen", "B": "Transactions", "D": "Purchases"}.get(set_name, "Transaktionen")
+        return {"A": "Bestellungen", "B": "Transactions", "D": "Purchases", "E": "Transacciones"}.get(
+            set_name, "Transaktionen"
+        )
     if platform == "clickbank":
         return "Report"
-    return {("hotmart", "C"): "Sales", ("hotmart", "D"): "Ventas"}.get((platform, set_name), "Vendas")
+    named = {("hotmart", "C"): "Sales", ("hotmart", "D"): "Ventas", ("hotmart", "E"): "Sales History",
+             ("kiwify", "E"): "Ventas", ("monetizze", "E"): "Sales"}  # fmt: skip
+    return named.get((platform, set_name), "Vendas")
 
 
 def payment_style(platform: str, set_name: str) -> str:
     if platform == "clickbank":
         return "clickbank"
     if platform == "digistore24":
-        return "en" if set_name in ("B", "D") else "de"
+        return {"B": "en", "D": "en", "E": "es_eu"}.get(set_name, "de")
     if (platform, set_name) == ("hotmart", "C"):
         return "en"
     if (platform, set_name) in (("eduzz", "C"), ("hotmart", "D")):
         return "es"
     if set_name == "D":
         return "br_short"
+    if set_name == "E":
+        return {"hotmart": "en_br", "monetizze": "en_br", "kiwify": "es", "braip": "kiwify_en",
+                "digistore24": "es_eu"}.get(platform, "br")  # fmt: skip
     return "kiwify_en" if (platform, set_name) == ("kiwify", "B") else "br"
 
 
@@ -1063,6 +1225,9 @@ def row_values(
         "city": city,
         "state": state,
         "vat": _money(gross * 19 / 119) if sale.currency == "EUR" else None,  # German VAT inside the gross
+        "ip": f"{177 + n % 23}.{(n * 37) % 256}.{(n * 11) % 256}.{1 + n % 254}",
+        "product_type": "Curso online",
+        "language": "EN" if n % 4 else "ES",
     }
 
 
@@ -1071,7 +1236,7 @@ def totals_row(
 ) -> list[Any]:
     """A 'Total' line under the data: the label in the first column, the sum under each money column."""
     row: list[Any] = [None] * len(header)
-    row[0] = "Total do período" if set_name == "D" else "Total"
+    row[0] = {"D": "Total do período", "E": "TOTAL GERAL"}.get(set_name, "Total")
     for i, (_, name) in enumerate(layout):
         if name in ("gross", "net"):
             row[i] = sum((r[i] for r in body if isinstance(r[i], Decimal)), Decimal("0"))
@@ -1162,9 +1327,11 @@ def write_manual(gen: Generator, spec: FileSpec, path: Path) -> int:
     rows = gen.manual_rows[spec.name]
     book = workbook(path)
     summary = book.add_worksheet(
-        {"A": "Resumo", "B": "Resumo geral", "D": "Painel"}.get(gen.set, "Resumo mensal")
+        {"A": "Resumo", "B": "Resumo geral", "D": "Painel", "E": "Summary"}.get(gen.set, "Resumo mensal")
     )
-    together_name = {"C": "Vendas 2026", "D": "Demais canais"}.get(gen.set, "Outras plataformas")
+    together_name = {"C": "Vendas 2026", "D": "Demais canais", "E": "Other channels"}.get(
+        gen.set, "Outras plataformas"
+    )
     per_sheet: dict[str, list[tuple[str, Sale, str]]] = defaultdict(list)
     for row in rows:
         together = row[0] in spec.platform_column_sheet
@@ -1177,18 +1344,23 @@ def write_manual(gen: Generator, spec: FileSpec, path: Path) -> int:
         if usd:  # the seller notes dollar sales in dollars, the unit in the label
             header = [h.replace("R$", "US$") for h in header]
         if together:
-            header.insert(1, {"C": "PLATAFORMA", "D": "Canal de venda"}.get(gen.set, "Plataforma"))
+            header.insert(
+                1, {"C": "PLATAFORMA", "D": "Canal de venda", "E": "Platform"}.get(gen.set, "Plataforma")
+            )
         body = []
         for n, (platform, sale, status) in enumerate(sheet_rows):
             values = row_values(sale, status, sale.purchased_at, 1, spec, gen.set, n)
             values["status"] = labels[status]
-            values["notes"] = NOTES[n % len(NOTES)] or None
+            notes = NOTES_E if gen.set == "E" else NOTES
+            values["notes"] = notes[n % len(notes)] or None
             # a hand-typed date: Excel dates in set A, text in set B, serial numbers pasted as values in set C
             values["date"] = sale.purchased_at.replace(hour=0, minute=0, second=0)
             if gen.set == "B":
                 values["date"] = fmt_date(values["date"], "br_d")
             elif gen.set == "C":
                 values["date"] = (values["date"] - datetime(1899, 12, 30)).days
+            elif gen.set == "E":  # the partner types ISO dates as text
+                values["date"] = values["date"].strftime("%Y-%m-%d")
             line = [values[f] for _, f in layout]
             if together:
                 line.insert(1, platform.capitalize())
@@ -1197,26 +1369,28 @@ def write_manual(gen: Generator, spec: FileSpec, path: Path) -> int:
         total = sum((r[amount_col] for r in body), Decimal("0"))
         body.append(["TOTAL", *[None] * (amount_col - 1), total, *[None] * (len(header) - amount_col - 1)])
         title = f"Controle de vendas - {spec.cluster.replace('_', ' ').title()} ({name})"
+        if gen.set == "E":
+            title = f"Sales tracker - {spec.cluster.replace('_', ' ').title()} ({name})"
         # set D: Excel dates shown with a two-digit year
         date_format = "dd/mm/yy" if gen.set == "D" else "dd/mm/yyyy"
         write_sheet(book, book.add_worksheet(name), title, header, body, date_format=date_format)
         summary_rows.append([name, len(sheet_rows), total])
-    summary_header = (
-        ["Canal", "Nº de vendas", "Total faturado"]
-        if gen.set == "D"
-        else ["Plataforma", "Qtd. vendas", "Faturamento"]
-    )
+    summary_header = {
+        "D": ["Canal", "Nº de vendas", "Total faturado"],
+        "E": ["Platform", "# of sales", "Revenue"],
+    }.get(gen.set, ["Plataforma", "Qtd. vendas", "Faturamento"])
     summary.write_row(0, 0, summary_header)
     for r, line in enumerate(summary_rows, start=1):
         summary.write_row(r, 0, [line[0], line[1], float(line[2])])
-    summary.write_row(len(summary_rows) + 1, 0, ["Total geral", sum(x[1] for x in summary_rows)])
+    grand = "Grand total" if gen.set == "E" else "Total geral"
+    summary.write_row(len(summary_rows) + 1, 0, [grand, sum(x[1] for x in summary_rows)])
     book.close()
     return len(rows)
 
 
 def sheet_title(platform: str, set_name: str) -> str:
     name = {"clickbank": "ClickBank", "digistore24": "Digistore24"}.get(platform, platform.capitalize())
-    return {"A": name, "D": f"{name} vendas"}.get(set_name, f"Vendas {name}")
+    return {"A": name, "D": f"{name} vendas", "E": f"{name} orders"}.get(set_name, f"Vendas {name}")
 
 
 def build(out: Path, set_name: str) -> dict[str, Any]:
