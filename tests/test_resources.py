@@ -453,3 +453,22 @@ def test_a_parser_death_is_told_by_the_line_that_says_why(tmp_path):
                 timeout=60,
             )
         assert not died.value.starved and "bad cell index" in str(died.value), str(died.value)
+
+
+def test_a_warm_parser_is_judged_by_what_it_said_during_this_file_only(tmp_path):
+    """A warm child that wrote a memory-related line for an earlier file (and survived it), then
+    dies of something else on the next: the death is not a shortage and is told by its own line."""
+    from lakectl.service.worker import CappedChild, ChildDied
+
+    survived = "import os; os.write(2, b'memory allocation of 4096 bytes failed (retried)\\n')"
+    with CappedChild(4096, tmp_path) as child:
+        assert child.call(exec, survived, timeout=60) is None  # the earlier file: answered
+        with pytest.raises(ChildDied) as died:
+            child.call(exec, ABORT.format(text="thread 'main' panicked at src/ods.rs:9:\nbad cell index\n"),
+                       timeout=60)  # fmt: skip
+        assert not died.value.starved, str(died.value)
+        assert "bad cell index" in str(died.value) and "4096 bytes" not in str(died.value), str(died.value)
+        # the next child is new: what it says during its start-up and first call counts
+        with pytest.raises(ChildDied) as died:
+            child.call(exec, ABORT.format(text=RUST_THREAD_PANIC), timeout=60)
+        assert died.value.starved and "failed to spawn thread" in str(died.value), str(died.value)

@@ -141,6 +141,7 @@ class CappedChild:
         self.process: Any = None
         self.conn: Connection | None = None
         self.stderr_path: Path | None = None
+        self.stderr_mark = 0  # where the current call's stderr begins (see call)
         self.answered = False  # the running child has answered a call (it is past its start-up)
 
     def start(self) -> None:
@@ -176,6 +177,8 @@ class CappedChild:
         """
         self.start()
         assert self.conn is not None
+        # a warm child's words for earlier files say nothing of this one; a new child's start-up counts
+        self.stderr_mark = self._stderr_size() if self.answered else 0
         try:
             self.conn.send((function, args))
             if not self._wait(timeout + (0.0 if self.answered else START_TIMEOUT_S)):
@@ -219,13 +222,23 @@ class CappedChild:
         starved = bool(short) or code == -signal.SIGKILL  # nobody here killed it: the OOM killer did
         return ChildDied(f"{description}: {last}" if last else description, starved)
 
+    def _stderr_size(self) -> int:
+        if self.stderr_path is None:
+            return 0
+        try:
+            return self.stderr_path.stat().st_size
+        except OSError:  # not created yet: the child is still starting
+            return 0
+
     def _last_stderr_lines(self) -> list[str]:
+        """The child's last words during the current call (what it wrote for earlier files, e.g. a
+        memory warning it survived, says nothing of this death)."""
         if self.stderr_path is None:
             return []
         try:
             with self.stderr_path.open("rb") as handle:
                 handle.seek(0, os.SEEK_END)
-                handle.seek(max(0, handle.tell() - STDERR_TAIL))
+                handle.seek(max(self.stderr_mark, handle.tell() - STDERR_TAIL))
                 tail = handle.read().decode("utf-8", errors="replace")
         except OSError:
             return []
