@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -21,6 +24,7 @@ from lakectl.serve.auth import load_tokens
 from lakectl.serve.uploads import MAX_NAME, safe_stem, sniff_kind, stored_name
 from lakectl.service.runner import ingest_paths, plan
 
+from .conftest import write_far_cell_xlsx
 from .serve_client import TOKEN, Server, multipart, running
 
 CSV = "Código da transação;Valor;Status\n{id};97,50;Aprovado\n"
@@ -323,3 +327,48 @@ def test_kind_comes_from_the_bytes(tmp_path: Path) -> None:
         archive.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
     (tmp_path / "x.ods").write_bytes(ods.getvalue())
     assert sniff_kind(tmp_path / "x.ods") == "ods"
+
+
+# ------------------------------------------------------------------- a failure of ours at ingest=now
+
+
+def test_ingest_now_short_of_memory_leaves_the_file_for_the_watcher_never_rejected(tmp_path: Path) -> None:
+    """With the far-cell check let through (reader.max_cells), the parser fails a native allocation
+    in a fresh child too: a shortage of ours (OutOfResources, transient), not a verdict on the bytes.
+    The upload is queued in the landing zone for the watcher, and the answer and the poll say so with
+    the reason, never "rejected"; the native text stays off the console. Once the watcher gives up
+    (watch.max_attempts), the file is quarantined and the poll says rejected."""
+    far = write_far_cell_xlsx(tmp_path / "longe.xlsx").read_bytes()
+    env = {"LAKECTL_READER__ISOLATE": "true", "LAKECTL_READER__MAX_CELLS": str(10**18)}
+    with running(tmp_path / "srv", **env) as server:
+        reply = server.upload([("longe.xlsx", far)], query="?ingest=now")
+        assert reply.status == 202, reply.body
+        (result,) = reply.json()["files"]
+        assert result["status"] == "queued" and result["retrying"] is True, result
+        assert "reader.memory_limit_mb" in result["reason"] and "memory allocation" in result["reason"], (
+            result
+        )
+        assert (server.landing / "diabetes" / "longe.xlsx").read_bytes() == far
+        assert not (server.landing / "_quarantine").exists() or not any(
+            (server.landing / "_quarantine").rglob("*")
+        )
+        assert not list((server.lake / "_lakectl").rglob("rejected/*.json")), "remembered as the file's fault"
+        polled = server.request("GET", reply.headers["location"]).json()
+        assert polled["status"] == "queued" and polled["retrying"] is True, polled
+        assert "memory allocation" in polled["reason"] and str(server.root) not in polled["reason"], polled
+        # the watcher tries it (once, here) and gives up: only then is it rejected
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("LAKECTL_")}
+        environ.update(env, LAKECTL_LANDING_ZONE=str(server.landing), LAKECTL_LAKE_ROOT=str(server.lake),
+                       LAKECTL_SILVER__SALT_FILE=str(server.root / "salt"), LAKECTL_WATCH__MAX_ATTEMPTS="1",
+                       LAKECTL_WATCH__STABILITY_WINDOW_S="0.2")  # fmt: skip
+        watched = subprocess.run([sys.executable, "-m", "lakectl", "watch", "--once"], env=environ,
+                                 cwd=server.root, capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert watched.returncode == 0, watched.stderr
+        assert list((server.landing / "_quarantine" / "diabetes").glob("longe.xlsx"))
+        assert server.request("GET", reply.headers["location"]).json()["status"] == "rejected"
+    native = [
+        line
+        for line in server.log.read_text(errors="replace").splitlines()
+        if line.startswith("memory allocation")
+    ]
+    assert native == [], "the native abort's own text on the console"

@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from lakectl import pipeline
+from lakectl import pipeline, workspace
 from lakectl.config import Settings
 from lakectl.errors import LakectlError, SourceError
 from lakectl.events import promote_events
@@ -109,6 +109,8 @@ class Service:
     queued: dict[str, Queued] = field(default_factory=dict)
     worker: CappedChild | None = None
     worker_lock: threading.Lock = field(default_factory=threading.Lock)
+    work: Path | None = None  # this process's temp folder under the lake: spools, the parser's stderr
+    resources: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def __post_init__(self) -> None:
         self.promoter = Promoter(self.settings)
@@ -150,6 +152,8 @@ class Service:
             if self.worker is not None:
                 self.worker.close()
                 self.worker = None
+            self.resources.close()
+            self.work = None
 
     # ------------------------------------------------------------------------------- uploads
 
@@ -192,6 +196,12 @@ class Service:
             return {**outcome, "file": target.name, "status": "queued"}
         result = self._ingest(path, cluster)
         fault("upload_before_move")
+        if result.status == "rejected" and result.transient:  # ours (memory, threads), not the file's
+            target = place(path, landing / cluster)
+            self.queued[item.sha256] = Queued(cluster, target.name, target)
+            log.warning("upload %s: %s; queued for the watcher", target.name, result.reason)
+            return {**outcome, "file": target.name, "status": "queued", "retrying": True,
+                    "reason": scrub(result.reason, self.settings), "hint": scrub(result.hint, self.settings)}  # fmt: skip
         if result.status == "rejected":
             quarantine_file(landing, path, result)
         elif self.settings.watch.after_ingest == "archive":
@@ -205,10 +215,13 @@ class Service:
         if not self.settings.reader.isolate:
             return pipeline.ingest_file(path, cluster, self.settings)
         with self.worker_lock:  # one warm parser process, one file at a time
+            if self.work is None:  # a native abort's text goes to a file here, not to the console
+                self.work = self.resources.enter_context(pipeline.workspace(self.settings))
             if self.worker is None:
-                self.worker = CappedChild(self.settings.reader.memory_limit_mb)
+                self.worker = CappedChild(self.settings.reader.memory_limit_mb, self.work,
+                                          preload=runner.PARSER_MODULES)  # fmt: skip
             parse = runner.isolated(self.worker, self.settings.reader.timeout_s)
-            return pipeline.ingest_batch([path], cluster, self.settings, parse=parse)[0]
+            return pipeline.ingest_batch([path], cluster, self.settings, parse=parse, work=self.work)[0]
 
     def _reject(self, path: Path, outcome: dict[str, Any], reason: str, hint: str | None) -> dict[str, Any]:
         """Kept in the quarantine, like a rejected file of the watcher, and in the ingest log."""
@@ -221,7 +234,8 @@ class Service:
         return {**outcome, "status": "rejected", "reason": reason, "hint": hint}
 
     def file_status(self, sha256: str) -> dict[str, Any] | None:
-        """What became of a file, from the ingest log; ``queued`` while it waits for the watcher."""
+        """What became of a file, from the ingest log; ``queued`` while it waits for the watcher,
+        ``retrying`` too when a try of it failed for a reason of ours (the reason is that try's)."""
         log_rows = (
             ledger.read(Lake.from_settings(self.settings))
             .filter(pl.col("sha256") == sha256)
@@ -230,9 +244,11 @@ class Service:
         if log_rows.height:
             ingested = log_rows.filter(pl.col("status") == "ingested")
             row = (ingested if ingested.height else log_rows).row(0 if ingested.height else -1, named=True)
+            retrying = row["status"] == "rejected" and self._still_waiting(sha256, row)
             return {
                 "sha256": sha256,
-                "status": row["status"],
+                "status": "queued" if retrying else row["status"],
+                **({"retrying": True} if retrying else {}),
                 "file": row["file_name"],
                 "cluster": row["cluster"],
                 "rows": row["rows"],
@@ -245,3 +261,29 @@ class Service:
         if queued is not None and queued.path.exists():
             return {"sha256": sha256, "status": "queued", "file": queued.file, "cluster": queued.cluster}
         return None
+
+    def _still_waiting(self, sha256: str, row: dict[str, Any]) -> bool:
+        """A file whose last try failed is still the watcher's when it waits in the landing zone
+        (a verdict moves it to the quarantine, a transient failure leaves it) and no verdict on its
+        bytes is remembered (transient failures never are): the ingest log keeps no such flag."""
+        state = workspace.state_dir(self.settings)
+        if ledger.remembered_rejection(state, sha256, pipeline.settings_id(self.settings)) is not None:
+            return False
+        queued = self.queued.get(sha256)
+        places = [queued.path] if queued is not None else []
+        if row["path"]:
+            places.append(Path(row["path"]))
+        landing = self.settings.landing_zone.resolve()
+        for path in places:
+            # in a cluster's folder (not the archive, the quarantine or the staging), not in a dot
+            # folder the watcher skips, and still the same size
+            with contextlib.suppress(OSError, ValueError):
+                inside = path.resolve().relative_to(landing).parts
+                if (
+                    runner.cluster_of(path, self.settings) is not None
+                    and not any(part.startswith(".") for part in inside)
+                    and path.is_file()
+                    and path.stat().st_size == row["size"]
+                ):
+                    return True
+        return False
