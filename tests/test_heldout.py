@@ -156,10 +156,9 @@ def run_set(set_name: str, home: Path) -> tuple[dict[str, Any], dict[str, dict[s
 
 
 KNOWN: dict[str, str] = {  # what lakectl gets wrong today on each set (issue 11); the mark goes when exact
-    # A-D are exact. Before: A 394 of 424 transactions, 72% of approved EUR; B 374 of 430, 93.1% of
-    # BRL; C 98.4% of BRL, 0% of EUR; D 88.9% of BRL, 0% of USD (D was written after the B and C fixes)
-    "E": "E (written blind after the A-D fixes), first run: 379 of 439 transactions kept, approved BRL "
-    "80.9%, EUR 110.3%, USD 100%, 55 rows in silver that are no expected transaction; 1 of 5 clusters exact",
+    # A-E are exact. Before: A 394 of 424 transactions, 72% of approved EUR; B 374 of 430, 93.1% of
+    # BRL; C 98.4% of BRL, 0% of EUR; D 88.9% of BRL, 0% of USD; E (written blind after those fixes)
+    # 379 of 439, 80.9% of BRL, 110.3% of EUR
 }
 
 

@@ -216,3 +216,39 @@ def test_a_description_is_what_was_sold_and_a_bare_name_is_the_buyer():
     assert layout.mapping["product_name"] == "descricao"
     assert layout.mapping["customer_name"] == "nome"
     assert layout.mapping["transaction_id"] == "protocolo"
+
+
+def test_in_an_event_list_the_key_is_the_orders_id_not_the_payments():
+    layout, _ = understand(bronze({"id_do_pagamento": ["90001", "90002", "90003"], "numero_do_pedido": ["A1", "A2", "A1"],
+                                   "tipo": ["Pagamento", "Pagamento", "Estorno"], "data": DATES,
+                                   "valor": ["10,00", "20,00", "-10,00"]}))  # fmt: skip
+    assert layout.mapping["transaction_id"] == "numero_do_pedido"
+
+
+def test_a_first_and_last_name_together_are_the_whole_name():
+    names = ["Ana Lima", "Rui Costa", "Eva Souza"]
+    layout, _ = understand(bronze({"pedido": ["1", "2", "3"], "data": DATES, "valor": ["1,00", "2,00", "3,00"],
+                                   "nome_e_sobrenome": names}))  # fmt: skip
+    assert layout.mapping["customer_name"] == "nome_e_sobrenome"
+    split, _ = understand(bronze({"pedido": ["1", "2", "3"], "data": DATES, "valor": ["1,00", "2,00", "3,00"],
+                                  "first_name": ["Ana", "Rui", "Eva"], "last_name": ["Lima", "Costa", "Souza"]}))  # fmt: skip
+    assert split.mapping["customer_first_name"] == "first_name"
+    assert split.mapping["customer_last_name"] == "last_name"
+
+
+def test_a_completion_date_is_when_it_was_paid_and_the_purchase_date_is_the_purchase():
+    layout, _ = understand(bronze({"ref": ["1", "2", "3"], "finished_date": DATES, "bought_on": DATES,
+                                   "valor": ["1,00", "2,00", "3,00"]}))  # fmt: skip
+    assert layout.mapping["purchased_at"] == "bought_on"
+    assert layout.mapping["approved_at"] == "finished_date"
+
+
+def test_an_affiliates_share_is_a_commission_and_a_count_of_installments_is_not_money():
+    layout, _ = understand(bronze({"pedido": ["1", "2", "3"], "data": DATES, "valor": ["100,00", "200,00", "300,00"],
+                                   "liquido_parceiro": ["30,00", "60,00", "90,00"], "minha_parte": ["60,00", "120,00", "180,00"],
+                                   "total_de_prestacoes": ["1", "6", "12"], "valor_da_prestacao": ["100,00", "33,33", "25,00"],
+                                   "sku_do_produto": ["ab-12", "cd-34", "ab-12"]}))  # fmt: skip
+    assert layout.mapping["commission_amount"] == "liquido_parceiro"
+    assert layout.mapping["net_amount"] == "minha_parte"
+    assert layout.mapping["installments"] == "total_de_prestacoes"
+    assert layout.mapping["product_id"] == "sku_do_produto"

@@ -1341,8 +1341,11 @@ def write_manual(gen: Generator, spec: FileSpec, path: Path) -> int:
         together = name == together_name
         header = [label for label, _ in layout]
         usd = any(s.currency == "USD" for _, s, _ in sheet_rows)
+        eur = any(s.currency == "EUR" for _, s, _ in sheet_rows)
         if usd:  # the seller notes dollar sales in dollars, the unit in the label
             header = [h.replace("R$", "US$") for h in header]
+        elif eur:  # and euro sales in euros (set E's Digistore24 sheet said R$ over euro amounts)
+            header = [h.replace("R$", "€") for h in header]
         if together:
             header.insert(
                 1, {"C": "PLATAFORMA", "D": "Canal de venda", "E": "Platform"}.get(gen.set, "Plataforma")
@@ -1365,7 +1368,7 @@ def write_manual(gen: Generator, spec: FileSpec, path: Path) -> int:
             if together:
                 line.insert(1, platform.capitalize())
             body.append(line)
-        amount_col = header.index(next(h for h in header if "$" in h))
+        amount_col = header.index(next(h for h in header if "$" in h or "€" in h))
         total = sum((r[amount_col] for r in body), Decimal("0"))
         body.append(["TOTAL", *[None] * (amount_col - 1), total, *[None] * (len(header) - amount_col - 1)])
         title = f"Controle de vendas - {spec.cluster.replace('_', ' ').title()} ({name})"

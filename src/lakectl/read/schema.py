@@ -48,7 +48,10 @@ def normalise_name(text: str | None) -> str:
     if text is None:
         return ""
     spaced = _CAMEL.sub(" ", text.strip())
-    folded = fold(spaced).replace("%", " pct ").replace("#", " num ")
+    # a currency sign is a unit the name keeps ("Betrag (€)" -> betrag_eur), as R$ and US$ keep a letter
+    folded = (
+        fold(spaced).replace("%", " pct ").replace("#", " num ").replace("€", " eur ").replace("£", " gbp ")
+    )
     name = _NON_WORD.sub("_", folded).strip("_")
     if name and name[0].isdigit():
         name = "c_" + name

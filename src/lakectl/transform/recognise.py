@@ -49,7 +49,7 @@ def fold(text: str) -> str:
 def tokens(label: str) -> list[str]:
     """A header (original text or bronze name) -> meaningful tokens: ``Vlr. Total (R$)`` ->
     ``['valor', 'total', 'r']``; ``Nº Pedido`` -> ``['numero', 'pedido']``."""
-    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", label)
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", label).replace("€", " eur ").replace("£", " gbp ")
     words = [w for w in re.split(r"[^0-9a-z]+", fold(spaced)) if w]
     joined: list[str] = []
     for word in words:  # "e-mail" / "e_mail" -> "email"
@@ -99,10 +99,19 @@ def compound_parts(word: str) -> list[str]:
 
 def concepts(words: Iterable[str]) -> frozenset[str]:
     found: set[str] = set()
-    for word in words:
-        found |= _word_concepts(word)
+    name_at = last_at = None
+    for i, word in enumerate(words):
+        hit = _word_concepts(word)
         for part in compound_parts(word):
-            found |= _word_concepts(part)
+            hit |= _word_concepts(part)
+        if "NAME" in hit and name_at is None:
+            name_at = i
+        if "LAST" in hit:
+            last_at = i
+        found |= hit
+    if name_at is not None and last_at is not None and name_at < last_at:
+        # "Nome e sobrenome", "Nombre y apellido": the whole name, not its last part ("Last name")
+        found = (found - {"FIRST", "LAST"}) | {"FULL"}
     return frozenset(found)
 
 
@@ -142,10 +151,10 @@ RULES: dict[str, FieldRule] = {
     "original_transaction_id": _rule("ORIGINAL+SALE=1.0,ORIGINAL+ID=0.6", _NOT_ID + " DISCOUNT QTY", "id"),
     "status": _rule("STATUS=1.0", "DATE ID AMOUNT TYPE", "status"),
     "event": _rule("TYPE+SALE=1.0,TYPE=0.6", "DATE ID AMOUNT PAYMENT", "status"),
-    "product_id": _rule("PRODUCT+ID=1.0", "NAME DESCRIPTION AMOUNT DATE SALE", "id"),
+    "product_id": _rule("PRODUCT+ID=1.0", "NAME DESCRIPTION AMOUNT DATE SALE", "code"),
     "product_name": _rule(
         "PRODUCT+NAME=1.0,PRODUCT+DESCRIPTION=1.0,PRODUCT=0.85,DESCRIPTION=0.6",
-        "ID AMOUNT DATE QTY PARTY",
+        "ID AMOUNT DATE QTY PARTY TYPE",
         "text",
         SALE=0.5,
     ),
@@ -161,9 +170,13 @@ RULES: dict[str, FieldRule] = {
         FEE=0.25,
         OWN=0.5,
     ),
-    "net_amount": _rule("AMOUNT+NET=1.0,NET=0.85,AMOUNT+OWN=0.8", "DATE ID COMMISSION PCT CURRENCY", "money"),
+    "net_amount": _rule(
+        "AMOUNT+NET=1.0,NET=0.85,AMOUNT+OWN=0.8", "DATE ID COMMISSION PCT CURRENCY", "money", AFFILIATE=0.4
+    ),
     "commission_amount": _rule(
-        "COMMISSION+AMOUNT=1.0,COMMISSION=0.9,PARTY+AMOUNT=0.7", "DATE ID PCT NAME DESCRIPTION EMAIL", "money"
+        "COMMISSION+AMOUNT=1.0,COMMISSION=0.9,AFFILIATE+NET=0.8,PARTY+AMOUNT=0.7",
+        "DATE ID PCT NAME DESCRIPTION EMAIL",
+        "money",
     ),
     "currency": _rule("CURRENCY=1.0", "AMOUNT DATE", "currency", CONVERSION=0.3, RECEIVE=0.8),
     "purchased_at": _rule(
@@ -177,14 +190,15 @@ RULES: dict[str, FieldRule] = {
         "DATE AMOUNT ID STATUS INSTALL PRODUCT CUSTOMER",
         "category",
     ),
-    "installments": _rule("INSTALL=1.0", "AMOUNT DATE", "small_int"),
+    # "Total de parcelas" counts them; "Valor da parcela" is money, which its values say
+    "installments": _rule("INSTALL=1.0", "DATE", "small_int", AMOUNT=0.6),
     "customer_name": _rule(
-        "CUSTOMER+NAME=1.0,CUSTOMER=0.85,NAME=0.55",
+        "CUSTOMER+NAME=1.0,NAME+FULL=0.9,CUSTOMER=0.85,NAME=0.55",
         "EMAIL PHONE DOC ID DATE PRODUCT DESCRIPTION PARTY AMOUNT FIRST LAST PLACE PLATFORM STATUS TYPE",
         "text",
     ),
-    "customer_first_name": _rule("FIRST+NAME=1.0,FIRST=0.8", "PRODUCT PARTY EMAIL", "text"),
-    "customer_last_name": _rule("LAST+NAME=1.0,LAST=0.8", "PRODUCT PARTY EMAIL DATE", "text"),
+    "customer_first_name": _rule("FIRST+NAME=1.0,FIRST=0.8", "PRODUCT PARTY EMAIL", "name_part"),
+    "customer_last_name": _rule("LAST+NAME=1.0,LAST=0.8", "PRODUCT PARTY EMAIL DATE", "name_part"),
     "customer_email": _rule("EMAIL=1.0", "PARTY", "email"),
     "customer_phone": _rule("PHONE=1.0", "PARTY", "phone"),
     "customer_document": _rule("DOC=1.0", "PARTY TYPE", "document"),
@@ -309,6 +323,10 @@ def value_fit(kind: str, f: Facts) -> tuple[float, str]:
         if _categorical(f) and f.unique < 0.5:
             return 0.1, f"{f.distinct} repeated words"
         return (1.0 if f.unique >= 0.5 else 0.7), f"unique {f.unique:.0%}"
+    if kind == "code":  # a product's code repeats from sale to sale: no uniqueness asked
+        if f.date >= 0.5 or f.email >= 0.5 or (f.letters >= 0.8 and f.words >= 1.5):
+            return 0.0, "not a code"
+        return 1.0, f"{f.distinct} codes"
     if kind == "money":
         share = f.money
         return (share if share >= 0.6 else 0.0), f"money {share:.0%}"
@@ -332,6 +350,8 @@ def value_fit(kind: str, f: Facts) -> tuple[float, str]:
     # text: names and products
     if f.email >= 0.2 or f.date >= 0.2:
         return 0.0, "not free text"
+    if kind == "name_part" and f.words >= 2.0:
+        return 0.3, f"{f.words:.1f} words a value: a whole name, not a part"
     return (1.0 if f.letters >= 0.5 else 0.3), f"text {f.letters:.0%}"
 
 
@@ -386,9 +406,14 @@ def candidates(
 
     def order(choice: Choice) -> tuple[float, str, float, str]:
         # equal scores: the gross is the largest of the money columns (net, fees and commissions
-        # are parts of it), whatever the columns are called
-        size = -column_facts[choice.column].magnitude if choice.field == "gross_amount" else 0.0
-        return (-choice.score, choice.field, size, choice.column)
+        # are parts of it), whatever the columns are called; the sale's key is its order's id, not
+        # a payment's or refund's ("Order ID" beside "Transaction ID" in an event list)
+        tie = 0.0
+        if choice.field == "gross_amount":
+            tie = -column_facts[choice.column].magnitude
+        elif choice.field == "transaction_id":
+            tie = 0.0 if "ORDER" in concepts(tokens(choice.column)) else 1.0
+        return (-choice.score, choice.field, tie, choice.column)
 
     return sorted(found, key=order)
 

@@ -37,7 +37,7 @@ ABBREVIATIONS = {
 CONCEPTS: dict[str, frozenset[str]] = {
     "ID": _stems(
         "id ids codigo code codice identificador identifier ident numero number nummer referencia "
-        "reference referenz key chave clave hash uuid protocolo protocol"
+        "reference referenz key chave clave hash uuid protocolo protocol sku ean gtin"
     ),
     "SALE": _stems(
         "venda vendas sale sales order orders pedido ordem compra compras purchase transacao "
@@ -47,7 +47,7 @@ CONCEPTS: dict[str, frozenset[str]] = {
     "STATUS": _stems("status situacao estado state zustand estatus stato"),
     "PRODUCT": _stems(
         "produto produtos product products producto produkt item itens artigo articulo artikel "
-        "oferta offer angebot curso course kurs plano plan infoproduto"
+        "oferta offer angebot curso course kurs plano plan infoproduto conteudo content contenido inhalt"
     ),
     "NAME": _stems("nome name nombre"),
     # what is sold, described: "Descrição", "Título", "Bezeichnung" (a product's, never a buyer's)
@@ -65,7 +65,7 @@ CONCEPTS: dict[str, frozenset[str]] = {
     ),
     "NET": _stems(
         "liquido liquida net netto neto recebido received repasse payout auszahlung earnings "
-        "ganho ganhos ganancia receb"
+        "ganho ganhos ganancia receb parte share anteil"
     ),
     "COMMISSION": _stems("comissao comissoes commission comision provision provisao"),
     "FEE": _stems(
@@ -81,13 +81,13 @@ CONCEPTS: dict[str, frozenset[str]] = {
         "data date fecha datum dia day tag dt quando when hora time zeit horario timestamp momento datetime"
     ),
     "CREATED": _stems(
-        "criacao criad created creacion cread erstell erstellt emissao pedido compra "
+        "criacao criad created creacion cread erstell erstellt emissao pedido compra bought "
         "purchase venda sale transacao transaction order bestell kauf"
     ),
     "APPROVED": _stems(
         "aprovacao aprovado aprovada approval approved aprobacion aprobado confirmacao "
         "confirmado confirmation confirmed pagamento payment pago paga pagad paid zahlung bezahl "
-        "liquidacao compensacao freigabe finaliz conclusao concluido"
+        "liquidacao compensacao freigabe finaliz finish conclu complet"
     ),
     "EXPIRY": _stems("vencimento expiracao expiry expiration vencimiento ablauf faellig due validade"),
     "REFUND": _stems("reembolso refund devolucao devolucion erstattung estorno cancelamento cancel storno"),
@@ -113,6 +113,10 @@ CONCEPTS: dict[str, frozenset[str]] = {
     "PLATFORM": _stems("plataforma platform plattform marketplace canal"),
     "FIRST": _stems("primeiro first vorname nombre_pila given"),
     "LAST": _stems("sobrenome ultimo last surname apellido nachname family"),
+    # the order a payment or refund belongs to: between equal ids, the sale's key
+    "ORDER": _stems("pedido pedidos order orders orden ordenes bestell bestellung auftrag encomenda"),
+    # an affiliate's or partner's share is a commission, never the seller's net
+    "AFFILIATE": _stems("afiliado afiliada afiliados affiliate affiliates partner parceiro parceira socio"),
     "TYPE": _stems("tipo type typ art kind evento event"),
     "PARTY": _stems(
         "afiliado afiliada affiliate coprodutor coprodutora coproducer produtor produtora producer "
@@ -159,7 +163,7 @@ _STATUS_WORDS = {
 STATUS_STEMS = tuple((status, _stems(words)) for status, words in _STATUS_WORDS.items())
 # With a refund word, these make it a refund that is not done yet.
 REFUND_PENDING_STEMS = _stems("pend solicit request aguard await wait esper beantragt ausstehend process "
-                              "proces abert open andament progress curso tramit bearbeit analis analys review revis")  # fmt: skip
+                              "proces abert open andament progress curso tramit bearbeit analis analys review revis pedid")  # fmt: skip
 NEGATION = _stems("nao not no nicht kein keine sin sem un")
 
 # Names of the platforms lakectl knows, as they appear in sheet names, columns and file names.
