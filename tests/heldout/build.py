@@ -34,7 +34,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-SETS = ("A", "B", "C", "D", "E")
+SETS = ("A", "B", "C", "D", "E", "F")
 CLUSTERS = ("diabetes", "emagrecimento", "rejuvenescimento", "relacionamento", "renda_extra")
 CENT = Decimal("0.01")
 
@@ -180,7 +180,47 @@ PRODUCTS_E: dict[str, dict[str, list[tuple[str, str, str]]]] = {
         "EUR": [("850501", "Digitale Produkte Kurs", "197.00"), ("850502", "Digitale Produkte Mentoring", "497.00")],
     },
 }  # fmt: skip
-CATALOGUES = {"A": PRODUCTS, "B": PRODUCTS, "C": PRODUCTS_C, "D": PRODUCTS_D, "E": PRODUCTS_E}
+# Set F sells a fifth.
+PRODUCTS_F: dict[str, dict[str, list[tuple[str, str, str]]]] = {
+    "diabetes": {
+        "BRL": [("9101001", "Açúcar Sob Controle 2.0", "117.00"), ("9101002", "Doces Funcionais Sem Culpa", "32.90"),
+                ("9101003", "Clube Glicemia Estável - Anual", "780.00")],
+        "USD": [("glucozen2", "GlucoZen - 2 Bottles", "118.00"), ("glucozen6", "GlucoZen - 6 Bottles", "294.00")],
+        "EUR": [("910101", "Zuckerfrei Leben Kurs", "54.00")],
+    },
+    "emagrecimento": {
+        "BRL": [("9202001", "Seca Tudo 2027", "67.00"), ("9202002", "Plano Alimentar Personalizado", "247.00"),
+                ("9202003", "Treino em Casa Para Iniciantes", "49.90")],
+        "USD": [("slimgut", "SlimGut Formula 3 Bottles", "177.00"), ("burnlab", "BurnLab Coffee 1 Bag", "39.00")],
+        "EUR": [("920201", "Abnehmen ohne Diät", "67.00"), ("920202", "Abnehmen ohne Diät Premium", "167.00")],
+    },
+    "rejuvenescimento": {
+        "BRL": [("9303001", "Pele de Porcelana", "87.00"), ("9303002", "Maquiagem Rejuvenescedora", "127.00"),
+                ("9303003", "Harmonização Natural - Formação", "1690.00")],
+        "USD": [("youthrx", "YouthRx Night Cream", "59.00")],
+        "EUR": [("930301", "Anti-Aging Akademie", "99.00")],
+    },
+    "relacionamento": {
+        "BRL": [("9404001", "Código da Atração", "77.00"), ("9404002", "Namoro Depois dos 40", "57.00"),
+                ("9404003", "Mentoria Relacionamento Consciente", "1197.00")],
+        "USD": [("heartlock", "Heart Lock Method", "47.00"), ("lovemagnet", "Love Magnet Audio", "29.00")],
+        "EUR": [("940401", "Glückliche Partnerschaft", "49.00")],
+    },
+    "renda_extra": {
+        "BRL": [("9505001", "Renda com Inteligência Artificial", "297.00"), ("9505002", "Kit Planilhas MEI", "27.00"),
+                ("9505003", "Programa Primeiro Milhão Digital", "3997.00")],
+        "USD": [("cashflowx", "CashFlow X Blueprint", "67.00")],
+        "EUR": [("950501", "Nebenverdienst Online", "127.00"), ("950502", "Nebenverdienst Online VIP", "347.00")],
+    },
+}  # fmt: skip
+CATALOGUES = {
+    "A": PRODUCTS,
+    "B": PRODUCTS,
+    "C": PRODUCTS_C,
+    "D": PRODUCTS_D,
+    "E": PRODUCTS_E,
+    "F": PRODUCTS_F,
+}
 
 # Final statuses (silver's vocabulary) and how often each platform ends a sale in them.
 STATUS_MIX: dict[str, dict[str, float]] = {
@@ -214,6 +254,10 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "E": {"approved": "Purchase complete", "pending": "Awaiting payment", "refunded": "Purchase refunded",
               "chargeback": "Chargeback received", "cancelled": "Cancelled by buyer", "refused": "Payment declined",
               "expired": "Payment expired", "blocked": "Held for review"},
+        "F": {"approved": "Venda concluída", "pending": "Pagamento em aberto", "refunded": "Valor devolvido ao comprador",
+              "chargeback": "Contestado no cartão", "cancelled": "Compra cancelada",
+              "refused": "Pagamento não autorizado", "expired": "Expirado por falta de pagamento",
+              "blocked": "Em verificação de segurança"},
     },
     "kiwify": {
         "A": {"approved": "Pago", "pending": "Aguardando pagamento", "refunded": "Reembolsado",
@@ -226,6 +270,9 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
               "refund_pending": "Reembolso em andamento", "chargeback": "Em disputa", "refused": "Pagamento recusado"},
         "E": {"approved": "Pagado", "pending": "Pendiente de pago", "refunded": "Devuelto al cliente",
               "refund_pending": "Devolución solicitada", "chargeback": "Contracargo recibido", "refused": "Rechazada"},
+        "F": {"approved": "Compra aprovada", "pending": "Pendente de confirmação", "refunded": "Estorno concluído",
+              "refund_pending": "Estorno em processamento", "chargeback": "Chargeback confirmado",
+              "refused": "Transação negada"},
     },
     "eduzz": {
         "A": {"approved": "Paga", "pending": "Aberta", "cancelled": "Cancelada", "refund_pending": "Aguardando Reembolso",
@@ -242,6 +289,9 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "E": {"approved": "Quitada", "pending": "Pendente de pagamento", "cancelled": "Fatura anulada",
               "refund_pending": "Pedido de reembolso", "refunded": "Reembolso concluído",
               "duplicated": "Fatura em duplicidade", "expired": "Expirou"},
+        "F": {"approved": "Invoice paid", "pending": "Open - awaiting payment", "cancelled": "Invoice cancelled",
+              "refund_pending": "Refund requested", "refunded": "Invoice refunded", "duplicated": "Duplicate invoice",
+              "expired": "Invoice expired"},
     },
     "monetizze": {
         "A": {"approved": "Finalizada", "pending": "Aguardando pagamento", "cancelled": "Cancelada",
@@ -254,6 +304,8 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
               "refunded": "Estornada", "blocked": "Retida em análise"},
         "E": {"approved": "Finished", "pending": "Pending payment", "cancelled": "Order cancelled",
               "refunded": "Returned", "blocked": "Blocked"},
+        "F": {"approved": "Venta finalizada", "pending": "Pendiente de aprobación", "cancelled": "Venta anulada",
+              "refunded": "Reembolsada al cliente", "blocked": "Bloqueada por seguridad"},
     },
     "braip": {
         "A": {"approved": "Pagamento Aprovado", "pending": "Aguardando Pagamento", "cancelled": "Cancelada",
@@ -271,6 +323,9 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "E": {"approved": "Venda confirmada", "pending": "Pagamento em processamento", "cancelled": "Pedido cancelado",
               "chargeback": "Chargeback recebido", "refunded": "Valor estornado", "blocked": "Bloqueio antifraude",
               "refund_pending": "Aguardando estorno"},
+        "F": {"approved": "Payment approved", "pending": "Waiting for payment", "cancelled": "Canceled by customer",
+              "chargeback": "Charged back by bank", "refunded": "Refund completed", "blocked": "On hold (anti-fraud)",
+              "refund_pending": "Refund in progress"},
     },
     # ClickBank and Digistore24 (set B) write one row per event: the sale, then a refund or chargeback
     # row carrying the sale's receipt / order id.
@@ -280,6 +335,7 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "C": {"approved": "Sale", "refunded": "Refund", "chargeback": "Chargeback"},
         "D": {"approved": "Purchase", "refunded": "Refund Issued", "chargeback": "Chargeback Filed"},
         "E": {"approved": "New Sale", "refunded": "Customer Refund", "chargeback": "Bank Chargeback"},
+        "F": {"approved": "Verkauf", "refunded": "Rückerstattung an Kunden", "chargeback": "Rückbuchung durch Bank"},
     },
     "digistore24": {
         "A": {"approved": "Bezahlt", "refunded": "Erstattet", "chargeback": "Rückbuchung"},
@@ -287,6 +343,7 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "C": {"approved": "Zahlung", "refunded": "Erstattung", "chargeback": "Rückbuchung"},
         "D": {"approved": "Payment completed", "refunded": "Fully refunded", "chargeback": "Charged back"},
         "E": {"approved": "Pago recibido", "refunded": "Reembolso emitido", "chargeback": "Contracargo bancario"},
+        "F": {"approved": "Pagamento recebido", "refunded": "Reembolso ao comprador", "chargeback": "Chargeback bancário"},
     },
     "manual": {
         "A": {"approved": "Pago", "refunded": "Reembolsado", "pending": "Pendente", "cancelled": "Cancelado"},
@@ -296,6 +353,8 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
               "cancelled": "Cancelou a compra"},
         "E": {"approved": "Paid in full", "refunded": "Refund given", "pending": "Waiting on payment",
               "cancelled": "Customer cancelled"},
+        "F": {"approved": "Pagou", "refunded": "Devolvi o dinheiro", "pending": "Ainda não pagou",
+              "cancelled": "Desistiu da compra"},
     },
 }  # fmt: skip
 EVENT_STYLE = {
@@ -307,12 +366,17 @@ EVENT_STYLE = {
     ("clickbank", "D"),
     ("clickbank", "E"),
     ("digistore24", "E"),
+    ("clickbank", "F"),
+    ("digistore24", "F"),
 }
 # Set D: Monetizze words a pending sale by how it is being paid.
 PENDING_BY_PAYMENT: dict[tuple[str, str], dict[str, str]] = {
     ("monetizze", "D"): {"boleto": "Boleto impresso", "pix": "Pix gerado", "card": "Aguardando aprovação"},
     # set E: Hotmart's older English UI says a boleto was printed
     ("hotmart", "E"): {"boleto": "Billet printed"},
+    # set F: Hotmart's 2027 UI and Monetizze in Spanish say how the buyer is paying
+    ("hotmart", "F"): {"boleto": "Boleto emitido", "pix": "Pix gerado - aguardando"},
+    ("monetizze", "F"): {"boleto": "Boleto generado", "pix": "Pix pendiente"},
 }
 
 PAYMENT_LABELS: dict[str, dict[str, str]] = {
@@ -325,6 +389,9 @@ PAYMENT_LABELS: dict[str, dict[str, str]] = {
     "br_short": {"card": "Cartão", "boleto": "Boleto bancário", "pix": "PIX"},
     "en_br": {"card": "Credit Card", "boleto": "Billet", "pix": "PIX"},
     "es_eu": {"card": "Tarjeta", "boleto": "Transferencia bancaria", "pix": "PayPal"},
+    "camel": {"card": "creditCard", "boleto": "bankSlip", "pix": "pix"},
+    "pt_eu": {"card": "Cartão de crédito", "boleto": "Transferência SEPA", "pix": "PayPal"},
+    "de_cb": {"card": "Kreditkarte", "boleto": "Lastschrift", "pix": "PayPal"},
 }
 
 # Column layouts: (label, field) in the file's order. Set A follows the platforms' current exports
@@ -616,6 +683,74 @@ LAYOUTS: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("Email address", "email"), ("Phone (WhatsApp)", "phone"), ("Tax ID (CPF)", "document"),
         ("Amount (R$)", "gross"), ("Payment status", "status"), ("Notes", "notes"),
     ],
+    # set F: exports as downloaded in 2027 after the platforms' redesigns: Hotmart's new Portuguese order
+    # list, Kiwify's "Relatório de vendas" with camelCase API-like headers, Eduzz in English, Monetizze
+    # in Spanish, Braip in English, ClickBank with a German locale, Digistore24 in Portuguese (one row
+    # per payment or refund), a workbook with one sheet per month and a platform column
+    ("hotmart", "F"): [
+        ("Código do pedido", "id"), ("Situação do pedido", "status"), ("Pedido feito em", "date"),
+        ("Pagamento confirmado em", "paid_at"), ("Nome do item", "product"), ("ID do item", "product_id"),
+        ("Oferta selecionada", "offer"), ("Nome do(a) comprador(a)", "customer"),
+        ("Endereço de e-mail do comprador", "email"), ("CPF/CNPJ do(a) comprador(a)", "document"),
+        ("Celular do(a) comprador(a)", "phone"), ("País de residência", "country"), ("Moeda da cobrança", "currency"),
+        ("Valor pago pelo comprador (R$)", "gross"), ("Tarifa Hotmart (R$)", "fee"),
+        ("Comissões de afiliação (R$)", "commission"), ("Você recebe (R$)", "net"),
+        ("Meio de pagamento utilizado", "payment"), ("Quantidade de parcelas", "installments"),
+        ("Origem da venda (sck)", "utm_source"), ("Código promocional", "coupon"),
+    ],
+    ("kiwify", "F"): [
+        ("orderRef", "id"), ("orderState", "status"), ("orderCreatedAt", "date"), ("paymentApprovedAt", "paid_at"),
+        ("productDisplayName", "product"), ("purchaserName", "customer"), ("purchaserEmailAddress", "email"),
+        ("purchaserCpf", "document"), ("purchaserMobile", "phone"), ("purchaserIp", "ip"), ("paymentMethodType", "payment"), ("installmentCount", "installments"),
+        ("chargeAmount", "gross"), ("platformFee", "fee"), ("affiliateCommissionAmount", "commission"),
+        ("producerNetAmount", "net"), ("saleCurrency", "currency"), ("discountCode", "coupon"),
+        ("trackingSource", "utm_source"), ("trackingCampaign", "utm_campaign"), ("affiliateDisplayName", "affiliate"),
+    ],
+    ("eduzz", "F"): [
+        ("Invoice ID", "id"), ("Invoice Status", "status"), ("Created Date", "date"), ("Paid Date", "paid_at"),
+        ("Content ID", "product_id"), ("Content Title", "product"), ("Content Type", "product_type"),
+        ("Client", "customer"), ("Client Email Address", "email"), ("Client Tax ID", "document"),
+        ("Client Mobile", "phone"), ("Sale Amount", "gross"), ("Amount Paid (incl. interest)", "paid_total"),
+        ("Affiliate Payout", "commission"), ("Producer Revenue", "net"), ("Payment Option", "payment"),
+        ("Number of Installments", "installments"), ("Referring Affiliate", "affiliate"),
+        ("Invoice Currency", "currency"),
+    ],
+    ("monetizze", "F"): [
+        ("Código de venta", "id"), ("Fecha del pedido", "date"), ("Estado de la venta", "status"),
+        ("Fecha de liberación", "paid_at"), ("Descripción del producto", "product"), ("Plan elegido", "offer"),
+        ("Nombre del cliente", "customer"), ("Correo del cliente", "email"), ("CPF/CNPJ del cliente", "document"),
+        ("Celular del cliente", "phone"), ("Monto de la venta (R$)", "gross"), ("Comisión pagada (R$)", "commission"),
+        ("Neto a recibir (R$)", "net"), ("Medio de pago elegido", "payment"), ("Cuotas (cant.)", "installments"),
+        ("Cupón aplicado", "coupon"),
+    ],
+    ("braip", "F"): [
+        ("Transaction Key", "id"), ("Created", "date"), ("Payment Date", "paid_at"), ("Current Status", "status"),
+        ("Product Sold", "product"), ("Offer", "offer"), ("Buyer's Name", "customer"), ("Buyer's Email", "email"),
+        ("Buyer's CPF", "document"), ("Buyer's Phone", "phone"), ("City", "city"), ("State", "state"),
+        ("Order Total (R$)", "gross"), ("Braip Fee (R$)", "fee"), ("Affiliate Commission (R$)", "commission"),
+        ("Net Balance (R$)", "net"), ("Paid Via", "payment"), ("# of Installments", "installments"),
+        ("Affiliate Key", "affiliate"), ("Promo Code", "coupon"),
+    ],
+    ("clickbank", "F"): [
+        ("Transaktionsdatum", "date"), ("Belegnummer", "id"), ("Transaktionstyp", "status"), ("Anbieter", "vendor"),
+        ("Artikelnummer", "product_id"), ("Produktbezeichnung", "product"), ("Kundenname", "customer"),
+        ("E-Mail des Kunden", "email"), ("Land (ISO)", "country"), ("Bestellbetrag (USD)", "gross"),
+        ("Auszahlungsbetrag (USD)", "net"), ("Währungscode", "currency"), ("Zahlungsmethode", "payment"),
+        ("Partner-ID", "affiliate"), ("Tracking-ID (TID)", "utm_campaign"),
+    ],
+    ("digistore24", "F"): [
+        ("Número do pedido", "id"), ("ID da transação", "event_id"), ("Data e hora", "date"),
+        ("Tipo de lançamento", "status"), ("Produto (nome)", "product"), ("Nº do produto", "product_id"),
+        ("Comprador (nome e sobrenome)", "customer"), ("E-mail de contato do comprador", "email"),
+        ("País de cobrança", "country"), ("Total bruto (€)", "gross"), ("IVA (€)", "vat"),
+        ("Líquido para o vendedor (€)", "net"), ("Moeda da transação", "currency"), ("Pago com", "payment"),
+        ("Afiliado parceiro", "affiliate"),
+    ],
+    ("manual", "F"): [
+        ("Comprou em", "date"), ("Cód. da venda", "id"), ("Produto comprado", "product"), ("Aluno(a)", "customer"),
+        ("E-mail do aluno", "email"), ("WhatsApp do aluno", "phone"), ("Documento do aluno", "document"),
+        ("Valor pago (R$)", "gross"), ("Status do pagto.", "status"), ("Observação", "notes"),
+    ],
     # the hand-kept workbook: abbreviations, units in parentheses, the phone as the messaging app
     ("manual", "A"): [
         ("Dt. venda", "date"), ("Cód. transação", "id"), ("Produto", "product"), ("Cliente", "customer"),
@@ -649,6 +784,7 @@ class FileSpec:
     masked_cpf: bool = True
     sheets: tuple[str, ...] = ()  # manual: the platforms with a sheet of their own
     platform_column_sheet: tuple[str, ...] = ()  # manual: platforms kept together under a "Plataforma" column
+    by_month: bool = False  # manual: one sheet per month, every platform under a platform column
 
     @property
     def fmt(self) -> str:
@@ -802,6 +938,43 @@ FILES: dict[str, list[FileSpec]] = {
         _f("renda_extra", "hotmart", "hotmart_sales_export.xlsx", 1),
         _f("renda_extra", "eduzz", "myeduzz_faturas.csv", 2, encoding="utf-8-sig"),
         _f("renda_extra", "manual", "Renda extra - sales log.xlsx", 2, sheets=("braip", "hotmart", "digistore24")),
+    ],
+    "F": [
+        _f("diabetes", "hotmart", "hotmart_pedidos_2027_ago-out.csv", 1, window="w1", encoding="utf-8-sig", empty="-"),
+        _f("diabetes", "hotmart", "hotmart_pedidos_2027_set-nov.xlsx", 2, window="w2",
+           title="Hotmart - Meus pedidos (exportado em 21/11/2026)"),
+        _f("diabetes", "clickbank", "ClickBank Transaktionen.csv", 2, encoding="latin-1", money="br", dates="de"),
+        _f("diabetes", "manual", "Vendas por mês - diabetes.xlsx", 2, platform_column_sheet=("hotmart", "eduzz"),
+           by_month=True),
+        _f("emagrecimento", "kiwify", "Relatório de vendas - Kiwify (ago-out).xlsx", 1, window="w1",
+           title="Relatório de vendas"),
+        _f("emagrecimento", "kiwify", "relatorio-de-vendas-kiwify-set-nov.csv", 2, window="w2", sep=",",
+           money="plain", dates="isoT", masked_cpf=False),
+        _f("emagrecimento", "braip", "braip_sales_report.csv", 2, sep=",", money="us", dates="us"),
+        _f("emagrecimento", "digistore24", "Digistore24 - lançamentos.xlsx", 2),
+        _f("rejuvenescimento", "eduzz", "eduzz_invoices_aug-oct.csv", 1, window="w1", sep=",", money="us",
+           dates="iso"),
+        _f("rejuvenescimento", "eduzz", "eduzz_invoices_sep-nov.xlsx", 2, window="w2"),
+        _f("rejuvenescimento", "monetizze", "monetizze_informe_ventas.csv", 1, encoding="latin-1", money="br_rs",
+           dates="br_m", title="Monetizze - Informe de ventas", totals=True),
+        _f("rejuvenescimento", "clickbank", "ClickBank Bericht.xlsx", 2),
+        _f("rejuvenescimento", "manual", "Planilha mensal rejuvenescimento.xlsx", 2,
+           platform_column_sheet=("monetizze", "eduzz", "kiwify"), by_month=True),
+        _f("relacionamento", "monetizze", "monetizze_ventas_ago-oct.xlsx", 1, window="w1", totals=True),
+        _f("relacionamento", "monetizze", "monetizze_ventas_sep-nov.csv", 2, window="w2", encoding="utf-8-sig",
+           money="br", dates="br_s"),
+        _f("relacionamento", "braip", "Braip Sales.xlsx", 1),
+        _f("relacionamento", "hotmart", "hotmart_pedidos.csv", 2, encoding="latin-1", money="br_rs", dates="br_m",
+           masked_cpf=False),
+        _f("relacionamento", "digistore24", "ds24_lancamentos.csv", 2, money="br", dates="br_s"),
+        _f("renda_extra", "braip", "braip_sales_aug-oct.csv", 1, window="w1", sep=",", money="us", dates="us"),
+        _f("renda_extra", "braip", "braip_sales_sep-nov.csv", 2, window="w2", sep=",", money="us", dates="us",
+           totals=True),
+        _f("renda_extra", "kiwify", "relatorio_vendas_kiwify.csv", 1, sep=";", money="br", dates="br_s",
+           encoding="latin-1"),
+        _f("renda_extra", "eduzz", "Eduzz invoices.xlsx", 2, title="Eduzz - Invoices report"),
+        _f("renda_extra", "manual", "Controle mensal renda extra.xlsx", 2,
+           platform_column_sheet=("braip", "kiwify", "hotmart"), by_month=True),
     ],
 }  # fmt: skip
 
@@ -1087,7 +1260,9 @@ class Generator:
                 header, body = self.table(spec)
                 rows = len(body)
                 if spec.totals:
-                    body.append(totals_row(header, body, LAYOUTS[(spec.platform, self.set)], self.set))
+                    body.append(
+                        totals_row(header, body, LAYOUTS[(spec.platform, self.set)], self.set, spec.platform)
+                    )
                 write_table(path, spec, header, body, sheet=sheet_name(spec.platform, self.set))
             waves[spec.wave].append(f"{spec.cluster}/{spec.name}")
             files.append({"path": f"{spec.cluster}/{spec.name}", "platform": spec.platform, "wave": spec.wave,
@@ -1133,13 +1308,19 @@ def sum_money(parts: Iterable[dict[str, str]]) -> dict[str, str]:
 
 def sheet_name(platform: str, set_name: str) -> str:
     if platform == "digistore24":
-        return {"A": "Bestellungen", "B": "Transactions", "D": "Purchases", "E": "Transacciones"}.get(
-            set_name, "Transaktionen"
-        )
+        return {
+            "A": "Bestellungen",
+            "B": "Transactions",
+            "D": "Purchases",
+            "E": "Transacciones",
+            "F": "Lançamentos",
+        }.get(set_name, "Transaktionen")
     if platform == "clickbank":
-        return "Report"
+        return "Bericht" if set_name == "F" else "Report"
     named = {("hotmart", "C"): "Sales", ("hotmart", "D"): "Ventas", ("hotmart", "E"): "Sales History",
-             ("kiwify", "E"): "Ventas", ("monetizze", "E"): "Sales"}  # fmt: skip
+             ("kiwify", "E"): "Ventas", ("monetizze", "E"): "Sales", ("hotmart", "F"): "Pedidos",
+             ("kiwify", "F"): "Relatório", ("eduzz", "F"): "Invoices", ("monetizze", "F"): "Ventas",
+             ("braip", "F"): "Sales"}  # fmt: skip
     return named.get((platform, set_name), "Vendas")
 
 
@@ -1147,13 +1328,15 @@ def payment_style(platform: str, set_name: str) -> str:
     if platform == "clickbank":
         return "clickbank"
     if platform == "digistore24":
-        return {"B": "en", "D": "en", "E": "es_eu"}.get(set_name, "de")
+        return {"B": "en", "D": "en", "E": "es_eu", "F": "pt_eu"}.get(set_name, "de")
     if (platform, set_name) == ("hotmart", "C"):
         return "en"
     if (platform, set_name) in (("eduzz", "C"), ("hotmart", "D")):
         return "es"
     if set_name == "D":
         return "br_short"
+    if set_name == "F":
+        return {"kiwify": "camel", "eduzz": "en_br", "monetizze": "es", "braip": "en_br"}.get(platform, "br")
     if set_name == "E":
         return {"hotmart": "en_br", "monetizze": "en_br", "kiwify": "es", "braip": "kiwify_en",
                 "digistore24": "es_eu"}.get(platform, "br")  # fmt: skip
@@ -1232,11 +1415,13 @@ def row_values(
 
 
 def totals_row(
-    header: list[str], body: list[list[Any]], layout: list[tuple[str, str]], set_name: str
+    header: list[str], body: list[list[Any]], layout: list[tuple[str, str]], set_name: str, platform: str = ""
 ) -> list[Any]:
     """A 'Total' line under the data: the label in the first column, the sum under each money column."""
     row: list[Any] = [None] * len(header)
     row[0] = {"D": "Total do período", "E": "TOTAL GERAL"}.get(set_name, "Total")
+    if set_name == "F":  # in the export's language
+        row[0] = {"braip": "Totals", "monetizze": "Suma total"}.get(platform, "Soma")
     for i, (_, name) in enumerate(layout):
         if name in ("gross", "net"):
             row[i] = sum((r[i] for r in body if isinstance(r[i], Decimal)), Decimal("0"))
@@ -1327,18 +1512,23 @@ def write_manual(gen: Generator, spec: FileSpec, path: Path) -> int:
     rows = gen.manual_rows[spec.name]
     book = workbook(path)
     summary = book.add_worksheet(
-        {"A": "Resumo", "B": "Resumo geral", "D": "Painel", "E": "Summary"}.get(gen.set, "Resumo mensal")
+        {"A": "Resumo", "B": "Resumo geral", "D": "Painel", "E": "Summary", "F": "Resumo do ano"}.get(
+            gen.set, "Resumo mensal"
+        )
     )
     together_name = {"C": "Vendas 2026", "D": "Demais canais", "E": "Other channels"}.get(
         gen.set, "Outras plataformas"
     )
     per_sheet: dict[str, list[tuple[str, Sale, str]]] = defaultdict(list)
     for row in rows:
+        if spec.by_month:  # set F: a sheet per month of purchase
+            per_sheet[month_sheet(row[1].purchased_at)].append(row)
+            continue
         together = row[0] in spec.platform_column_sheet
         per_sheet[together_name if together else sheet_title(row[0], gen.set)].append(row)
     summary_rows: list[list[Any]] = []
     for name, sheet_rows in per_sheet.items():
-        together = name == together_name
+        together = name == together_name or spec.by_month
         header = [label for label, _ in layout]
         usd = any(s.currency == "USD" for _, s, _ in sheet_rows)
         eur = any(s.currency == "EUR" for _, s, _ in sheet_rows)
@@ -1348,7 +1538,10 @@ def write_manual(gen: Generator, spec: FileSpec, path: Path) -> int:
             header = [h.replace("R$", "€") for h in header]
         if together:
             header.insert(
-                1, {"C": "PLATAFORMA", "D": "Canal de venda", "E": "Platform"}.get(gen.set, "Plataforma")
+                1,
+                {"C": "PLATAFORMA", "D": "Canal de venda", "E": "Platform", "F": "Vendido por"}.get(
+                    gen.set, "Plataforma"
+                ),
             )
         body = []
         for n, (platform, sale, status) in enumerate(sheet_rows):
@@ -1370,10 +1563,19 @@ def write_manual(gen: Generator, spec: FileSpec, path: Path) -> int:
             body.append(line)
         amount_col = header.index(next(h for h in header if "$" in h or "€" in h))
         total = sum((r[amount_col] for r in body), Decimal("0"))
-        body.append(["TOTAL", *[None] * (amount_col - 1), total, *[None] * (len(header) - amount_col - 1)])
+        body.append(
+            [
+                {"F": "Total do mês"}.get(gen.set, "TOTAL"),
+                *[None] * (amount_col - 1),
+                total,
+                *[None] * (len(header) - amount_col - 1),
+            ]
+        )
         title = f"Controle de vendas - {spec.cluster.replace('_', ' ').title()} ({name})"
         if gen.set == "E":
             title = f"Sales tracker - {spec.cluster.replace('_', ' ').title()} ({name})"
+        elif gen.set == "F":
+            title = f"Vendas de {name} - {spec.cluster.replace('_', ' ').title()}"
         # set D: Excel dates shown with a two-digit year
         date_format = "dd/mm/yy" if gen.set == "D" else "dd/mm/yyyy"
         write_sheet(book, book.add_worksheet(name), title, header, body, date_format=date_format)
@@ -1381,6 +1583,7 @@ def write_manual(gen: Generator, spec: FileSpec, path: Path) -> int:
     summary_header = {
         "D": ["Canal", "Nº de vendas", "Total faturado"],
         "E": ["Platform", "# of sales", "Revenue"],
+        "F": ["Mês", "Vendas no mês", "Valor total do mês"],
     }.get(gen.set, ["Plataforma", "Qtd. vendas", "Faturamento"])
     summary.write_row(0, 0, summary_header)
     for r, line in enumerate(summary_rows, start=1):
@@ -1389,6 +1592,14 @@ def write_manual(gen: Generator, spec: FileSpec, path: Path) -> int:
     summary.write_row(len(summary_rows) + 1, 0, [grand, sum(x[1] for x in summary_rows)])
     book.close()
     return len(rows)
+
+
+MONTHS_PT = ("Janeiro", "Fevereiro", "Março", "Abril", "Maio", "Junho", "Julho", "Agosto", "Setembro", "Outubro",
+             "Novembro", "Dezembro")  # fmt: skip
+
+
+def month_sheet(when: datetime) -> str:
+    return f"{MONTHS_PT[when.month - 1]} {when.year}"
 
 
 def sheet_title(platform: str, set_name: str) -> str:
