@@ -156,13 +156,10 @@ def run_set(set_name: str, home: Path) -> tuple[dict[str, Any], dict[str, dict[s
 
 
 KNOWN: dict[str, str] = {  # what lakectl gets wrong today on each set (issue 11); the mark goes when exact
-    # A-E are exact. Before: A 394 of 424 transactions, 72% of approved EUR; B 374 of 430, 93.1% of
+    # A-F are exact. Before: A 394 of 424 transactions, 72% of approved EUR; B 374 of 430, 93.1% of
     # BRL; C 98.4% of BRL, 0% of EUR; D 88.9% of BRL, 0% of USD; E (written blind after those fixes)
-    # 379 of 439, 80.9% of BRL, 110.3% of EUR
-    "F": "first run, written blind after the E fixes: 390 of 440 transactions, BRL 73.4%, USD 0%, EUR 100%, "
-    "0 of 5 clusters exact; the by-month workbooks' date column ('Comprou em') is not found, so their "
-    "sheets are rejected; ClickBank's German sale rows ('Verkauf'), Braip's 'Charged back by bank' and "
-    "Monetizze's Spanish 'Boleto generado' get no status; Monetizze's 'Suma total' rows reach bronze",
+    # 379 of 439, 80.9% of BRL, 110.3% of EUR; F (written blind after the E fixes) 390 of 440, 73.4% of BRL,
+    # 0% of USD
 }
 
 

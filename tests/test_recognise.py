@@ -204,7 +204,9 @@ def test_a_file_named_after_a_platform_outweighs_one_tracking_word_in_the_header
      ("Kauf", "approved"), ("Valor recebido", "approved"), ("Pagamento não autorizado", "refused"),
      ("Not paid", "refused"), ("Liberada", "approved"), ("Quitado", "approved"), ("Assinatura ativa", "approved"),
      ("Inactive", "cancelled"), ("Succeeded", "approved"), ("Carrinho abandonado", "cancelled"),
-     ("Em atraso", "pending"), ("Past due", "pending"), ("Renovação", "approved"), ("Frustrada", "refused")],
+     ("Em atraso", "pending"), ("Past due", "pending"), ("Renovação", "approved"), ("Frustrada", "refused"),
+     ("Charge back", "chargeback"), ("Verkauf abgeschlossen", "approved"), ("Ticket generado", "pending"),
+     ("Noch nicht bezahlt", "pending"), ("Cliente desistiu", "cancelled")],
 )  # fmt: skip
 def test_disputes_refunds_in_progress_negations_subscriptions_and_event_rows(label, status):
     assert classify_status(label) == status
@@ -252,3 +254,11 @@ def test_an_affiliates_share_is_a_commission_and_a_count_of_installments_is_not_
     assert layout.mapping["net_amount"] == "minha_parte"
     assert layout.mapping["installments"] == "total_de_prestacoes"
     assert layout.mapping["product_id"] == "sku_do_produto"
+
+
+def test_a_purchase_date_in_the_past_tense_is_the_purchase():
+    for label in ("comprado_em", "gekauft_am"):
+        layout, _ = understand(
+            bronze({"pedido": ["1", "2", "3"], label: DATES, "valor": ["1,00", "2,00", "3,00"]})
+        )
+        assert layout.mapping.get("purchased_at") == label, label

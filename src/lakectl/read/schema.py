@@ -34,7 +34,9 @@ _NOTE = re.compile(
     r"relatorio|report|emitido|impresso|printed|pagina|page)",
     re.IGNORECASE,
 )
-_TOTAL = re.compile(r"^(?:sub-?)?(?:total(?:es|is|s)?|soma|sum|grand total)\b", re.IGNORECASE)
+_TOTAL = re.compile(
+    r"^(?:sub-?)?(?:total(?:es|is|s)?|soma|suma|sum|summe|gesamt\w*|somatorio|grand total)\b", re.IGNORECASE
+)
 
 
 def fold(text: str) -> str:

@@ -10,6 +10,7 @@ most one field, best score first; every choice keeps its evidence. Pure function
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,6 +26,7 @@ from lakectl.transform.vocabulary import (
     AGGREGATE_WORDS,
     CONCEPTS,
     NEGATION,
+    NOT_YET,
     PLATFORM_MARKERS,
     PLATFORM_NAMES,
     REFUND_PENDING_STEMS,
@@ -474,18 +476,21 @@ def classify_status(label: str | None) -> str | None:
     if not words:
         return None
     joined = "".join(words)
+    # a compound written apart ("Charged back", "Charge back") reads as one word too
+    pieces = words + [a + b for a, b in itertools.pairwise(words)]
     first = next(
         (
             status
             for status, matcher in _STATUS_MATCHERS
-            if joined in matcher.exact or any(matcher.hits(w) for w in words)
+            if joined in matcher.exact or any(matcher.hits(w) for w in pieces)
         ),
         None,
     )
     if first == "refund":
         return "refund_pending" if any(_REFUND_PENDING.hits(w) for w in words) else "refunded"
     if first in ("approved", "pending") and any(w in NEGATION for w in words):
-        return "refused"  # "não autorizado", "nicht bezahlt", "não pago"
+        # "não autorizado", "nicht bezahlt" are refused; "ainda não pagou", "not yet paid" pending
+        return "pending" if any(w in NOT_YET for w in words) else "refused"
     return first
 
 

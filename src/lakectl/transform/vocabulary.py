@@ -81,7 +81,8 @@ CONCEPTS: dict[str, frozenset[str]] = {
         "data date fecha datum dia day tag dt quando when hora time zeit horario timestamp momento datetime"
     ),
     "CREATED": _stems(
-        "criacao criad created creacion cread erstell erstellt emissao pedido compra bought "
+        "criacao criad created creacion cread erstell erstellt emissao pedido compra bought comprou comprad "
+        "compro gekauft "
         "purchase venda sale transacao transaction order bestell kauf"
     ),
     "APPROVED": _stems(
@@ -148,23 +149,25 @@ _STATUS_WORDS = {
     "reintegr reemb",
     "blocked": "bloque block gesperrt sperr retid retain review revis analis analys pruf pruef hold suspen congel frozen "
     "verific",
-    "cancelled": "cancel storn anulad annul abgebrochen void abandon inativ inactiv inaktiv",
+    "cancelled": "cancel storn anulad annul abgebrochen void abandon inativ inactiv inaktiv desist aufgegeb",
     "expired": "expir vencid venceu caduc abgelaufen verfallen",
     "refused": "recus refus declin deni negad rechaz denegad abgelehnt ablehn fail falh fallid fehlgeschlagen reprov "
     "rejeit reject insf fund frustr",
     "pending": "pend aguard await wait esper process proces abert abiert open offen gerad impress recupera ausstehend "
-    "warte autoriz authoriz unpaid bearbeit billet printed start atras overdue pastdue inadimpl",
+    "warte autoriz authoriz unpaid bearbeit billet printed start atras overdue pastdue inadimpl generad emitid",
     "approved": "aprov approv aprob pago paga pagad paid complet conclu finaliz finish confirm bezahlt abgeschlossen "
     "erfolg success succeed sucesso exito genehmigt realizad settled liquidad captur ok sale bill emdia "
     "liberad quitad faturad ativa ativo active aktiv renov renew rebill "
     # an event list's "Zahlung" / "Payment" / "Purchase" row is the sale itself; "Recebido": money in
-    "zahlung payment pagamento purchas compra kauf receb received recibid erhalten",
+    "zahlung payment pagamento purchas compra kauf verkauf venda venta receb received recibid erhalten",
 }
 STATUS_STEMS = tuple((status, _stems(words)) for status, words in _STATUS_WORDS.items())
 # With a refund word, these make it a refund that is not done yet.
 REFUND_PENDING_STEMS = _stems("pend solicit request aguard await wait esper beantragt ausstehend process "
                               "proces abert open andament progress curso tramit bearbeit analis analys review revis pedid")  # fmt: skip
 NEGATION = _stems("nao not no nicht kein keine sin sem un")
+# With a negation, these make it not yet done rather than refused ("Ainda não pagou", "Not yet paid").
+NOT_YET = _stems("ainda yet noch todavia aun")
 
 # Names of the platforms lakectl knows, as they appear in sheet names, columns and file names.
 PLATFORM_NAMES = {
