@@ -286,8 +286,12 @@ def facts(column: pl.Series) -> Facts:
     ).row(0, named=True)
     texts = sample.to_list()
     documents = sum(1 for t in texts if re.fullmatch(r"[\d.\-/ ]{11,18}", t) and parse.is_valid_document(t))
-    statuses = sum(1 for t in texts if classify_status(t) is not None)
-    platforms = sum(1 for t in texts if platform_of(t) is not None)
+    letters, email = got["letters"] or 0.0, got["email"] or 0.0
+    statuses = platforms = 0
+    if _categorical_shape(letters, distinct_all, distinct_all / count, email):
+        # only a column of a few repeated words can be a status or a platform (value_fit asks the same)
+        statuses = sum(1 for t in texts if classify_status(t) is not None)
+        platforms = sum(1 for t in texts if platform_of(t) is not None)
     return Facts(
         count=count,
         distinct=distinct_all,
@@ -309,8 +313,12 @@ def facts(column: pl.Series) -> Facts:
     )
 
 
+def _categorical_shape(letters: float, distinct: int, unique: float, email: float) -> bool:
+    return letters >= 0.8 and (distinct <= 30 or unique <= 0.2) and email < 0.1
+
+
 def _categorical(f: Facts) -> bool:
-    return f.letters >= 0.8 and (f.distinct <= 30 or f.unique <= 0.2) and f.email < 0.1
+    return _categorical_shape(f.letters, f.distinct, f.unique, f.email)
 
 
 def value_fit(kind: str, f: Facts) -> tuple[float, str]:
@@ -498,12 +506,14 @@ def platform_of(text: str | None) -> str | None:
     """A platform named in a value, sheet name or file name, or None."""
     if not text:
         return None
-    folded = fold(text)
-    squeezed = re.sub(r"[^0-9a-z]+", "", folded)
-    for platform, names in PLATFORM_NAMES.items():
-        if any(re.sub(r"[^0-9a-z]+", "", n) in squeezed for n in names):
-            return platform
-    return None
+    squeezed = _NOT_ALNUM.sub("", fold(text))
+    return next((p for p, names in _SQUEEZED_PLATFORMS if any(n in squeezed for n in names)), None)
+
+
+_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+_SQUEEZED_PLATFORMS = tuple(
+    (platform, tuple(_NOT_ALNUM.sub("", n) for n in names)) for platform, names in PLATFORM_NAMES.items()
+)
 
 
 # ------------------------------------------------------------------------------ layouts
