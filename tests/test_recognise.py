@@ -206,7 +206,7 @@ def test_a_file_named_after_a_platform_outweighs_one_tracking_word_in_the_header
      ("Inactive", "cancelled"), ("Succeeded", "approved"), ("Carrinho abandonado", "cancelled"),
      ("Em atraso", "pending"), ("Past due", "pending"), ("Renovação", "approved"), ("Frustrada", "refused"),
      ("Charge back", "chargeback"), ("Verkauf abgeschlossen", "approved"), ("Ticket generado", "pending"),
-     ("Noch nicht bezahlt", "pending"), ("Cliente desistiu", "cancelled")],
+     ("Noch nicht bezahlt", "pending"), ("Cliente desistiu", "cancelled"), ("A receber", "pending")],
 )  # fmt: skip
 def test_disputes_refunds_in_progress_negations_subscriptions_and_event_rows(label, status):
     assert classify_status(label) == status

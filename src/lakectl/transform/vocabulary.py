@@ -154,12 +154,12 @@ _STATUS_WORDS = {
     "refused": "recus refus declin deni negad rechaz denegad abgelehnt ablehn fail falh fallid fehlgeschlagen reprov "
     "rejeit reject insf fund frustr",
     "pending": "pend aguard await wait esper process proces abert abiert open offen gerad impress recupera ausstehend "
-    "warte autoriz authoriz unpaid bearbeit billet printed start atras overdue pastdue inadimpl generad emitid",
+    "warte autoriz authoriz unpaid bearbeit billet printed start atras overdue pastdue inadimpl generad emitid receber",
     "approved": "aprov approv aprob pago paga pagad paid complet conclu finaliz finish confirm bezahlt abgeschlossen "
     "erfolg success succeed sucesso exito genehmigt realizad settled liquidad captur ok sale bill emdia "
     "liberad quitad faturad ativa ativo active aktiv renov renew rebill "
     # an event list's "Zahlung" / "Payment" / "Purchase" row is the sale itself; "Recebido": money in
-    "zahlung payment pagamento purchas compra kauf verkauf venda venta receb received recibid erhalten",
+    "zahlung payment pagamento purchas compra kauf verkauf venda venta recebid received recibid erhalten",
 }
 STATUS_STEMS = tuple((status, _stems(words)) for status, words in _STATUS_WORDS.items())
 # With a refund word, these make it a refund that is not done yet.
