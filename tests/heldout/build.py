@@ -34,7 +34,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-SETS = ("A", "B", "C", "D", "E", "F")
+SETS = ("A", "B", "C", "D", "E", "F", "G")
 CLUSTERS = ("diabetes", "emagrecimento", "rejuvenescimento", "relacionamento", "renda_extra")
 CENT = Decimal("0.01")
 
@@ -220,6 +220,7 @@ CATALOGUES = {
     "D": PRODUCTS_D,
     "E": PRODUCTS_E,
     "F": PRODUCTS_F,
+    "G": PRODUCTS_D,  # set G reuses D's catalogue at other records
 }
 
 # Final statuses (silver's vocabulary) and how often each platform ends a sale in them.
@@ -258,6 +259,9 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
               "chargeback": "Contestado no cartão", "cancelled": "Compra cancelada",
               "refused": "Pagamento não autorizado", "expired": "Expirado por falta de pagamento",
               "blocked": "Em verificação de segurança"},
+        "G": {"approved": "Approved purchase", "pending": "Awaiting buyer payment",
+              "refunded": "Refund issued to buyer", "chargeback": "Cardholder dispute", "cancelled": "Purchase canceled",
+              "refused": "Card declined", "expired": "Expired unpaid", "blocked": "Flagged for manual review"},
     },
     "kiwify": {
         "A": {"approved": "Pago", "pending": "Aguardando pagamento", "refunded": "Reembolsado",
@@ -273,6 +277,9 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "F": {"approved": "Compra aprovada", "pending": "Pendente de confirmação", "refunded": "Estorno concluído",
               "refund_pending": "Estorno em processamento", "chargeback": "Chargeback confirmado",
               "refused": "Transação negada"},
+        "G": {"approved": "Payment received", "pending": "Not paid yet", "refunded": "Refunded to customer",
+              "refund_pending": "Refund being processed", "chargeback": "Disputed by card issuer",
+              "refused": "Card refused"},
     },
     "eduzz": {
         "A": {"approved": "Paga", "pending": "Aberta", "cancelled": "Cancelada", "refund_pending": "Aguardando Reembolso",
@@ -292,6 +299,9 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "F": {"approved": "Invoice paid", "pending": "Open - awaiting payment", "cancelled": "Invoice cancelled",
               "refund_pending": "Refund requested", "refunded": "Invoice refunded", "duplicated": "Duplicate invoice",
               "expired": "Invoice expired"},
+        "G": {"approved": "Fatura quitada", "pending": "Aguardando quitação", "cancelled": "Cancelamento efetuado",
+              "refund_pending": "Reembolso aguardando aprovação", "refunded": "Valor reembolsado",
+              "duplicated": "Pedido duplicado", "expired": "Prazo de pagamento vencido"},
     },
     "monetizze": {
         "A": {"approved": "Finalizada", "pending": "Aguardando pagamento", "cancelled": "Cancelada",
@@ -306,6 +316,8 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
               "refunded": "Returned", "blocked": "Blocked"},
         "F": {"approved": "Venta finalizada", "pending": "Pendiente de aprobación", "cancelled": "Venta anulada",
               "refunded": "Reembolsada al cliente", "blocked": "Bloqueada por seguridad"},
+        "G": {"approved": "Pagamento finalizado", "pending": "Aguardando pagto.", "cancelled": "Cancelamento da venda",
+              "refunded": "Devolução concluída", "blocked": "Retida pela análise antifraude"},
     },
     "braip": {
         "A": {"approved": "Pagamento Aprovado", "pending": "Aguardando Pagamento", "cancelled": "Cancelada",
@@ -326,6 +338,10 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "F": {"approved": "Payment approved", "pending": "Waiting for payment", "cancelled": "Canceled by customer",
               "chargeback": "Charged back by bank", "refunded": "Refund completed", "blocked": "On hold (anti-fraud)",
               "refund_pending": "Refund in progress"},
+        "G": {"approved": "Pago e aprovado", "pending": "Pagamento aguardando confirmação",
+              "cancelled": "Cancelada a pedido do cliente", "chargeback": "Contestação (chargeback)",
+              "refunded": "Reembolso feito ao cliente", "blocked": "Em análise de risco",
+              "refund_pending": "Reembolso em aberto"},
     },
     # ClickBank and Digistore24 (set B) write one row per event: the sale, then a refund or chargeback
     # row carrying the sale's receipt / order id.
@@ -336,6 +352,7 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "D": {"approved": "Purchase", "refunded": "Refund Issued", "chargeback": "Chargeback Filed"},
         "E": {"approved": "New Sale", "refunded": "Customer Refund", "chargeback": "Bank Chargeback"},
         "F": {"approved": "Verkauf", "refunded": "Rückerstattung an Kunden", "chargeback": "Rückbuchung durch Bank"},
+        "G": {"approved": "Initial Sale", "refunded": "Refund Processed", "chargeback": "Card Chargeback"},
     },
     "digistore24": {
         "A": {"approved": "Bezahlt", "refunded": "Erstattet", "chargeback": "Rückbuchung"},
@@ -344,6 +361,7 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "D": {"approved": "Payment completed", "refunded": "Fully refunded", "chargeback": "Charged back"},
         "E": {"approved": "Pago recibido", "refunded": "Reembolso emitido", "chargeback": "Contracargo bancario"},
         "F": {"approved": "Pagamento recebido", "refunded": "Reembolso ao comprador", "chargeback": "Chargeback bancário"},
+        "G": {"approved": "Zahlungseingang", "refunded": "Rückzahlung an Käufer", "chargeback": "Kartenrückbuchung"},
     },
     "manual": {
         "A": {"approved": "Pago", "refunded": "Reembolsado", "pending": "Pendente", "cancelled": "Cancelado"},
@@ -355,6 +373,8 @@ STATUS_LABELS: dict[str, dict[str, dict[str, str]]] = {
               "cancelled": "Customer cancelled"},
         "F": {"approved": "Pagou", "refunded": "Devolvi o dinheiro", "pending": "Ainda não pagou",
               "cancelled": "Desistiu da compra"},
+        "G": {"approved": "Pagamento ok", "refunded": "Foi reembolsado", "pending": "Falta pagar",
+              "cancelled": "Cancelou o pedido"},
     },
 }  # fmt: skip
 EVENT_STYLE = {
@@ -368,6 +388,8 @@ EVENT_STYLE = {
     ("digistore24", "E"),
     ("clickbank", "F"),
     ("digistore24", "F"),
+    ("clickbank", "G"),
+    ("digistore24", "G"),
 }
 # Set D: Monetizze words a pending sale by how it is being paid.
 PENDING_BY_PAYMENT: dict[tuple[str, str], dict[str, str]] = {
@@ -377,6 +399,9 @@ PENDING_BY_PAYMENT: dict[tuple[str, str], dict[str, str]] = {
     # set F: Hotmart's 2027 UI and Monetizze in Spanish say how the buyer is paying
     ("hotmart", "F"): {"boleto": "Boleto emitido", "pix": "Pix gerado - aguardando"},
     ("monetizze", "F"): {"boleto": "Boleto generado", "pix": "Pix pendiente"},
+    # set G: Hotmart's English UI and Monetizze say what the buyer still has to pay
+    ("hotmart", "G"): {"boleto": "Boleto issued - awaiting payment", "pix": "Awaiting Pix payment"},
+    ("monetizze", "G"): {"boleto": "Boleto gerado - aguardando pagto.", "pix": "Aguardando pagto. do Pix"},
 }
 
 PAYMENT_LABELS: dict[str, dict[str, str]] = {
@@ -746,6 +771,76 @@ LAYOUTS: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("Líquido para o vendedor (€)", "net"), ("Moeda da transação", "currency"), ("Pago com", "payment"),
         ("Afiliado parceiro", "affiliate"),
     ],
+    # set G: a seller who keeps every platform's UI in English where it has one (Hotmart, Kiwify with
+    # product and offer in one column, ClickBank with refunds in parentheses), Eduzz, Monetizze and Braip
+    # in Portuguese with other labels, Digistore24's German booking list (a trailing minus on refunds),
+    # tab-separated .csv files, month names in dates ("12 de out. de 2026", "Oct 12, 2026"), headers on
+    # row 4 under a two-line title, and a workbook an assistant keeps in Google Sheets (line breaks and
+    # "*" marks in the headers)
+    ("hotmart", "G"): [
+        ("Transaction Reference", "id"), ("Status of Order", "status"), ("Order Placed", "date"),
+        ("Payment Approved On", "paid_at"), ("Product Purchased", "product"), ("Product Number", "product_id"),
+        ("Price Option", "offer"), ("Purchaser", "customer"), ("Contact Email", "email"),
+        ("CPF / Tax Number", "document"), ("Contact Phone", "phone"), ("Billing Country", "country"),
+        ("Charge Currency", "currency"), ("Full Price Paid", "gross"), ("Hotmart Service Fee", "fee"),
+        ("Affiliate Share", "commission"), ("Amount You Receive", "net"), ("Payment Method Used", "payment"),
+        ("Number of Payments", "installments"), ("Sales Source (sck)", "utm_source"), ("Voucher", "coupon"),
+    ],
+    ("kiwify", "G"): [
+        ("Order Number", "id"), ("Ordered On", "date"), ("Current Payment Status", "status"),
+        ("Approved At", "paid_at"), ("Product / Offer", "product_offer"), ("Student Name", "customer"),
+        ("Student Email", "email"), ("Student CPF", "document"), ("Student Phone", "phone"),
+        ("Method of Payment", "payment"), ("Installments (x)", "installments"), ("Total Paid (BRL)", "gross"),
+        ("Kiwify Fees (BRL)", "fee"), ("Commission to Affiliates (BRL)", "commission"),
+        ("Net to Producer (BRL)", "net"), ("Currency (ISO code)", "currency"), ("Discount Coupon Used", "coupon"),
+        ("Traffic Source", "utm_source"), ("Ad Campaign", "utm_campaign"), ("Referred By", "affiliate"),
+    ],
+    ("eduzz", "G"): [
+        ("Número da fatura", "id"), ("Situação atual", "status"), ("Gerada em", "date"), ("Quitada em", "paid_at"),
+        ("Código do conteúdo", "product_id"), ("Nome do conteúdo", "product"), ("Nome de quem comprou", "customer"),
+        ("Contato de e-mail", "email"), ("Documento (CPF/CNPJ)", "document"), ("Fone do cliente", "phone"),
+        ("Valor da fatura", "gross"), ("Valor total c/ juros do parcelamento", "paid_total"),
+        ("Comissão repassada", "commission"), ("Meu líquido", "net"), ("Modalidade de pagamento", "payment"),
+        ("Dividido em (parcelas)", "installments"), ("Afiliado vinculado", "affiliate"),
+        ("Moeda cobrada", "currency"),
+    ],
+    ("monetizze", "G"): [
+        ("Venda nº", "id"), ("Data/hora da compra", "date"), ("Status atual da venda", "status"),
+        ("Data da liberação", "paid_at"), ("Item vendido", "product"), ("Plano da oferta", "offer"),
+        ("Comprador(a) - nome", "customer"), ("Comprador(a) - e-mail", "email"), ("Comprador(a) - CPF", "document"),
+        ("Comprador(a) - telefone", "phone"), ("Valor bruto da venda (R$)", "gross"), ("Comissões (R$)", "commission"),
+        ("Seu saldo (R$)", "net"), ("Pagamento por", "payment"), ("Nº de vezes", "installments"),
+        ("Cupom de desconto usado", "coupon"),
+    ],
+    ("braip", "G"): [
+        ("Transação (código)", "id"), ("Data de cadastro", "date"), ("Aprovada em", "paid_at"),
+        ("Situação da compra", "status"), ("Produto da venda", "product"), ("Plano escolhido", "offer"),
+        ("Cliente - nome completo", "customer"), ("Cliente - endereço de e-mail", "email"),
+        ("Cliente - documento", "document"), ("Cliente - telefone/WhatsApp", "phone"),
+        ("Valor cobrado do cliente", "gross"), ("Taxas Braip", "fee"), ("Comissões pagas", "commission"),
+        ("Saldo a receber", "net"), ("Pagou via", "payment"), ("Parcelamento (vezes)", "installments"),
+        ("Afiliado que indicou", "affiliate"), ("Cupom promocional", "coupon"),
+    ],
+    ("clickbank", "G"): [
+        ("Transaction Timestamp", "date"), ("Receipt ID", "id"), ("Transaction Kind", "status"),
+        ("Vendor Nickname", "vendor"), ("Item Code", "product_id"), ("Item Description", "product"),
+        ("Name of Customer", "customer"), ("Contact E-mail Address", "email"), ("Billing Country Code", "country"),
+        ("Amount Charged (USD)", "gross"), ("Vendor Payout (USD)", "net"), ("Currency Used", "currency"),
+        ("Card / Wallet", "payment"), ("Promoting Affiliate", "affiliate"), ("TID Code", "utm_campaign"),
+    ],
+    ("digistore24", "G"): [
+        ("Auftragsnummer", "id"), ("Buchungs-ID", "event_id"), ("Buchungsdatum", "date"), ("Buchungsart", "status"),
+        ("Artikelname", "product"), ("Artikel-Nr.", "product_id"), ("Name des Käufers", "customer"),
+        ("E-Mail des Käufers", "email"), ("Rechnungsland", "country"), ("Betrag inkl. MwSt. (EUR)", "gross"),
+        ("darin MwSt. (EUR)", "vat"), ("Auszahlung an Verkäufer (EUR)", "net"), ("Währung (ISO)", "currency"),
+        ("Bezahlt per", "payment"), ("Vertriebspartner", "affiliate"),
+    ],
+    ("manual", "G"): [
+        ("Data em que\ncomprou", "date"), ("ID da venda\n(da plataforma) *", "id"), ("Infoproduto", "product"),
+        ("Nome completo\ndo cliente", "customer"), ("E-mail para\nacesso", "email"), ("Celular /\nWhatsApp", "phone"),
+        ("CPF\n(só números)", "document"), ("Preço\npago (R$) *", "gross"), ("Pagamento\n(situação) *", "status"),
+        ("Obs. da\nassistente", "notes"),
+    ],
     ("manual", "F"): [
         ("Comprou em", "date"), ("Cód. da venda", "id"), ("Produto comprado", "product"), ("Aluno(a)", "customer"),
         ("E-mail do aluno", "email"), ("WhatsApp do aluno", "phone"), ("Documento do aluno", "document"),
@@ -975,6 +1070,44 @@ FILES: dict[str, list[FileSpec]] = {
         _f("renda_extra", "eduzz", "Eduzz invoices.xlsx", 2, title="Eduzz - Invoices report"),
         _f("renda_extra", "manual", "Controle mensal renda extra.xlsx", 2,
            platform_column_sheet=("braip", "kiwify", "hotmart"), by_month=True),
+    ],
+    "G": [
+        _f("diabetes", "hotmart", "Hotmart - Sales report (Aug-Oct).csv", 1, window="w1", sep="\t",
+           encoding="utf-8-sig", money="us", dates="mon_en"),
+        _f("diabetes", "hotmart", "Hotmart - Sales report (Sep-Nov).xlsx", 2, window="w2",
+           title="Hotmart\nSales report - exported Nov 21, 2026"),
+        _f("diabetes", "clickbank", "ClickBank - All transactions.csv", 2, sep=",", money="us_paren", dates="mon_en"),
+        _f("diabetes", "manual", "Vendas Diabetes (Google Planilhas).xlsx", 2, sheets=("clickbank",),
+           platform_column_sheet=("hotmart",), masked_cpf=False),
+        _f("emagrecimento", "kiwify", "kiwify_orders_aug-oct.xlsx", 1, window="w1"),
+        _f("emagrecimento", "kiwify", "kiwify_orders_sep-nov.csv", 2, window="w2", sep=",", money="plain",
+           dates="mon_en", masked_cpf=False),
+        _f("emagrecimento", "digistore24", "Digistore24 Buchungen.csv", 2, encoding="latin-1", money="br_trail",
+           dates="de"),
+        _f("emagrecimento", "braip", "braip_vendas_tab.csv", 1, sep="\t", dates="br_m"),
+        _f("rejuvenescimento", "eduzz", "Eduzz faturas ago-out.csv", 1, window="w1", encoding="latin-1",
+           money="br_rs", dates="mon_pt"),
+        _f("rejuvenescimento", "eduzz", "Eduzz faturas set-nov.xlsx", 2, window="w2"),
+        _f("rejuvenescimento", "monetizze", "Monetizze - relatório.xlsx", 1,
+           title="MONETIZZE\nRelatório de vendas - 10/08/2026 a 20/11/2026", totals=True),
+        _f("rejuvenescimento", "digistore24", "Digistore24 Buchungen.xlsx", 2),
+        _f("rejuvenescimento", "manual", "Controle (Google Planilhas) - rejuvenescimento.xlsx", 2,
+           sheets=("eduzz", "digistore24"), platform_column_sheet=("monetizze",), masked_cpf=False),
+        _f("relacionamento", "monetizze", "monetizze_vendas_ago-out.csv", 1, window="w1", money="br", dates="mon_pt"),
+        _f("relacionamento", "monetizze", "monetizze_vendas_set-nov.xlsx", 2, window="w2",
+           title="MONETIZZE\nRelatório de vendas", totals=True),
+        _f("relacionamento", "clickbank", "ClickBank transactions.xlsx", 1),
+        _f("relacionamento", "braip", "Braip vendas.xlsx", 2),
+        _f("relacionamento", "kiwify", "kiwify_sales.csv", 1, sep="\t", money="us", dates="mon_en",
+           masked_cpf=False),
+        _f("renda_extra", "braip", "braip_ago-out.csv", 1, window="w1", encoding="latin-1", money="br_rs",
+           dates="mon_pt", totals=True),
+        _f("renda_extra", "braip", "braip_set-nov.csv", 2, window="w2", encoding="latin-1", money="br_rs",
+           dates="mon_pt", totals=True),
+        _f("renda_extra", "hotmart", "Hotmart sales.csv", 2, sep=",", money="us", dates="mon_en"),
+        _f("renda_extra", "eduzz", "eduzz_export.csv", 1, sep="\t", money="br", dates="br_s"),
+        _f("renda_extra", "manual", "Planilha da assistente - renda extra.xlsx", 2,
+           platform_column_sheet=("braip", "hotmart", "eduzz"), masked_cpf=False),
     ],
 }  # fmt: skip
 
@@ -1314,13 +1447,15 @@ def sheet_name(platform: str, set_name: str) -> str:
             "D": "Purchases",
             "E": "Transacciones",
             "F": "Lançamentos",
+            "G": "Buchungen",
         }.get(set_name, "Transaktionen")
     if platform == "clickbank":
-        return "Bericht" if set_name == "F" else "Report"
+        return {"F": "Bericht", "G": "Transactions"}.get(set_name, "Report")
     named = {("hotmart", "C"): "Sales", ("hotmart", "D"): "Ventas", ("hotmart", "E"): "Sales History",
              ("kiwify", "E"): "Ventas", ("monetizze", "E"): "Sales", ("hotmart", "F"): "Pedidos",
              ("kiwify", "F"): "Relatório", ("eduzz", "F"): "Invoices", ("monetizze", "F"): "Ventas",
-             ("braip", "F"): "Sales"}  # fmt: skip
+             ("braip", "F"): "Sales", ("hotmart", "G"): "Sales report", ("kiwify", "G"): "Orders",
+             ("monetizze", "G"): "Relatório", ("eduzz", "G"): "Faturas"}  # fmt: skip
     return named.get((platform, set_name), "Vendas")
 
 
@@ -1328,13 +1463,15 @@ def payment_style(platform: str, set_name: str) -> str:
     if platform == "clickbank":
         return "clickbank"
     if platform == "digistore24":
-        return {"B": "en", "D": "en", "E": "es_eu", "F": "pt_eu"}.get(set_name, "de")
+        return {"B": "en", "D": "en", "E": "es_eu", "F": "pt_eu", "G": "de_cb"}.get(set_name, "de")
     if (platform, set_name) == ("hotmart", "C"):
         return "en"
     if (platform, set_name) in (("eduzz", "C"), ("hotmart", "D")):
         return "es"
     if set_name == "D":
         return "br_short"
+    if set_name == "G":
+        return {"hotmart": "en_br", "kiwify": "en_br"}.get(platform, "br")
     if set_name == "F":
         return {"kiwify": "camel", "eduzz": "en_br", "monetizze": "es", "braip": "en_br"}.get(platform, "br")
     if set_name == "E":
@@ -1369,6 +1506,7 @@ def row_values(
     label = STATUS_LABELS[spec.platform][set_name][status]
     if status == "pending":
         label = PENDING_BY_PAYMENT.get((spec.platform, set_name), {}).get(sale.payment, label)
+    offer = "3 potes" if n % 5 == 0 else "Oferta principal"
     city, state = CITIES[sale.phone[:2]] if sale.currency == "BRL" else (None, None)
     return {
         "id": sale.sale_id,
@@ -1380,7 +1518,8 @@ def row_values(
         else None,
         "product": sale.product,
         "product_id": sale.product_id,
-        "offer": "3 potes" if n % 5 == 0 else "Oferta principal",
+        "offer": offer,
+        "product_offer": f"{sale.product} - {offer}",  # set G's Kiwify: product and offer in one column
         "customer": sale.customer,
         "first_name": first,
         "last_name": last,
@@ -1422,6 +1561,8 @@ def totals_row(
     row[0] = {"D": "Total do período", "E": "TOTAL GERAL"}.get(set_name, "Total")
     if set_name == "F":  # in the export's language
         row[0] = {"braip": "Totals", "monetizze": "Suma total"}.get(platform, "Soma")
+    if set_name == "G":
+        row[0] = "Totais"
     for i, (_, name) in enumerate(layout):
         if name in ("gross", "net"):
             row[i] = sum((r[i] for r in body if isinstance(r[i], Decimal)), Decimal("0"))
@@ -1435,12 +1576,27 @@ def fmt_money(value: Decimal, style: str) -> str:
         text = text.replace(",", "_").replace(".", ",").replace("_", ".")
     elif style == "plain":
         text = text.replace(",", "")
+    elif style == "us_paren":  # accounting style: a refund in parentheses
+        return f"({text})" if value < 0 else text
+    elif style == "br_trail":  # German bookkeeping: the minus after the amount
+        text = text.replace(",", "_").replace(".", ",").replace("_", ".")
+        return text + ("-" if value < 0 else "")
     if style == "br_rs":
         text = "R$ " + text
     return ("-" if value < 0 else "") + text
 
 
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+MONTHS_PT_SHORT = ("jan", "fev", "mar", "abr", "mai", "jun", "jul", "ago", "set", "out", "nov", "dez")
+
+
 def fmt_date(value: datetime, style: str) -> str:
+    if style == "mon_en":  # Oct 12, 2026 2:03 PM
+        hour = value.hour % 12 or 12
+        half = "PM" if value.hour >= 12 else "AM"
+        return f"{MONTHS_EN[value.month - 1]} {value.day}, {value.year} {hour}:{value.minute:02d} {half}"
+    if style == "mon_pt":  # 12 de out. de 2026 14:03, as Google Sheets writes it
+        return f"{value.day} de {MONTHS_PT_SHORT[value.month - 1]}. de {value.year} {value:%H:%M}"
     return value.strftime(
         {"br_s": "%d/%m/%Y %H:%M:%S", "br_m": "%d/%m/%Y %H:%M", "us": "%m/%d/%Y %H:%M", "iso": "%Y-%m-%d %H:%M:%S",
          "de": "%d.%m.%Y %H:%M", "br_d": "%d/%m/%Y", "isoT": "%Y-%m-%dT%H:%M:%S-03:00"}[style]
@@ -1462,7 +1618,7 @@ def write_table(path: Path, spec: FileSpec, header: list[str], body: list[list[A
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=spec.sep, lineterminator="\r\n")
         if spec.title:
-            writer.writerow([spec.title])
+            writer.writerows([line] for line in spec.title.split("\n"))
             writer.writerow([])
         writer.writerow(header)
         writer.writerows([as_text(v, spec) for v in row] for row in body)
@@ -1489,8 +1645,10 @@ def write_sheet(book: Any, sheet: Any, title: str | None, header: list[str], bod
     bold = book.add_format({"bold": True})
     top = 0
     if title:
-        sheet.write(0, 0, title, bold)
-        top = 2  # a blank line between the title and the header
+        lines = title.split("\n")  # set G: a two-line title puts the header on row 4
+        for r, line in enumerate(lines):
+            sheet.write(r, 0, line, bold)
+        top = len(lines) + 1  # a blank line between the title and the header
     sheet.write_row(top, 0, header, bold)
     for r, row in enumerate(body, start=top + 1):
         for c, value in enumerate(row):
@@ -1512,11 +1670,12 @@ def write_manual(gen: Generator, spec: FileSpec, path: Path) -> int:
     rows = gen.manual_rows[spec.name]
     book = workbook(path)
     summary = book.add_worksheet(
-        {"A": "Resumo", "B": "Resumo geral", "D": "Painel", "E": "Summary", "F": "Resumo do ano"}.get(
+        {"A": "Resumo", "B": "Resumo geral", "D": "Painel", "E": "Summary", "F": "Resumo do ano", "G": "Visão geral"}.get(
             gen.set, "Resumo mensal"
         )
     )
-    together_name = {"C": "Vendas 2026", "D": "Demais canais", "E": "Other channels"}.get(
+    together_name = {"C": "Vendas 2026", "D": "Demais canais", "E": "Other channels",
+                     "G": "Todas as plataformas"}.get(
         gen.set, "Outras plataformas"
     )
     per_sheet: dict[str, list[tuple[str, Sale, str]]] = defaultdict(list)
@@ -1539,7 +1698,7 @@ def write_manual(gen: Generator, spec: FileSpec, path: Path) -> int:
         if together:
             header.insert(
                 1,
-                {"C": "PLATAFORMA", "D": "Canal de venda", "E": "Platform", "F": "Vendido por"}.get(
+                {"C": "PLATAFORMA", "D": "Canal de venda", "E": "Platform", "F": "Vendido por", "G": "Onde vendeu"}.get(
                     gen.set, "Plataforma"
                 ),
             )
@@ -1565,7 +1724,7 @@ def write_manual(gen: Generator, spec: FileSpec, path: Path) -> int:
         total = sum((r[amount_col] for r in body), Decimal("0"))
         body.append(
             [
-                {"F": "Total do mês"}.get(gen.set, "TOTAL"),
+                {"F": "Total do mês", "G": "Total da aba"}.get(gen.set, "TOTAL"),
                 *[None] * (amount_col - 1),
                 total,
                 *[None] * (len(header) - amount_col - 1),
@@ -1576,19 +1735,22 @@ def write_manual(gen: Generator, spec: FileSpec, path: Path) -> int:
             title = f"Sales tracker - {spec.cluster.replace('_', ' ').title()} ({name})"
         elif gen.set == "F":
             title = f"Vendas de {name} - {spec.cluster.replace('_', ' ').title()}"
+        elif gen.set == "G":  # two lines: the header lands on row 4
+            title = f"Vendas - {spec.cluster.replace('_', ' ').title()} ({name})\nPlanilha mantida pela assistente"
         # set D: Excel dates shown with a two-digit year
-        date_format = "dd/mm/yy" if gen.set == "D" else "dd/mm/yyyy"
+        date_format = {"D": "dd/mm/yy", "G": 'd "de" mmm "de" yyyy'}.get(gen.set, "dd/mm/yyyy")
         write_sheet(book, book.add_worksheet(name), title, header, body, date_format=date_format)
         summary_rows.append([name, len(sheet_rows), total])
     summary_header = {
         "D": ["Canal", "Nº de vendas", "Total faturado"],
         "E": ["Platform", "# of sales", "Revenue"],
         "F": ["Mês", "Vendas no mês", "Valor total do mês"],
+        "G": ["Aba", "Qtde. de vendas", "Soma dos valores"],
     }.get(gen.set, ["Plataforma", "Qtd. vendas", "Faturamento"])
     summary.write_row(0, 0, summary_header)
     for r, line in enumerate(summary_rows, start=1):
         summary.write_row(r, 0, [line[0], line[1], float(line[2])])
-    grand = "Grand total" if gen.set == "E" else "Total geral"
+    grand = {"E": "Grand total", "G": "Soma geral"}.get(gen.set, "Total geral")
     summary.write_row(len(summary_rows) + 1, 0, [grand, sum(x[1] for x in summary_rows)])
     book.close()
     return len(rows)
@@ -1604,7 +1766,9 @@ def month_sheet(when: datetime) -> str:
 
 def sheet_title(platform: str, set_name: str) -> str:
     name = {"clickbank": "ClickBank", "digistore24": "Digistore24"}.get(platform, platform.capitalize())
-    return {"A": name, "D": f"{name} vendas", "E": f"{name} orders"}.get(set_name, f"Vendas {name}")
+    return {"A": name, "D": f"{name} vendas", "E": f"{name} orders", "G": f"{name} (vendas)"}.get(
+        set_name, f"Vendas {name}"
+    )
 
 
 def build(out: Path, set_name: str) -> dict[str, Any]:
