@@ -1670,14 +1670,21 @@ def write_manual(gen: Generator, spec: FileSpec, path: Path) -> int:
     rows = gen.manual_rows[spec.name]
     book = workbook(path)
     summary = book.add_worksheet(
-        {"A": "Resumo", "B": "Resumo geral", "D": "Painel", "E": "Summary", "F": "Resumo do ano", "G": "Visão geral"}.get(
-            gen.set, "Resumo mensal"
-        )
+        {
+            "A": "Resumo",
+            "B": "Resumo geral",
+            "D": "Painel",
+            "E": "Summary",
+            "F": "Resumo do ano",
+            "G": "Visão geral",
+        }.get(gen.set, "Resumo mensal")
     )
-    together_name = {"C": "Vendas 2026", "D": "Demais canais", "E": "Other channels",
-                     "G": "Todas as plataformas"}.get(
-        gen.set, "Outras plataformas"
-    )
+    together_name = {
+        "C": "Vendas 2026",
+        "D": "Demais canais",
+        "E": "Other channels",
+        "G": "Todas as plataformas",
+    }.get(gen.set, "Outras plataformas")
     per_sheet: dict[str, list[tuple[str, Sale, str]]] = defaultdict(list)
     for row in rows:
         if spec.by_month:  # set F: a sheet per month of purchase
@@ -1698,9 +1705,13 @@ def write_manual(gen: Generator, spec: FileSpec, path: Path) -> int:
         if together:
             header.insert(
                 1,
-                {"C": "PLATAFORMA", "D": "Canal de venda", "E": "Platform", "F": "Vendido por", "G": "Onde vendeu"}.get(
-                    gen.set, "Plataforma"
-                ),
+                {
+                    "C": "PLATAFORMA",
+                    "D": "Canal de venda",
+                    "E": "Platform",
+                    "F": "Vendido por",
+                    "G": "Onde vendeu",
+                }.get(gen.set, "Plataforma"),
             )
         body = []
         for n, (platform, sale, status) in enumerate(sheet_rows):
