@@ -206,7 +206,9 @@ def test_a_file_named_after_a_platform_outweighs_one_tracking_word_in_the_header
      ("Inactive", "cancelled"), ("Succeeded", "approved"), ("Carrinho abandonado", "cancelled"),
      ("Em atraso", "pending"), ("Past due", "pending"), ("Renovação", "approved"), ("Frustrada", "refused"),
      ("Charge back", "chargeback"), ("Verkauf abgeschlossen", "approved"), ("Ticket generado", "pending"),
-     ("Noch nicht bezahlt", "pending"), ("Cliente desistiu", "cancelled"), ("A receber", "pending")],
+     ("Noch nicht bezahlt", "pending"), ("Cliente desistiu", "cancelled"), ("A receber", "pending"),
+     ("Refund processed", "refunded"), ("Estorno em processamento", "refund_pending"),
+     ("Chargeback being reviewed", "chargeback"), ("Rückzahlung erfolgt", "refunded"), ("Faltando pagar", "pending")],
 )  # fmt: skip
 def test_disputes_refunds_in_progress_negations_subscriptions_and_event_rows(label, status):
     assert classify_status(label) == status
@@ -262,3 +264,16 @@ def test_a_purchase_date_in_the_past_tense_is_the_purchase():
             bronze({"pedido": ["1", "2", "3"], label: DATES, "valor": ["1,00", "2,00", "3,00"]})
         )
         assert layout.mapping.get("purchased_at") == label, label
+
+
+def test_dates_with_the_months_name_in_four_languages():
+    when = ["18 de ago. de 2026 17:58", "Aug 18, 2026 5:58 PM", "18. Aug. 2026 17:58"]
+    got = pl.DataFrame({"v": when}).select(parse.timestamp(pl.col("v"), "UTC", True))["v"].to_list()
+    assert [t.replace(tzinfo=None) for t in got] == [datetime(2026, 8, 18, 17, 58)] * 3
+
+
+def test_the_platforms_id_of_a_sale_is_the_sales_id_and_a_platform_column_is_not():
+    layout, _ = understand(bronze({"id_da_venda_na_plataforma": ["K1", "K2", "K3"], "plataforma": ["Kiwify", "Braip", "Kiwify"],
+                                   "data": DATES, "valor": ["1,00", "2,00", "3,00"]}))  # fmt: skip
+    assert layout.mapping["transaction_id"] == "id_da_venda_na_plataforma"
+    assert layout.mapping["platform"] == "plataforma"

@@ -64,5 +64,5 @@ def test_footer_totals_and_notes_are_cut_but_sparse_data_is_not():
     assert footer_length(rows, 4) == 2
     assert footer_length([["HP1", "X", "1", "d"], ["HP2", None, None, None]], 4) == 0
     assert footer_length([["HP1", "X", "1", "d"], ["TOTAL GERAL:", None, "1", None]], 4) == 1
-    for label in ("Suma total", "Summe", "Gesamtsumme", "Somatório"):
+    for label in ("Suma total", "Summe", "Gesamtsumme", "Somatório", "Totais"):
         assert footer_length([["HP1", "X", "1", "d"], [label, None, "1", None]], 4) == 1, label

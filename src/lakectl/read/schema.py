@@ -35,7 +35,8 @@ _NOTE = re.compile(
     re.IGNORECASE,
 )
 _TOTAL = re.compile(
-    r"^(?:sub-?)?(?:total(?:es|is|s)?|soma|suma|sum|summe|gesamt\w*|somatorio|grand total)\b", re.IGNORECASE
+    r"^(?:sub-?)?(?:total(?:es|s)?|totais|soma|suma|sum|summe|gesamt\w*|somatorio|grand total)\b",
+    re.IGNORECASE,
 )
 
 

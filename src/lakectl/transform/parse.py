@@ -76,6 +76,23 @@ _DATE_PARTS = r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4}|\d{2})\b,?\s*(?:(?i:às|as|u
 ISO_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M:%S",
                "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d")  # fmt: skip
 _OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
+# Month names, by their first three letters, in Portuguese, English, Spanish and German
+_MONTHS = {"jan": 1, "ene": 1, "fev": 2, "feb": 2, "mar": 3, "mär": 3, "mrz": 3, "abr": 4, "apr": 4, "mai": 5,
+           "may": 5, "jun": 6, "jul": 7, "ago": 8, "aug": 8, "set": 9, "sep": 9, "out": 10, "oct": 10,
+           "okt": 10, "nov": 11, "dez": 12, "dec": 12, "dic": 12}  # fmt: skip
+_AT = r"(?:(?i:às|as|at|um|a las|-)\s+)?"
+# "18 de ago. de 2026 17:58", "12. Okt. 2026", "Oct 12, 2026 2:03 PM"
+_DAY_MONTH = (
+    r"^(\d{1,2})\.?\s+(?:(?i:de)\s+)?([A-Za-zÀ-ÿ]{3,10})\.?,?\s+(?:(?i:de)\s+)?(\d{4}),?\s*" + _AT + r"(.*)$"
+)
+_MONTH_DAY = r"^([A-Za-zÀ-ÿ]{3,10})\.?\s+(\d{1,2}),?\s+(\d{4}),?\s*" + _AT + r"(.*)$"
+_NAMED_FORMATS = (
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y",
+    "%d/%m/%Y %I:%M:%S %p",
+    "%d/%m/%Y %I:%M %p",
+)
 
 
 def amount(column: pl.Expr, decimal_comma: pl.Expr | bool) -> pl.Expr:
@@ -156,6 +173,8 @@ def timestamp(column: pl.Expr, timezone: str, day_first: bool = True) -> pl.Expr
         + [written.str.strptime(pl.Datetime("us"), fmt, strict=False, exact=True)
            for fmt in (DAY_FIRST_FORMATS if day_first else MONTH_FIRST_FORMATS)]
         + [_excel_serial(text)]
+        + [_named_month(text).str.strptime(pl.Datetime("us"), fmt, strict=False, exact=True)
+           for fmt in _NAMED_FORMATS]
     )  # fmt: skip
     with_offset = (
         text.str.replace(r"Z$", "+00:00")
@@ -175,6 +194,25 @@ def timestamp(column: pl.Expr, timezone: str, day_first: bool = True) -> pl.Expr
         pl.when(text.str.contains(_OFFSET) & text.str.contains("T"))
         .then(with_offset)
         .otherwise(localized.dt.convert_time_zone("UTC"))
+    )
+
+
+def _named_month(text: pl.Expr) -> pl.Expr:
+    """A date with the month's name -> ``dd/mm/yyyy rest`` (null when no known month is named)."""
+
+    def written(groups: pl.Expr, day: str, month: str) -> pl.Expr:
+        number = (
+            groups.struct.field(month).str.to_lowercase().str.slice(0, 3)
+            .replace_strict(_MONTHS, default=None, return_dtype=pl.Int32)
+        )  # fmt: skip
+        return pl.concat_str(
+            [groups.struct.field(day), pl.lit("/"), number.cast(pl.String), pl.lit("/"),
+             groups.struct.field("3"), pl.lit(" "), groups.struct.field("4")]
+        ).str.strip_chars()  # fmt: skip
+
+    return pl.coalesce(
+        written(text.str.extract_groups(_DAY_MONTH), "1", "2"),
+        written(text.str.extract_groups(_MONTH_DAY), "2", "1"),
     )
 
 

@@ -149,7 +149,12 @@ _NOT_ID = (
     "PARTY"
 )
 RULES: dict[str, FieldRule] = {
-    "transaction_id": _rule("SALE+ID=1.0,SALE=0.75,ID=0.6", _NOT_ID + " DISCOUNT PLACE QTY ORIGINAL", "id"),
+    # "ID da venda (da plataforma)": the platform's id of the sale; a platform column's values are no id
+    "transaction_id": _rule(
+        "SALE+ID=1.0,SALE=0.75,ID=0.6",
+        _NOT_ID.replace(" PLATFORM", "") + " DISCOUNT PLACE QTY ORIGINAL",
+        "id",
+    ),
     "original_transaction_id": _rule("ORIGINAL+SALE=1.0,ORIGINAL+ID=0.6", _NOT_ID + " DISCOUNT QTY", "id"),
     "status": _rule("STATUS=1.0", "DATE ID AMOUNT TYPE", "status"),
     "event": _rule("TYPE+SALE=1.0,TYPE=0.6", "DATE ID AMOUNT PAYMENT", "status"),

@@ -82,7 +82,7 @@ CONCEPTS: dict[str, frozenset[str]] = {
     ),
     "CREATED": _stems(
         "criacao criad created creacion cread erstell erstellt emissao pedido compra bought comprou comprad "
-        "compro gekauft "
+        "compro gekauft gerad generad placed "
         "purchase venda sale transacao transaction order bestell kauf"
     ),
     "APPROVED": _stems(
@@ -146,7 +146,7 @@ _STATUS_WORDS = {
     "chargeback": "chargeback chargebacks chargedback cgbk contest disput contracargo ruckbuchung rueckbuchung "
     "ruckbelastung rueckbelastung",
     "refund": "reembols refund rfnd estorn devolv devoluc devuelt return revers ruckerstatt rueckerstatt erstatt "
-    "reintegr reemb",
+    "reintegr reemb ruckzahl rueckzahl",
     "blocked": "bloque block gesperrt sperr retid retain review revis analis analys pruf pruef hold suspen congel frozen "
     "verific",
     "cancelled": "cancel storn anulad annul abgebrochen void abandon inativ inactiv inaktiv desist aufgegeb",
@@ -154,7 +154,7 @@ _STATUS_WORDS = {
     "refused": "recus refus declin deni negad rechaz denegad abgelehnt ablehn fail falh fallid fehlgeschlagen reprov "
     "rejeit reject insf fund frustr",
     "pending": "pend aguard await wait esper process proces abert abiert open offen gerad impress recupera ausstehend "
-    "warte autoriz authoriz unpaid bearbeit billet printed start atras overdue pastdue inadimpl generad emitid receber",
+    "warte autoriz authoriz unpaid bearbeit billet printed start atras overdue pastdue inadimpl generad emitid receber falta",
     "approved": "aprov approv aprob pago paga pagad paid complet conclu finaliz finish confirm bezahlt abgeschlossen "
     "erfolg success succeed sucesso exito genehmigt realizad settled liquidad captur ok sale bill emdia "
     "liberad quitad faturad ativa ativo active aktiv renov renew rebill "
@@ -163,8 +163,8 @@ _STATUS_WORDS = {
 }
 STATUS_STEMS = tuple((status, _stems(words)) for status, words in _STATUS_WORDS.items())
 # With a refund word, these make it a refund that is not done yet.
-REFUND_PENDING_STEMS = _stems("pend solicit request aguard await wait esper beantragt ausstehend process "
-                              "proces abert open andament progress curso tramit bearbeit analis analys review revis pedid")  # fmt: skip
+REFUND_PENDING_STEMS = _stems("pend solicit request aguard await wait esper beantragt ausstehend processing "
+                              "processand processament procesando procesamiento being abert open andament progress curso tramit bearbeit analis analys review revis pedid")  # fmt: skip
 NEGATION = _stems("nao not no nicht kein keine sin sem un")
 # With a negation, these make it not yet done rather than refused ("Ainda não pagou", "Not yet paid").
 NOT_YET = _stems("ainda yet noch todavia aun")
